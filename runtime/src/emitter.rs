@@ -1,0 +1,247 @@
+//! Delivery: store the event first, then publish the very same event to its user's subscribers.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use uuid::Uuid;
+
+use crate::broadcast::{Broadcaster, DEFAULT_CAPACITY, Subscription};
+use crate::event::Event;
+use crate::store::{EventStore, MemoryStore, StoreError};
+
+type FailureHook = Box<dyn Fn(&DeliveryFailure) + Send + Sync>;
+
+/// Delivers events: stores each one, then publishes it to the live subscribers of its user.
+///
+/// An emitter holds the system id of this server instance (set on every event that has none),
+/// an optional [`EventStore`] and a [`Broadcaster`]. [`emit`](Self::emit) stores the event and
+/// then publishes the very same `Arc<Event>`, so what subscribers see is what was stored. When
+/// storing fails, the event is not published (a notification that would vanish on reload);
+/// the failure is counted ([`failures`](Self::failures)) and handed to the hook set with
+/// [`EmitterBuilder::on_failure`]. Cloning an emitter is cheap and shares everything.
+///
+/// ```
+/// use tidings_runtime::{Emitter, Event, Severity};
+///
+/// let emitter = Emitter::new();
+/// let user = uuid::Uuid::new_v4();
+/// let live = emitter.subscribe(user);
+/// let event = Event::builder()
+///     .from_user(user)
+///     .category("connection")
+///     .action("ping")
+///     .severity(Severity::Success)
+///     .build()?;
+/// let delivered = emitter.emit(event)?;
+/// assert_eq!(delivered.system_id(), Some(emitter.system_id()));
+/// assert!(std::sync::Arc::ptr_eq(&live.try_recv()?, &delivered));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Emitter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    system_id: Uuid,
+    store: Option<Arc<dyn EventStore>>,
+    broadcaster: Broadcaster,
+    failures: AtomicU64,
+    on_failure: Option<FailureHook>,
+}
+
+/// An event that was not delivered because storing it failed; it was not published either.
+#[derive(Debug)]
+pub struct DeliveryFailure {
+    /// The event, as it would have been stored.
+    pub event: Arc<Event>,
+    /// What the store said.
+    pub error: StoreError,
+}
+
+impl fmt::Display for DeliveryFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "event {} ({}/{}) was not stored, so it was not published",
+            self.event.id(),
+            self.event.category(),
+            self.event.action()
+        )
+    }
+}
+
+impl std::error::Error for DeliveryFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl Emitter {
+    /// An emitter with a fresh system id, a [`MemoryStore`] and a [`Broadcaster`] with the
+    /// default buffer size.
+    pub fn new() -> Self {
+        Emitter::builder().build()
+    }
+
+    /// Configures an emitter.
+    pub fn builder() -> EmitterBuilder {
+        EmitterBuilder::default()
+    }
+
+    /// The id of this server instance.
+    pub fn system_id(&self) -> Uuid {
+        self.inner.system_id
+    }
+
+    /// The store, if the emitter has one.
+    pub fn store(&self) -> Option<&Arc<dyn EventStore>> {
+        self.inner.store.as_ref()
+    }
+
+    /// The broadcaster that publishes to live subscribers.
+    pub fn broadcaster(&self) -> &Broadcaster {
+        &self.inner.broadcaster
+    }
+
+    /// Subscribes to the events of `user` (see [`Broadcaster::subscribe`]).
+    pub fn subscribe(&self, user: Uuid) -> Subscription {
+        self.inner.broadcaster.subscribe(user)
+    }
+
+    /// Subscribes to every event (see [`Broadcaster::subscribe_all`]).
+    pub fn subscribe_all(&self) -> Subscription {
+        self.inner.broadcaster.subscribe_all()
+    }
+
+    /// How many events could not be stored since the emitter was made.
+    pub fn failures(&self) -> u64 {
+        self.inner.failures.load(Ordering::Relaxed)
+    }
+
+    /// Stores `event`, then publishes it; returns the delivered event. Sets the system id when
+    /// the event has none. Never waits for a subscriber.
+    ///
+    /// # Errors
+    /// A [`DeliveryFailure`] when the store refused the event. It is then not published; the
+    /// failure is counted and handed to the failure hook first.
+    pub fn emit(&self, mut event: Event) -> Result<Arc<Event>, DeliveryFailure> {
+        if event.system_id.is_none() {
+            event.system_id = Some(self.inner.system_id);
+        }
+        let event = Arc::new(event);
+        if let Some(store) = &self.inner.store
+            && let Err(error) = store.insert(&event)
+        {
+            let failure = DeliveryFailure { event, error };
+            self.inner.failures.fetch_add(1, Ordering::Relaxed);
+            if let Some(hook) = &self.inner.on_failure {
+                hook(&failure);
+            }
+            return Err(failure);
+        }
+        self.inner.broadcaster.publish(&event);
+        Ok(event)
+    }
+}
+
+impl Default for Emitter {
+    fn default() -> Self {
+        Emitter::new()
+    }
+}
+
+impl fmt::Debug for Emitter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emitter")
+            .field("system_id", &self.inner.system_id)
+            .field("has_store", &self.inner.store.is_some())
+            .field("broadcaster", &self.inner.broadcaster)
+            .field("failures", &self.failures())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures an [`Emitter`]; get one from [`Emitter::builder`].
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct EmitterBuilder {
+    system_id: Option<Uuid>,
+    store: Option<Option<Arc<dyn EventStore>>>,
+    capacity: usize,
+    on_failure: Option<FailureHook>,
+}
+
+impl Default for EmitterBuilder {
+    fn default() -> Self {
+        EmitterBuilder {
+            system_id: None,
+            store: None,
+            capacity: DEFAULT_CAPACITY,
+            on_failure: None,
+        }
+    }
+}
+
+impl EmitterBuilder {
+    /// The id of this server instance (default: a fresh v4 id).
+    pub fn system_id(mut self, id: Uuid) -> Self {
+        self.system_id = Some(id);
+        self
+    }
+
+    /// The store events go to before they are published (default: a [`MemoryStore`]).
+    pub fn store(self, store: impl EventStore) -> Self {
+        self.shared_store(Arc::new(store))
+    }
+
+    /// Like [`store`](Self::store), for a store the application keeps a handle on.
+    pub fn shared_store(mut self, store: Arc<dyn EventStore>) -> Self {
+        self.store = Some(Some(store));
+        self
+    }
+
+    /// No store: events are only published, and are gone for anyone not subscribed.
+    pub fn without_store(mut self) -> Self {
+        self.store = Some(None);
+        self
+    }
+
+    /// The buffer of each live subscription, in events (default [`DEFAULT_CAPACITY`]).
+    pub fn buffer(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// Called with every event that could not be stored (and so was not published).
+    pub fn on_failure(mut self, hook: impl Fn(&DeliveryFailure) + Send + Sync + 'static) -> Self {
+        self.on_failure = Some(Box::new(hook));
+        self
+    }
+
+    /// The emitter.
+    pub fn build(self) -> Emitter {
+        let store = match self.store {
+            Some(store) => store,
+            None => Some(Arc::new(MemoryStore::new()) as Arc<dyn EventStore>),
+        };
+        Emitter {
+            inner: Arc::new(Inner {
+                system_id: self.system_id.unwrap_or_else(Uuid::new_v4),
+                store,
+                broadcaster: Broadcaster::with_capacity(self.capacity),
+                failures: AtomicU64::new(0),
+                on_failure: self.on_failure,
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for EmitterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmitterBuilder")
+            .field("system_id", &self.system_id)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}

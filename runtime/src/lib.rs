@@ -1,0 +1,54 @@
+//! The runtime of [tidings](https://docs.rs/tidings): the event model, the builder, the
+//! snake_case names, and delivery to a store and to live subscribers.
+//!
+//! Applications depend on the `tidings` crate, which re-exports everything here together with
+//! the `#[emits_event]` attribute.
+//!
+//! - [`Event`], made with [`Event::builder`]: MeshKit's event, with ids, [`Severity`],
+//!   [`Status`], snake_case [`Category`] and [`Action`], metadata and UTC timestamps.
+//! - [`ErrorReport`]: what an error event carries under the metadata key `err`.
+//! - [`Emitter`]: stores an event in an [`EventStore`], then publishes it with a
+//!   [`Broadcaster`] to the user's [`Subscription`]s.
+//! - [`set_global_default`], [`with_default`] and [`emit`]: the default emitter.
+//! - [`testing::capture`]: the events a closure emitted.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod broadcast;
+mod builder;
+mod dispatch;
+mod emitter;
+mod event;
+mod name;
+mod report;
+mod severity;
+mod store;
+pub mod testing;
+
+pub use broadcast::{
+    Broadcaster, DEFAULT_CAPACITY, Lagged, RecvError, RecvTimeoutError, Subscription, TryRecvError,
+};
+pub use builder::{BuildError, BuildProblem, DOC_KEY, ERR_KEY, EventBuilder};
+pub use dispatch::{
+    DefaultGuard, EmitError, SetGlobalDefaultError, emit, get_default, has_default, set_default,
+    set_global_default, with_default,
+};
+pub use emitter::{DeliveryFailure, Emitter, EmitterBuilder};
+pub use event::Event;
+pub use name::{Action, Category, InvalidName, MAX_LEN as MAX_NAME_LEN};
+pub use report::{AsDynError, ErrorDetails, ErrorReport, ToErrorReport, marker};
+pub use severity::{Severity, Status, UnknownLevel};
+pub use store::{
+    EventPage, EventQuery, EventStore, MemoryStore, Order, PageSize, SortField, StoreError,
+};
+
+pub use serde_json::{Map, Value};
+pub use time::OffsetDateTime;
+pub use uuid::Uuid;
+
+/// Items used by generated code and by `tidings`' own macros. Not a public API: it changes
+/// without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::report::specialize;
+}

@@ -1,0 +1,287 @@
+//! Errors as events carry them: under the metadata key `err`, a structured report, never `{}`.
+
+use std::error::Error;
+use std::fmt::{Debug, Display};
+use std::ops::Deref;
+
+use serde::{Deserialize, Serialize};
+
+/// What an error event carries under the metadata key `err`.
+///
+/// It holds the error's message and the messages of its chain of causes (`source()`), and the
+/// MeshKit fields an error type adds by implementing [`ErrorDetails`]. As JSON:
+///
+/// ```json
+/// {"message": "could not reach the cluster", "causes": ["connection refused"],
+///  "code": "meshery-server-1234", "probableCauses": ["..."], "suggestedRemediations": ["..."]}
+/// ```
+///
+/// `causes` is always present (possibly empty); the other added fields are present when set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorReport {
+    /// The error's own message (`Display`).
+    pub message: String,
+    /// The messages of the chain of causes, outermost first.
+    #[serde(default)]
+    pub causes: Vec<String>,
+    /// A stable error code, such as MeshKit's `meshery-server-1033`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// A longer explanation for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_description: Option<String>,
+    /// What probably caused the error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probable_causes: Vec<String>,
+    /// What the user can do about it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggested_remediations: Vec<String>,
+}
+
+impl ErrorReport {
+    /// A report with only a message.
+    pub fn from_message(message: impl Into<String>) -> Self {
+        ErrorReport {
+            message: message.into(),
+            causes: Vec::new(),
+            code: None,
+            long_description: None,
+            probable_causes: Vec::new(),
+            suggested_remediations: Vec::new(),
+        }
+    }
+
+    /// The message of `error` and of its chain of causes.
+    pub fn from_error(error: &(dyn Error + 'static)) -> Self {
+        let mut report = ErrorReport::from_message(error.to_string());
+        let mut next = error.source();
+        while let Some(cause) = next {
+            report.causes.push(cause.to_string());
+            next = cause.source();
+        }
+        report
+    }
+
+    /// Like [`from_error`](Self::from_error), plus the code, description, probable causes and
+    /// remediations of an error type that implements [`ErrorDetails`].
+    pub fn from_details<E: ErrorDetails + ?Sized>(error: &E) -> Self {
+        let mut report = ErrorReport::from_message(error.to_string());
+        let mut next = error.source();
+        while let Some(cause) = next {
+            report.causes.push(cause.to_string());
+            next = cause.source();
+        }
+        report.code = error.code().map(str::to_owned);
+        report.long_description = error.long_description();
+        report.probable_causes = error.probable_causes();
+        report.suggested_remediations = error.suggested_remediations();
+        report
+    }
+
+    /// A report for a type that is only `Display + Debug` (it has no chain of causes to walk).
+    pub fn from_display<E: Display + ?Sized>(error: &E) -> Self {
+        ErrorReport::from_message(error.to_string())
+    }
+}
+
+/// MeshKit's error fields, for error types that want them in their events.
+///
+/// Implement it next to `std::error::Error`; every method has a default. `#[emits_event]`
+/// picks it up on its own; with the builder, use
+/// [`EventBuilder::err_details`](crate::EventBuilder::err_details).
+///
+/// ```
+/// use tidings_runtime::{ErrorDetails, ErrorReport};
+///
+/// #[derive(Debug)]
+/// struct PingError;
+/// impl std::fmt::Display for PingError {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("could not ping the cluster")
+///     }
+/// }
+/// impl std::error::Error for PingError {}
+/// impl ErrorDetails for PingError {
+///     fn code(&self) -> Option<&str> {
+///         Some("tidings-example-1001")
+///     }
+///     fn suggested_remediations(&self) -> Vec<String> {
+///         vec!["Check that the cluster's API server is reachable".into()]
+///     }
+/// }
+///
+/// let report = ErrorReport::from_details(&PingError);
+/// assert_eq!(report.code.as_deref(), Some("tidings-example-1001"));
+/// ```
+pub trait ErrorDetails: Error {
+    /// A stable code for the error.
+    fn code(&self) -> Option<&str> {
+        None
+    }
+    /// A longer explanation for people.
+    fn long_description(&self) -> Option<String> {
+        None
+    }
+    /// What probably caused it.
+    fn probable_causes(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// What the user can do about it.
+    fn suggested_remediations(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// The three `dyn Error` trait objects, so that smart pointers to them can be reported.
+pub trait AsDynError {
+    /// The trait object.
+    fn as_dyn_error(&self) -> &(dyn Error + 'static);
+}
+
+impl AsDynError for dyn Error + 'static {
+    fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+        self
+    }
+}
+
+impl AsDynError for dyn Error + Send + 'static {
+    fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+        self
+    }
+}
+
+impl AsDynError for dyn Error + Send + Sync + 'static {
+    fn as_dyn_error(&self) -> &(dyn Error + 'static) {
+        self
+    }
+}
+
+/// Values [`EventBuilder::err`](crate::EventBuilder::err) accepts. `M` is a marker that the
+/// compiler infers; you never name it.
+///
+/// Implemented for every `std::error::Error` type, for `dyn Error` (with or without `Send` and
+/// `Sync`), for anything that dereferences to one (`Box<dyn Error + Send + Sync>`,
+/// `anyhow::Error`, `eyre::Report`, `Arc<dyn Error>`), and for [`ErrorReport`] itself.
+pub trait ToErrorReport<M> {
+    /// The report of `self`.
+    fn to_error_report(&self) -> ErrorReport;
+}
+
+/// Markers that keep the [`ToErrorReport`] impls apart.
+pub mod marker {
+    /// A sized `std::error::Error` type.
+    #[derive(Debug)]
+    pub struct StdError;
+    /// A `dyn Error` trait object.
+    #[derive(Debug)]
+    pub struct DynError;
+    /// A pointer to a `dyn Error` trait object (`Box`, `Arc`, `anyhow::Error`).
+    #[derive(Debug)]
+    pub struct DerefDynError;
+    /// An [`ErrorReport`](super::ErrorReport).
+    #[derive(Debug)]
+    pub struct Report;
+}
+
+impl<E: Error + 'static> ToErrorReport<marker::StdError> for E {
+    fn to_error_report(&self) -> ErrorReport {
+        ErrorReport::from_error(self)
+    }
+}
+
+impl<E: AsDynError + ?Sized> ToErrorReport<marker::DynError> for E {
+    fn to_error_report(&self) -> ErrorReport {
+        ErrorReport::from_error(self.as_dyn_error())
+    }
+}
+
+impl<P> ToErrorReport<marker::DerefDynError> for P
+where
+    P: Deref,
+    P::Target: AsDynError,
+{
+    fn to_error_report(&self) -> ErrorReport {
+        ErrorReport::from_error(self.deref().as_dyn_error())
+    }
+}
+
+impl ToErrorReport<marker::Report> for ErrorReport {
+    fn to_error_report(&self) -> ErrorReport {
+        self.clone()
+    }
+}
+
+/// Autoref specialization for generated code: picks the richest report a type allows.
+///
+/// Call as `(&&&&Reporter(&error)).tidings_report()` with the four `Report*` traits in scope:
+/// an [`ErrorDetails`] type gives details and chain, a `std::error::Error` its chain, a pointer
+/// to `dyn Error` (`anyhow::Error`) its chain, and anything else `Display + Debug` its message.
+#[doc(hidden)]
+pub mod specialize {
+    use super::{AsDynError, Debug, Deref, Display, Error, ErrorDetails, ErrorReport};
+
+    pub struct Reporter<'a, T: ?Sized>(pub &'a T);
+
+    pub trait ReportDetails {
+        fn tidings_report(&self) -> ErrorReport;
+    }
+    impl<T: ErrorDetails + ?Sized> ReportDetails for &&&Reporter<'_, T> {
+        fn tidings_report(&self) -> ErrorReport {
+            ErrorReport::from_details(self.0)
+        }
+    }
+
+    pub trait ReportError {
+        fn tidings_report(&self) -> ErrorReport;
+    }
+    impl<T: Error + 'static> ReportError for &&Reporter<'_, T> {
+        fn tidings_report(&self) -> ErrorReport {
+            ErrorReport::from_error(self.0)
+        }
+    }
+
+    pub trait ReportDerefError {
+        fn tidings_report(&self) -> ErrorReport;
+    }
+    impl<T> ReportDerefError for &Reporter<'_, T>
+    where
+        T: Deref + ?Sized,
+        T::Target: AsDynError,
+    {
+        fn tidings_report(&self) -> ErrorReport {
+            ErrorReport::from_error(self.0.deref().as_dyn_error())
+        }
+    }
+
+    pub trait ReportDisplay {
+        fn tidings_report(&self) -> ErrorReport;
+    }
+    impl<T: Display + Debug + ?Sized> ReportDisplay for Reporter<'_, T> {
+        fn tidings_report(&self) -> ErrorReport {
+            ErrorReport::from_display(self.0)
+        }
+    }
+}
+
+/// The richest [`ErrorReport`] of any error value, chosen at compile time.
+///
+/// Works on [`ErrorDetails`] types (details and chain), `std::error::Error` types (chain),
+/// pointers to `dyn Error` such as `anyhow::Error` or `Box<dyn Error + Send + Sync>` (chain), and
+/// anything else that is `Display + Debug` (message). The value is borrowed.
+///
+/// ```
+/// let err = std::io::Error::other("disk full");
+/// let report = tidings_runtime::error_report!(err);
+/// assert_eq!(report.message, "disk full");
+/// ```
+#[macro_export]
+macro_rules! error_report {
+    ($error:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::specialize::{
+            ReportDerefError as _, ReportDetails as _, ReportDisplay as _, ReportError as _,
+        };
+        (&&&&$crate::__private::specialize::Reporter(&$error)).tidings_report()
+    }};
+}
