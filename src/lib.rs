@@ -52,3 +52,8 @@
 #![warn(missing_docs)]
 
 pub use tidings_runtime::*;
+
+// The README's examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -146,6 +146,11 @@ impl Emitter {
     }
 }
 
+// Every lock inside ignores poisoning and every update is a single step, so an emitter seen
+// again after a panic is in a consistent state; the store and hook are the application's own.
+impl std::panic::UnwindSafe for Emitter {}
+impl std::panic::RefUnwindSafe for Emitter {}
+
 impl Default for Emitter {
     fn default() -> Self {
         Emitter::new()

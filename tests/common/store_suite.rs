@@ -1,0 +1,403 @@
+//! One suite for every `EventStore`: the same calls give the same results on each store.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::json;
+use tidings::{
+    Action, Category, Event, EventQuery, EventStore, Order, PageSize, Severity, SortField, Status,
+    Uuid,
+};
+
+/// Runs every check on stores made fresh by `make`.
+pub fn run_all(make: &dyn Fn() -> Box<dyn EventStore>) {
+    insert_and_get(&*make());
+    filters(&*make());
+    search_is_literal_and_ignores_ascii_case(&*make());
+    order_and_pagination(&*make());
+    unread_counts(&*make());
+    mark_read_and_unread(&*make());
+    delete_by_id_and_in_bulk(&*make());
+}
+
+/// An event with a chosen creation time (seconds after 2026-01-01T00:00:00Z).
+pub fn event_at(
+    user: Option<Uuid>,
+    category: &str,
+    action: &str,
+    severity: Severity,
+    description: &str,
+    second: u32,
+) -> Event {
+    let mut json = json!({
+        "id": Uuid::new_v4(),
+        "operationId": Uuid::new_v4(),
+        "systemId": Uuid::new_v4(),
+        "category": category,
+        "action": action,
+        "severity": severity,
+        "status": "unread",
+        "description": description,
+        "metadata": {},
+        "createdAt": format!("2026-01-01T00:{:02}:{:02}Z", second / 60, second % 60),
+        "updatedAt": format!("2026-01-01T00:{:02}:{:02}Z", second / 60, second % 60),
+    });
+    if let Some(user) = user {
+        json["userId"] = json!(user);
+    }
+    if severity == Severity::Error {
+        json["metadata"] = json!({"err": {"message": "failed", "causes": []}});
+    }
+    serde_json::from_value(json).unwrap()
+}
+
+fn put(store: &dyn EventStore, event: Event) -> Event {
+    store.insert(&Arc::new(event.clone())).unwrap();
+    event
+}
+
+fn ids(events: &[Event]) -> Vec<Uuid> {
+    events.iter().map(Event::id).collect()
+}
+
+fn insert_and_get(store: &dyn EventStore) {
+    let event = put(
+        store,
+        event_at(
+            Some(Uuid::new_v4()),
+            "connection",
+            "ping",
+            Severity::Success,
+            "pinged",
+            1,
+        ),
+    );
+    assert_eq!(store.get(event.id()).unwrap(), Some(event.clone()));
+    assert_eq!(store.get(Uuid::new_v4()).unwrap(), None);
+    assert!(
+        store.insert(&Arc::new(event)).is_err(),
+        "duplicate ids are refused"
+    );
+}
+
+fn filters(store: &dyn EventStore) {
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let resource = Uuid::new_v4();
+    let a1 = put(
+        store,
+        event_at(
+            Some(alice),
+            "connection",
+            "ping",
+            Severity::Success,
+            "a1",
+            1,
+        ),
+    );
+    let a2 = put(
+        store,
+        event_at(
+            Some(alice),
+            "connection",
+            "create",
+            Severity::Error,
+            "a2",
+            2,
+        ),
+    );
+    let a3 = put(
+        store,
+        event_at(Some(alice), "pattern", "deploy", Severity::Warning, "a3", 3),
+    );
+    let b1 = put(
+        store,
+        event_at(Some(bob), "pattern", "deploy", Severity::Success, "b1", 4),
+    );
+    let sys = put(
+        store,
+        event_at(None, "system", "start", Severity::Informational, "sys", 5),
+    );
+    let mut a4 = event_at(Some(alice), "pattern", "view", Severity::Success, "a4", 6);
+    a4 = serde_json::from_value({
+        let mut v = serde_json::to_value(a4).unwrap();
+        v["actedUpon"] = json!(resource);
+        v
+    })
+    .unwrap();
+    let a4 = put(store, a4);
+
+    let q = |query: EventQuery| ids(&store.query(&query.order(Order::Asc)).unwrap().events);
+    assert_eq!(
+        q(EventQuery::new()),
+        ids(&[
+            a1.clone(),
+            a2.clone(),
+            a3.clone(),
+            b1.clone(),
+            sys,
+            a4.clone()
+        ])
+    );
+    assert_eq!(
+        q(EventQuery::new().user(alice)),
+        ids(&[a1.clone(), a2.clone(), a3.clone(), a4.clone()])
+    );
+    assert_eq!(q(EventQuery::new().user(bob)), vec![b1.id()]);
+    assert_eq!(
+        q(EventQuery::new()
+            .user(alice)
+            .category(Category::new("pattern").unwrap())),
+        ids(&[a3.clone(), a4.clone()])
+    );
+    assert_eq!(
+        q(EventQuery::new()
+            .category(Category::new("pattern").unwrap())
+            .action(Action::new("deploy").unwrap())),
+        ids(&[a3.clone(), b1.clone()])
+    );
+    assert_eq!(
+        q(EventQuery::new()
+            .action(Action::new("ping").unwrap())
+            .action(Action::new("create").unwrap())),
+        ids(&[a1.clone(), a2.clone()])
+    );
+    assert_eq!(
+        q(EventQuery::new()
+            .user(alice)
+            .severity(Severity::Error)
+            .severity(Severity::Warning)),
+        ids(&[a2.clone(), a3.clone()])
+    );
+    assert_eq!(q(EventQuery::new().acted_upon(resource)), vec![a4.id()]);
+    store.set_status(a1.id(), Status::Read).unwrap();
+    assert_eq!(
+        q(EventQuery::new().user(alice).status(Status::Read)),
+        vec![a1.id()]
+    );
+    assert_eq!(
+        q(EventQuery::new().user(alice).status(Status::Unread)),
+        ids(&[a2, a3, a4])
+    );
+    assert_eq!(
+        q(EventQuery::new().user(Uuid::new_v4())),
+        Vec::<Uuid>::new()
+    );
+}
+
+fn search_is_literal_and_ignores_ascii_case(store: &dyn EventStore) {
+    let user = Uuid::new_v4();
+    let texts = [
+        "Deployed 100% of the pattern",
+        "Deployed 1000 of the pattern",
+        "renamed my_design",
+        "renamed myXdesign",
+        "it's done",
+        "said \"hello\"",
+        "Kubernetes Context minikube",
+    ];
+    let events: Vec<Event> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let second = u32::try_from(i).unwrap();
+            put(
+                store,
+                event_at(
+                    Some(user),
+                    "pattern",
+                    "deploy",
+                    Severity::Success,
+                    t,
+                    second,
+                ),
+            )
+        })
+        .collect();
+    let find = |text: &str| {
+        ids(&store
+            .query(&EventQuery::new().user(user).search(text).order(Order::Asc))
+            .unwrap()
+            .events)
+    };
+    assert_eq!(find("100%"), ids(&events[0..1]));
+    assert_eq!(find("my_design"), ids(&events[2..3]));
+    assert_eq!(find("it's"), ids(&events[4..5]));
+    assert_eq!(find("\"hello\""), ids(&events[5..6]));
+    assert_eq!(find("context MINIKUBE"), ids(&events[6..7]));
+    assert_eq!(find("%"), ids(&events[0..1]));
+    assert_eq!(find("_"), ids(&events[2..3]));
+    assert_eq!(find("nothing like this"), Vec::<Uuid>::new());
+}
+
+fn order_and_pagination(store: &dyn EventStore) {
+    let user = Uuid::new_v4();
+    // Stored out of time order, with a tie at second 20.
+    let late = put(
+        store,
+        event_at(Some(user), "pattern", "view", Severity::Debug, "late", 30),
+    );
+    let early = put(
+        store,
+        event_at(Some(user), "pattern", "view", Severity::Debug, "early", 10),
+    );
+    let tie1 = put(
+        store,
+        event_at(Some(user), "pattern", "view", Severity::Debug, "tie1", 20),
+    );
+    let tie2 = put(
+        store,
+        event_at(Some(user), "pattern", "view", Severity::Debug, "tie2", 20),
+    );
+    let ascending = ids(&[early.clone(), tie1.clone(), tie2.clone(), late.clone()]);
+    let descending = ids(&[late.clone(), tie2.clone(), tie1.clone(), early.clone()]);
+
+    let all = |order| {
+        store
+            .query(
+                &EventQuery::new()
+                    .user(user)
+                    .order(order)
+                    .page_size(PageSize::All),
+            )
+            .unwrap()
+    };
+    assert_eq!(ids(&all(Order::Asc).events), ascending);
+    assert_eq!(ids(&all(Order::Desc).events), descending);
+    assert_eq!(all(Order::Desc).total, 4);
+    // The default is newest first.
+    assert_eq!(
+        ids(&store.query(&EventQuery::new().user(user)).unwrap().events),
+        descending
+    );
+
+    let page = |n| {
+        store
+            .query(
+                &EventQuery::new()
+                    .user(user)
+                    .page(n)
+                    .page_size(PageSize::Limit(3)),
+            )
+            .unwrap()
+    };
+    assert_eq!(ids(&page(0).events), descending[..3]);
+    assert_eq!(ids(&page(1).events), descending[3..]);
+    assert!(page(2).events.is_empty());
+    assert_eq!(page(2).total, 4);
+    assert_eq!(page(1).page, 1);
+    assert_eq!(page(1).page_size, PageSize::Limit(3));
+
+    // Marking `early` read moves it to the end by update time.
+    store.set_status(early.id(), Status::Read).unwrap();
+    let by_update = store
+        .query(
+            &EventQuery::new()
+                .user(user)
+                .sort(SortField::UpdatedAt)
+                .order(Order::Desc)
+                .page_size(PageSize::All),
+        )
+        .unwrap();
+    assert_eq!(by_update.events[0].id(), early.id());
+}
+
+fn unread_counts(store: &dyn EventStore) {
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let a = [
+        put(
+            store,
+            event_at(Some(alice), "connection", "ping", Severity::Success, "", 1),
+        ),
+        put(
+            store,
+            event_at(Some(alice), "connection", "ping", Severity::Success, "", 2),
+        ),
+        put(
+            store,
+            event_at(Some(alice), "connection", "ping", Severity::Error, "", 3),
+        ),
+        put(
+            store,
+            event_at(Some(alice), "pattern", "deploy", Severity::Warning, "", 4),
+        ),
+    ];
+    put(
+        store,
+        event_at(Some(bob), "connection", "ping", Severity::Critical, "", 5),
+    );
+    store.set_status(a[3].id(), Status::Read).unwrap();
+
+    let page = store
+        .query(
+            &EventQuery::new()
+                .user(alice)
+                .category(Category::new("pattern").unwrap()),
+        )
+        .unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(
+        page.unread_by_severity,
+        BTreeMap::from([(Severity::Success, 2), (Severity::Error, 1)]),
+        "counts cover the user's unread events whatever the other filters"
+    );
+    let everyone = store.query(&EventQuery::new()).unwrap();
+    assert_eq!(everyone.unread_by_severity[&Severity::Critical], 1);
+}
+
+fn mark_read_and_unread(store: &dyn EventStore) {
+    let user = Uuid::new_v4();
+    let events: Vec<Event> = (0..3)
+        .map(|i| {
+            put(
+                store,
+                event_at(Some(user), "pattern", "deploy", Severity::Success, "", i),
+            )
+        })
+        .collect();
+    assert!(store.set_status(events[0].id(), Status::Read).unwrap());
+    assert!(!store.set_status(Uuid::new_v4(), Status::Read).unwrap());
+    let marked = store.get(events[0].id()).unwrap().unwrap();
+    assert_eq!(marked.status(), Status::Read);
+    assert!(marked.updated_at() > events[0].updated_at());
+    assert_eq!(marked.created_at(), events[0].created_at());
+
+    let bulk = [events[1].id(), events[2].id(), Uuid::new_v4()];
+    assert_eq!(store.set_status_many(&bulk, Status::Read).unwrap(), 2);
+    let unread = store
+        .query(&EventQuery::new().user(user).status(Status::Unread))
+        .unwrap();
+    assert_eq!(unread.total, 0);
+    assert_eq!(
+        store
+            .set_status_many(&ids(&events), Status::Unread)
+            .unwrap(),
+        3
+    );
+    let unread = store
+        .query(&EventQuery::new().user(user).status(Status::Unread))
+        .unwrap();
+    assert_eq!(unread.total, 3);
+}
+
+fn delete_by_id_and_in_bulk(store: &dyn EventStore) {
+    let user = Uuid::new_v4();
+    let events: Vec<Event> = (0..4)
+        .map(|i| {
+            put(
+                store,
+                event_at(Some(user), "pattern", "delete", Severity::Success, "", i),
+            )
+        })
+        .collect();
+    assert!(store.delete(events[0].id()).unwrap());
+    assert!(!store.delete(events[0].id()).unwrap());
+    assert_eq!(store.get(events[0].id()).unwrap(), None);
+    assert_eq!(
+        store
+            .delete_many(&[events[1].id(), events[2].id(), Uuid::new_v4()])
+            .unwrap(),
+        2
+    );
+    let left = store.query(&EventQuery::new().user(user)).unwrap();
+    assert_eq!(ids(&left.events), ids(&events[3..]));
+}

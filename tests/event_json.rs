@@ -1,0 +1,153 @@
+//! The event as JSON: MeshKit's field names, RFC 3339 UTC timestamps, omitted optional ids, and
+//! deserialization errors that name the field and the value.
+
+use serde_json::{Value, json};
+use tidings::{Event, Severity, Status, Uuid};
+
+fn full_event() -> Event {
+    Event::builder()
+        .from_user(Uuid::new_v4())
+        .from_system(Uuid::new_v4())
+        .acted_upon(Uuid::new_v4())
+        .category("connection")
+        .action("ping")
+        .severity(Severity::Success)
+        .description("Kubernetes context minikube pinged")
+        .meta("Context Name", "minikube")
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn round_trip_keeps_every_field() {
+    let event = full_event();
+    let text = serde_json::to_string(&event).unwrap();
+    let back: Event = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, event);
+    assert_eq!(back.created_at(), event.created_at());
+}
+
+#[test]
+fn exact_field_names() {
+    let event = full_event();
+    let json = serde_json::to_value(&event).unwrap();
+    let mut keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "actedUpon",
+            "action",
+            "category",
+            "createdAt",
+            "description",
+            "id",
+            "metadata",
+            "operationId",
+            "severity",
+            "status",
+            "systemId",
+            "updatedAt",
+            "userId",
+        ]
+    );
+    assert_eq!(json["id"], event.id().to_string());
+    assert_eq!(json["userId"], event.user_id().unwrap().to_string());
+    assert_eq!(json["severity"], "success");
+    assert_eq!(json["status"], "unread");
+    assert_eq!(json["metadata"], json!({"Context Name": "minikube"}));
+}
+
+#[test]
+fn timestamps_are_rfc3339_utc() {
+    let json = serde_json::to_value(full_event()).unwrap();
+    for field in ["createdAt", "updatedAt"] {
+        let text = json[field].as_str().unwrap();
+        assert!(text.ends_with('Z'), "{field} = {text}");
+        assert_eq!(&text[4..5], "-");
+        assert_eq!(&text[10..11], "T");
+    }
+}
+
+#[test]
+fn absent_optional_ids_are_omitted_not_nil() {
+    let event = Event::builder()
+        .category("system")
+        .action("start")
+        .build()
+        .unwrap();
+    let json = serde_json::to_value(&event).unwrap();
+    for field in ["userId", "actedUpon", "systemId"] {
+        assert!(json.get(field).is_none(), "{field} present: {json}");
+    }
+    assert!(!json.to_string().contains(&Uuid::nil().to_string()));
+    let back: Event = serde_json::from_value(json).unwrap();
+    assert_eq!(back.user_id(), None);
+}
+
+fn with_field(field: &str, value: Value) -> String {
+    let mut json = serde_json::to_value(full_event()).unwrap();
+    json[field] = value;
+    json.to_string()
+}
+
+#[test]
+fn unknown_severity_is_named() {
+    let err = serde_json::from_str::<Event>(&with_field("severity", json!("fatal"))).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("unknown severity \"fatal\""), "{msg}");
+    assert!(msg.contains("informational"), "{msg}");
+}
+
+#[test]
+fn non_snake_case_names_are_named() {
+    let err =
+        serde_json::from_str::<Event>(&with_field("category", json!("Connection"))).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("invalid category \"Connection\""), "{msg}");
+    assert!(msg.contains("did you mean \"connection\""), "{msg}");
+
+    let err =
+        serde_json::from_str::<Event>(&with_field("action", json!("signup-request"))).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("invalid action \"signup-request\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_status_is_named() {
+    let err = serde_json::from_str::<Event>(&with_field("status", json!("seen"))).unwrap_err();
+    assert!(err.to_string().contains("unknown status \"seen\""), "{err}");
+}
+
+#[test]
+fn every_severity_string() {
+    let names = [
+        "emergency",
+        "alert",
+        "critical",
+        "error",
+        "warning",
+        "informational",
+        "debug",
+        "success",
+    ];
+    for name in names {
+        let severity: Severity = name.parse().unwrap();
+        assert_eq!(severity.to_string(), name);
+        assert_eq!(serde_json::to_value(severity).unwrap(), name);
+        assert_eq!(
+            serde_json::from_value::<Severity>(json!(name)).unwrap(),
+            severity
+        );
+    }
+    assert_eq!(Severity::ALL.map(Severity::as_str), names);
+    assert_eq!(serde_json::to_value(Status::Read).unwrap(), "read");
+}
