@@ -51,6 +51,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use tidings_macros::emits_event;
 pub use tidings_runtime::*;
 
 // The README's examples are compiled and run as doctests.

@@ -1,2 +1,21 @@
-//! The `#[emits_event]` attribute of `tidings` lives here; it is being written (see the
-//! project's issue tracker). Use it through the `tidings` crate.
+//! The `#[emits_event]` attribute of [tidings](https://docs.rs/tidings). Use it through the
+//! `tidings` crate, which documents it; this crate is an implementation detail.
+//!
+//! The stages: [`args`] parses and checks the attribute, [`function`] splits the annotated item
+//! into its signature and body without parsing the body, [`template`] checks description
+//! placeholders, and [`expand`] writes the wrapper, or on any mistake the original function
+//! followed by every error.
+
+mod args;
+mod expand;
+mod function;
+mod template;
+
+use proc_macro::TokenStream;
+
+/// Emits a `success` event when the function returns `Ok` and an `error` event when it returns
+/// `Err`. See the `tidings` crate for the arguments and examples.
+#[proc_macro_attribute]
+pub fn emits_event(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::emits_event(args.into(), item.into()).into()
+}

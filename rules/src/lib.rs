@@ -195,6 +195,18 @@ pub fn suggest(name: &str) -> Option<String> {
     }
 }
 
+/// The eight MeshKit severity levels, most urgent first, as their exact strings.
+pub const SEVERITIES: [&str; 8] = [
+    "emergency",
+    "alert",
+    "critical",
+    "error",
+    "warning",
+    "informational",
+    "debug",
+    "success",
+];
+
 /// Why a documentation link was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocUrlError {

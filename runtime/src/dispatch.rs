@@ -85,6 +85,32 @@ pub fn get_default() -> Option<Emitter> {
         .or_else(|| GLOBAL.get().cloned())
 }
 
+/// The emitter a call resolved: the global one is borrowed for good, a scoped one is shared.
+#[derive(Debug, Clone)]
+pub(crate) enum EmitterRef {
+    Global(&'static Emitter),
+    Owned(Emitter),
+}
+
+impl EmitterRef {
+    pub(crate) fn get(&self) -> &Emitter {
+        match self {
+            EmitterRef::Global(emitter) => emitter,
+            EmitterRef::Owned(emitter) => emitter,
+        }
+    }
+}
+
+/// The current default emitter, without touching the global one's reference count.
+pub(crate) fn current() -> Option<EmitterRef> {
+    SCOPED
+        .try_with(|scoped| scoped.borrow().clone())
+        .ok()
+        .flatten()
+        .map(EmitterRef::Owned)
+        .or_else(|| GLOBAL.get().map(EmitterRef::Global))
+}
+
 /// Whether a default emitter is set for the current thread (scoped or global).
 pub fn has_default() -> bool {
     SCOPED

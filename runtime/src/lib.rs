@@ -10,12 +10,15 @@
 //! - [`Emitter`]: stores an event in an [`EventStore`], then publishes it with a
 //!   [`Broadcaster`] to the user's [`Subscription`]s.
 //! - [`set_global_default`], [`with_default`] and [`emit`]: the default emitter.
+//! - [`current`]: enrich the event of the running `#[emits_event]` function.
 //! - [`testing::capture`]: the events a closure emitted.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod broadcast;
 mod builder;
+mod call;
+pub mod current;
 mod dispatch;
 mod emitter;
 mod event;
@@ -50,5 +53,7 @@ pub use uuid::Uuid;
 /// without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::call::{AsEmitter, Call, IdSource, IdValue, InCall, IsResult, Site, call_once};
+    pub use crate::error_report;
     pub use crate::report::specialize;
 }

@@ -119,16 +119,7 @@ impl fmt::Display for UnknownLevel {
 
 impl std::error::Error for UnknownLevel {}
 
-const SEVERITY_NAMES: &[&str] = &[
-    "emergency",
-    "alert",
-    "critical",
-    "error",
-    "warning",
-    "informational",
-    "debug",
-    "success",
-];
+const SEVERITY_NAMES: &[&str] = &tidings_rules::SEVERITIES;
 
 impl FromStr for Severity {
     type Err = UnknownLevel;

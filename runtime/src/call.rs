@@ -1,0 +1,382 @@
+//! One call of an `#[emits_event]` function: what the generated code calls.
+//!
+//! The macro only glues these together; the work is here, in ordinary tested code:
+//! [`Call::start`] before the body, [`Call::run`] / [`Call::run_async`] around it, and
+//! [`Call::finish`] with the result.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::builder::{DOC_KEY, ERR_KEY};
+use crate::current::{self, Frame};
+use crate::dispatch::{self, EmitterRef};
+use crate::emitter::Emitter;
+use crate::event::Event;
+use crate::name::{Action, Category};
+use crate::report::ErrorReport;
+use crate::severity::{Severity, Status};
+
+/// What the attribute says, fixed at compile time: one `static` per annotated function.
+#[derive(Debug)]
+pub struct Site {
+    /// The category.
+    pub category: Category,
+    /// The action.
+    pub action: Action,
+    /// The severity of the event on `Ok`.
+    pub success: Severity,
+    /// The description on `Ok`, unless rendered per call or set by the body.
+    pub description: &'static str,
+    /// The description on `Err`, unless rendered per call or set by the body.
+    pub error_description: &'static str,
+    /// A documentation link for the `doc` metadata entry.
+    pub doc: Option<&'static str>,
+}
+
+/// The metadata key under which ids that did not parse are kept.
+pub const INVALID_IDS_KEY: &str = "invalid_ids";
+
+/// One call in progress.
+#[derive(Debug)]
+pub struct Call {
+    site: &'static Site,
+    emitter: Option<EmitterRef>,
+    user: Option<Uuid>,
+    system: Option<Uuid>,
+    acted_upon: Option<Uuid>,
+    description: Option<String>,
+    error_description: Option<String>,
+    frame: Frame,
+}
+
+impl Call {
+    /// Starts a call that emits through the default emitter.
+    #[inline]
+    pub fn start(site: &'static Site) -> Call {
+        Call::with_emitter(site, dispatch::current())
+    }
+
+    /// Starts a call that emits through `emitter` (the attribute's `emitter = ...`).
+    pub fn start_with<E: AsEmitter + ?Sized>(site: &'static Site, emitter: &E) -> Call {
+        Call::with_emitter(site, emitter.as_emitter().cloned().map(EmitterRef::Owned))
+    }
+
+    fn with_emitter(site: &'static Site, emitter: Option<EmitterRef>) -> Call {
+        Call {
+            site,
+            frame: Frame {
+                active: emitter.is_some(),
+                ..Frame::default()
+            },
+            emitter,
+            user: None,
+            system: None,
+            acted_upon: None,
+            description: None,
+            error_description: None,
+        }
+    }
+
+    /// Whether an event will be emitted; the generated code skips the per-call work otherwise.
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.emitter.is_some()
+    }
+
+    /// The user the event is for.
+    pub fn user<T: IdSource + ?Sized>(&mut self, id: &T) {
+        self.user = self.id(id, "user");
+    }
+
+    /// The system id, overriding the emitter's.
+    pub fn system<T: IdSource + ?Sized>(&mut self, id: &T) {
+        self.system = self.id(id, "system");
+    }
+
+    /// The resource the event is about.
+    pub fn acted_upon<T: IdSource + ?Sized>(&mut self, id: &T) {
+        self.acted_upon = self.id(id, "acted_upon");
+    }
+
+    fn id<T: IdSource + ?Sized>(&mut self, id: &T, key: &str) -> Option<Uuid> {
+        match id.event_id() {
+            IdValue::Id(id) => Some(id),
+            IdValue::Absent => None,
+            IdValue::Invalid(text) => {
+                let invalid = self
+                    .frame
+                    .metadata
+                    .entry(INVALID_IDS_KEY)
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(map) = invalid {
+                    map.insert(key.to_owned(), Value::String(text));
+                }
+                None
+            }
+        }
+    }
+
+    /// The description on `Ok`, rendered from the function's arguments.
+    pub fn description(&mut self, description: String) {
+        self.description = Some(description);
+    }
+
+    /// The description on `Err`, rendered from the function's arguments.
+    pub fn error_description(&mut self, description: String) {
+        self.error_description = Some(description);
+    }
+
+    /// Runs the body of a sync function with this call's event in progress.
+    #[inline]
+    pub fn run<R>(&mut self, body: impl FnOnce() -> R) -> R {
+        let _installed = Installed::new(self);
+        body()
+    }
+
+    /// Wraps the body of an async function: every poll has this call's event in progress.
+    pub fn run_async<F: Future>(&mut self, body: F) -> InCall<'_, F> {
+        InCall { call: self, body }
+    }
+
+    /// Builds the event from the function's result and hands it to the emitter.
+    ///
+    /// `report` turns the error into the `err` entry; the generated code picks the richest
+    /// report the error type allows.
+    pub fn finish<R: IsResult + ?Sized>(
+        self,
+        result: &R,
+        report: impl FnOnce(&R::Err) -> ErrorReport,
+    ) {
+        let Some(emitter) = self.emitter else {
+            return;
+        };
+        let site = self.site;
+        let mut metadata = self.frame.metadata;
+        let (severity, description) = match result.as_result() {
+            Ok(_) => (
+                site.success,
+                self.description
+                    .map_or(Cow::Borrowed(site.description), Cow::Owned),
+            ),
+            Err(error) => {
+                let report = serde_json::to_value(report(error)).unwrap_or(Value::Null);
+                metadata.insert(ERR_KEY.to_owned(), report);
+                (
+                    Severity::Error,
+                    self.error_description
+                        .map_or(Cow::Borrowed(site.error_description), Cow::Owned),
+                )
+            }
+        };
+        if let Some(doc) = site.doc {
+            metadata.insert(DOC_KEY.to_owned(), Value::String(doc.to_owned()));
+        }
+        let now = OffsetDateTime::now_utc();
+        let event = Event {
+            id: Uuid::new_v4(),
+            operation_id: Uuid::new_v4(),
+            user_id: self.user,
+            system_id: self.system,
+            acted_upon: self.frame.acted_upon.or(self.acted_upon),
+            category: site.category.clone(),
+            action: site.action.clone(),
+            severity,
+            status: Status::Unread,
+            description: self.frame.description.map_or(description, Cow::Owned),
+            metadata,
+            created_at: now,
+            updated_at: now,
+        };
+        // A store failure is counted and reported by the emitter's failure hook; the
+        // function's own result is not changed by it.
+        let _ = emitter.get().emit(event);
+    }
+}
+
+/// Keeps the call's event in progress on this thread while alive; puts it back when dropped,
+/// also on panic.
+struct Installed<'a> {
+    call: &'a mut Call,
+}
+
+impl<'a> Installed<'a> {
+    fn new(call: &'a mut Call) -> Self {
+        current::push(std::mem::take(&mut call.frame));
+        Installed { call }
+    }
+}
+
+impl Drop for Installed<'_> {
+    fn drop(&mut self) {
+        self.call.frame = current::pop();
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of an async body with its call's event in progress on every poll.
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct InCall<'a, F> {
+        call: &'a mut Call,
+        #[pin]
+        body: F,
+    }
+}
+
+impl<F: Future> Future for InCall<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _installed = Installed::new(this.call);
+        this.body.poll(cx)
+    }
+}
+
+/// What `user`, `system` and `acted_upon` accept: a `Uuid`, a reference to one, an
+/// `Option<Uuid>`, or a string holding a UUID (such as an id from a query string).
+///
+/// A string that is not a UUID gives no id; the event keeps the string under the metadata key
+/// `invalid_ids` (for example `{"acted_upon": "not-a-uuid"}`), and the call itself is not
+/// affected.
+pub trait IdSource {
+    /// The id.
+    fn event_id(&self) -> IdValue;
+}
+
+/// An id read by [`IdSource`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdValue {
+    /// A valid id.
+    Id(Uuid),
+    /// No id (`None`).
+    Absent,
+    /// A string that is not a UUID.
+    Invalid(String),
+}
+
+impl IdSource for Uuid {
+    fn event_id(&self) -> IdValue {
+        IdValue::Id(*self)
+    }
+}
+
+impl IdSource for str {
+    fn event_id(&self) -> IdValue {
+        match Uuid::try_parse(self.trim()) {
+            Ok(id) => IdValue::Id(id),
+            Err(_) => IdValue::Invalid(self.to_owned()),
+        }
+    }
+}
+
+impl IdSource for String {
+    fn event_id(&self) -> IdValue {
+        self.as_str().event_id()
+    }
+}
+
+impl IdSource for Cow<'_, str> {
+    fn event_id(&self) -> IdValue {
+        (**self).event_id()
+    }
+}
+
+impl<T: IdSource> IdSource for Option<T> {
+    fn event_id(&self) -> IdValue {
+        self.as_ref().map_or(IdValue::Absent, IdSource::event_id)
+    }
+}
+
+impl<T: IdSource + ?Sized> IdSource for &T {
+    fn event_id(&self) -> IdValue {
+        (**self).event_id()
+    }
+}
+
+impl<T: IdSource + ?Sized> IdSource for &mut T {
+    fn event_id(&self) -> IdValue {
+        (**self).event_id()
+    }
+}
+
+impl<T: IdSource + ?Sized> IdSource for Box<T> {
+    fn event_id(&self) -> IdValue {
+        (**self).event_id()
+    }
+}
+
+impl<T: IdSource + ?Sized> IdSource for Arc<T> {
+    fn event_id(&self) -> IdValue {
+        (**self).event_id()
+    }
+}
+
+/// What the attribute's `emitter = ...` accepts: an [`Emitter`], a reference to one, an
+/// `Arc<Emitter>` or an `Option<Emitter>` (`None` emits nothing).
+pub trait AsEmitter {
+    /// The emitter, if there is one.
+    fn as_emitter(&self) -> Option<&Emitter>;
+}
+
+impl AsEmitter for Emitter {
+    fn as_emitter(&self) -> Option<&Emitter> {
+        Some(self)
+    }
+}
+
+impl<T: AsEmitter> AsEmitter for Option<T> {
+    fn as_emitter(&self) -> Option<&Emitter> {
+        self.as_ref().and_then(AsEmitter::as_emitter)
+    }
+}
+
+impl<T: AsEmitter + ?Sized> AsEmitter for &T {
+    fn as_emitter(&self) -> Option<&Emitter> {
+        (**self).as_emitter()
+    }
+}
+
+impl<T: AsEmitter + ?Sized> AsEmitter for Arc<T> {
+    fn as_emitter(&self) -> Option<&Emitter> {
+        (**self).as_emitter()
+    }
+}
+
+/// The return types `#[emits_event]` accepts: `Result<T, E>` under any name (`io::Result<T>`,
+/// `anyhow::Result<T>`, local aliases).
+#[diagnostic::on_unimplemented(
+    message = "`#[emits_event]` needs a function that returns a `Result`, but it returns `{Self}`",
+    label = "not a `Result`",
+    note = "the event is `success` when the function returns `Ok` and `error` when it returns `Err`"
+)]
+pub trait IsResult {
+    /// The success type.
+    type Ok;
+    /// The error type.
+    type Err;
+    /// The result as references.
+    fn as_result(&self) -> Result<&Self::Ok, &Self::Err>;
+}
+
+impl<T, E> IsResult for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+    #[inline]
+    fn as_result(&self) -> Result<&T, &E> {
+        self.as_ref()
+    }
+}
+
+/// Forces a closure to be called once, so that bodies returning borrows of `&mut` arguments
+/// compile (a closure the compiler may call twice could not hand out such a borrow).
+#[inline]
+pub fn call_once<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}

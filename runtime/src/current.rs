@@ -1,0 +1,106 @@
+//! Enrich the event of the `#[emits_event]` function that is running.
+//!
+//! Inside an annotated function, and in anything it calls (across `.await` points, on whatever
+//! executor thread polls it), these functions change the event that will be emitted when the
+//! function returns: add metadata, set the resource the event is about once it is known (a
+//! resource created by this very call), or replace the description.
+//!
+//! The `tidings` crate's documentation shows them at work in a handler.
+//!
+//! Each call returns whether an event in progress took the change. Outside an annotated
+//! function, or when no emitter is set (nothing will be emitted), they do nothing and return
+//! `false`, without converting their arguments. The innermost annotated function gets the
+//! change; work spawned onto other tasks or threads is outside it.
+
+use std::cell::RefCell;
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// What the body of an annotated function added to its event.
+#[derive(Debug, Default)]
+pub(crate) struct Frame {
+    pub(crate) active: bool,
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) acted_upon: Option<Uuid>,
+    pub(crate) description: Option<String>,
+}
+
+thread_local! {
+    static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Installs `frame` as the innermost event in progress on this thread.
+pub(crate) fn push(frame: Frame) {
+    FRAMES.with(|frames| frames.borrow_mut().push(frame));
+}
+
+/// Removes the innermost event in progress on this thread.
+pub(crate) fn pop() -> Frame {
+    FRAMES
+        .try_with(|frames| frames.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+fn with_active(f: impl FnOnce(&mut Frame)) -> bool {
+    FRAMES
+        .try_with(|frames| match frames.borrow_mut().last_mut() {
+            Some(frame) if frame.active => {
+                f(frame);
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false)
+}
+
+/// Whether an annotated function is running on this thread and will emit an event.
+pub fn in_progress() -> bool {
+    FRAMES
+        .try_with(|frames| frames.borrow().last().is_some_and(|frame| frame.active))
+        .unwrap_or(false)
+}
+
+/// Adds one metadata entry to the event in progress (an entry with the same key is replaced).
+pub fn meta(key: impl Into<String>, value: impl Into<Value>) -> bool {
+    if !in_progress() {
+        return false;
+    }
+    let (key, value) = (key.into(), value.into());
+    with_active(|frame| {
+        frame.metadata.insert(key, value);
+    })
+}
+
+/// Adds metadata entries to the event in progress (see [`meta`]).
+pub fn metadata<K, V, I>(entries: I) -> bool
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<Value>,
+{
+    if !in_progress() {
+        return false;
+    }
+    let entries: Vec<(String, Value)> = entries
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    with_active(|frame| frame.metadata.extend(entries))
+}
+
+/// Sets the resource the event in progress is about, replacing the attribute's `acted_upon`.
+pub fn set_acted_upon(id: Uuid) -> bool {
+    with_active(|frame| frame.acted_upon = Some(id))
+}
+
+/// Replaces the description of the event in progress, for `Ok` and `Err` alike.
+pub fn set_description(description: impl Into<String>) -> bool {
+    if !in_progress() {
+        return false;
+    }
+    let description = description.into();
+    with_active(|frame| frame.description = Some(description))
+}
