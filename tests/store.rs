@@ -1,8 +1,6 @@
 //! The store suite on the in-memory store, and what is particular to it.
 
-mod common {
-    pub mod store_suite;
-}
+mod common;
 
 use std::sync::Arc;
 

@@ -204,6 +204,12 @@ fn wrap(function: &Function, args: &Args) -> TokenStream {
         #call.finish(&#result_at_type, |__tidings_err| #private::error_report!(*__tidings_err));
     };
 
+    // An explicit `return`: users who deny `clippy::implicit_return` would otherwise see it fire
+    // on generated code.
+    let tail = quote! {
+        #[allow(unknown_lints, clippy::needless_return)]
+        return #result;
+    };
     let wrapped = if let Some(async_trait) = async_trait {
         let before = &async_trait.before;
         let inner = &async_trait.inner;
@@ -216,7 +222,7 @@ fn wrap(function: &Function, args: &Args) -> TokenStream {
             ::std::boxed::Box::pin(async move {
                 let #result = #call.run_async(async move #inner).await;
                 #finish
-                #result
+                #tail
             })
         }
     } else {
@@ -243,7 +249,7 @@ fn wrap(function: &Function, args: &Args) -> TokenStream {
             #setup
             let #result = #run;
             #finish
-            #result
+            #tail
         }
     };
     let mut braces = Group::new(Delimiter::Brace, wrapped);
