@@ -113,13 +113,19 @@ pub(crate) fn parse(tokens: TokenStream, params: &[String], errors: &mut Errors)
         }
     };
     let mut seen: Vec<String> = Vec::new();
+    let mut suggested: Vec<&str> = Vec::new();
     for Pair { key, value } in pairs {
         let name = key.unraw().to_string();
         if !kw::ALL.contains(&name.as_str()) {
-            let hint = match nearest(&name) {
+            let near = nearest(&name);
+            let hint = match near {
                 Some(near) => format!("; did you mean `{near}`?"),
                 None => String::new(),
             };
+            // A misspelled key is reported once: not also as the key that is missing.
+            if let Some(near) = near {
+                suggested.push(near);
+            }
             errors.at(
                 &key,
                 format!(
@@ -183,10 +189,9 @@ pub(crate) fn parse(tokens: TokenStream, params: &[String], errors: &mut Errors)
                                 );
                             }
                             if unknown.is_empty() {
-                                let template = Template {
-                                    rendered: !names.is_empty(),
-                                    lit,
-                                };
+                                // `{{` and `}}` need `format!` too, to become single braces.
+                                let rendered = !names.is_empty() || lit.value().contains(['{', '}']);
+                                let template = Template { rendered, lit };
                                 if name == kw::DESCRIPTION {
                                     args.description = Some(template);
                                 } else {
@@ -257,7 +262,7 @@ pub(crate) fn parse(tokens: TokenStream, params: &[String], errors: &mut Errors)
         }
     }
     for required in [kw::CATEGORY, kw::ACTION] {
-        if !seen.iter().any(|s| s == required) {
+        if !seen.iter().any(|s| s == required) && !suggested.contains(&required) {
             errors.push(syn::Error::new(
                 Span::call_site(),
                 format!(
