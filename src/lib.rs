@@ -1,10 +1,39 @@
 //! tidings keeps the users of a server informed, in real time, about what the server does on
 //! their behalf.
 //!
-//! Every operation worth telling a user about becomes an [`Event`]: `success` when it worked,
-//! `error` with the error under the metadata key `err` when it did not. An [`Emitter`] stores
-//! the event for the record, then publishes the very same event to that user's live
-//! [`Subscription`]s (a browser tab, over Server-Sent Events) without waiting for them.
+//! Annotate a handler with [`#[emits_event]`](emits_event) and every call produces an
+//! [`Event`]: `success` when it returns `Ok`, `error` with the error under the metadata key
+//! `err` when it returns `Err`. An [`Emitter`] stores the event for the record, then publishes
+//! the very same event to that user's live [`Subscription`]s (a browser tab, over Server-Sent
+//! Events) without waiting for them.
+//!
+//! ```
+//! use tidings::{Emitter, Uuid, current, emits_event, testing::capture};
+//!
+//! #[derive(Debug)]
+//! struct K8sContext { name: String, server: String }
+//!
+//! #[emits_event(category = "connection", action = "ping", acted_upon = connection_id)]
+//! fn ping(connection_id: Uuid, reachable: bool) -> Result<K8sContext, std::io::Error> {
+//!     if !reachable {
+//!         return Err(std::io::Error::other("connection refused"));
+//!     }
+//!     let context = K8sContext { name: "minikube".into(), server: "https://192.168.49.2:8443".into() };
+//!     // Enrich the event in progress (here, and in anything `ping` calls).
+//!     current::meta("Context Name", context.name.clone());
+//!     current::meta("Server Address", context.server.clone());
+//!     current::set_description(format!("Kubernetes context {} pinged", context.name));
+//!     Ok(context)
+//! }
+//!
+//! let id = Uuid::new_v4();
+//! let (_, events) = capture(|| (ping(id, true), ping(id, false)));
+//! assert!(events[0].action() == "ping");
+//! assert_eq!(events[0].metadata()["Server Address"], "https://192.168.49.2:8443");
+//! assert_eq!(events[0].description(), "Kubernetes context minikube pinged");
+//! assert_eq!(events[1].severity(), tidings::Severity::Error);
+//! assert_eq!(events[1].metadata()["err"]["message"], "connection refused");
+//! ```
 //!
 //! This ports the server events of Meshery/MeshKit to Rust and fixes that model's known defects:
 //! every event has an id, what is published is what was stored, a failed write is never
@@ -41,8 +70,9 @@
 //!
 //! Handlers usually emit through the default emitter: set one for the process with
 //! [`set_global_default`], or for the current thread with [`with_default`] /
-//! [`set_default`]. When none is set, [`emit`] drops the event and says so
-//! ([`EmitError::NoEmitter`]); nothing else happens.
+//! [`set_default`]. An annotated function resolves its emitter when it is called (or uses its
+//! `emitter = ...` key). When none is set, [`emit`] drops the event and says so
+//! ([`EmitError::NoEmitter`]), and annotated functions build nothing.
 //!
 //! # Testing
 //!
@@ -51,6 +81,45 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// Emits a `success` event when the function returns `Ok` and an `error` event (with the error
+/// under the metadata key `err`) when it returns `Err`.
+///
+/// ```
+/// use tidings::{Uuid, emits_event, testing::capture};
+///
+/// struct Connections;
+///
+/// impl Connections {
+///     #[emits_event(
+///         category = "connection",
+///         action = "update",
+///         acted_upon = id,
+///         description = "Renamed connection {id} to {name}",
+///         success = "informational",
+///     )]
+///     async fn rename(&self, id: &str, name: String) -> std::io::Result<String> {
+///         Ok(name)
+///     }
+/// }
+///
+/// let id = Uuid::new_v4();
+/// let (renamed, events) = capture(|| {
+///     futures::executor::block_on(Connections.rename(&id.to_string(), "prod".into()))
+/// });
+/// assert_eq!(renamed?, "prod");
+/// assert_eq!(events[0].acted_upon(), Some(id));
+/// assert_eq!(events[0].description(), format!("Renamed connection {id} to prod"));
+/// assert_eq!(events[0].severity(), tidings::Severity::Informational);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// The keys: `category` and `action` (required snake_case string literals), `acted_upon`,
+/// `user` and `system` (id expressions: a `Uuid`, a reference to one, an `Option<Uuid>` or a
+/// string holding a UUID), `description` and `error_description` (literals whose `{name}`
+/// placeholders name parameters), `success` (the severity on `Ok`), `doc` (an http(s) link put
+/// under the metadata key `doc`), `emitter` (an expression giving the [`Emitter`] to use) and
+/// `crate` (the path to tidings, when it is re-exported or renamed). The README lists what each
+/// does in detail and shows the expansion.
 pub use tidings_macros::emits_event;
 pub use tidings_runtime::*;
 

@@ -39,3 +39,40 @@ fn builder_example_prints_a_success_and_an_error_event() {
     assert!(err["metadata"]["err"]["suggestedRemediations"].is_array());
     assert_eq!(ok["userId"], err["userId"]);
 }
+
+#[test]
+fn quickstart_prints_success_and_error_events_of_both_handlers() {
+    let events = run_example("quickstart");
+    let summary: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("create", "success"),
+        ("create", "success"),
+        ("create", "error"),
+        ("ping", "success"),
+        ("ping", "error"),
+    ];
+    assert_eq!(
+        summary,
+        want.map(|(a, s)| (a.to_owned(), s.to_owned())).to_vec()
+    );
+    let ok = &events[3];
+    assert_eq!(ok["metadata"]["Context Name"], "minikube");
+    assert_eq!(
+        ok["metadata"]["Server Address"],
+        "https://192.168.49.2:8443"
+    );
+    assert_eq!(ok["actedUpon"], events[0]["actedUpon"]);
+    let err = &events[4]["metadata"]["err"];
+    assert_eq!(err["causes"][0], "connection refused");
+    assert_eq!(err["code"], "tidings-example-1001");
+    assert!(err["message"].as_str().unwrap().contains("did not answer"));
+    assert!(events.iter().all(|e| e["userId"] == events[0]["userId"]));
+}

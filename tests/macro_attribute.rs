@@ -52,10 +52,22 @@ fn id_expressions_accept_uuids_references_options_and_strings() {
     let acted: Vec<Option<Uuid>> = events.iter().map(tidings::Event::acted_upon).collect();
     assert_eq!(
         acted,
-        [Some(id), Some(id), Some(id), None, Some(id), Some(id), Some(id)]
+        [
+            Some(id),
+            Some(id),
+            Some(id),
+            None,
+            Some(id),
+            Some(id),
+            Some(id)
+        ]
     );
     assert_eq!(events[6].user_id(), Some(id));
-    assert!(events.iter().all(|e| !e.metadata().contains_key("invalid_ids")));
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.metadata().contains_key("invalid_ids"))
+    );
 }
 
 #[test]
@@ -122,7 +134,13 @@ fn success_chooses_the_ok_severity_and_err_stays_error() {
         quieter().unwrap();
     });
     assert_eq!(events[0].severity(), Severity::Informational);
-    assert_error(&events[1], "pattern", "view", "could not ping", &["connection refused"]);
+    assert_error(
+        &events[1],
+        "pattern",
+        "view",
+        "could not ping",
+        &["connection refused"],
+    );
     assert_eq!(events[2].severity(), Severity::Debug);
 }
 
@@ -142,7 +160,11 @@ fn described(mut name: String, count: u32) -> Result<String, PingError> {
     Ok(name)
 }
 
-#[emits_event(category = "entity", action = "get_summary", description = "Literal {{only}}")]
+#[emits_event(
+    category = "entity",
+    action = "get_summary",
+    description = "Literal {{only}}"
+)]
 fn literal_braces() -> Result<(), PingError> {
     Ok(())
 }
@@ -164,10 +186,19 @@ fn descriptions_placeholders_defaults_and_doc() {
         defaults(false).unwrap();
         defaults(true).unwrap_err();
     });
-    assert_eq!(events[0].description(), "Pinged minikube (  7 times, {braces})");
-    assert_eq!(events[0].metadata()["doc"], "https://docs.example.com/connections");
+    assert_eq!(
+        events[0].description(),
+        "Pinged minikube (  7 times, {braces})"
+    );
+    assert_eq!(
+        events[0].metadata()["doc"],
+        "https://docs.example.com/connections"
+    );
     assert_eq!(events[1].description(), "Could not ping kind");
-    assert_eq!(events[1].metadata()["doc"], "https://docs.example.com/connections");
+    assert_eq!(
+        events[1].metadata()["doc"],
+        "https://docs.example.com/connections"
+    );
     assert_eq!(events[2].description(), "Literal {only}");
     assert_eq!(events[3].description(), "entity get summary succeeded");
     assert_eq!(events[4].description(), "entity get summary failed");
@@ -175,7 +206,11 @@ fn descriptions_placeholders_defaults_and_doc() {
 
 // ---- enriching the event in progress ----
 
-#[emits_event(category = "pattern", action = "create", description = "Created a design")]
+#[emits_event(
+    category = "pattern",
+    action = "create",
+    description = "Created a design"
+)]
 fn create_design(name: &str) -> Result<Uuid, PingError> {
     let id = Uuid::new_v4();
     current::set_acted_upon(id);
@@ -218,7 +253,13 @@ fn the_body_and_what_it_calls_enrich_the_event() {
     assert_eq!(ok.metadata()["Design Name"], "mesh");
     assert_eq!(ok.metadata()["size"], 3);
     assert_eq!(ok.metadata()["helper"], true);
-    let failed = assert_error(&events[1], "pattern", "create", "could not ping", &["connection refused"]);
+    let failed = assert_error(
+        &events[1],
+        "pattern",
+        "create",
+        "could not ping",
+        &["connection refused"],
+    );
     assert_eq!(failed.metadata()["Design Name"], "");
     assert_eq!(failed.description(), "pattern create failed");
     assert!(failed.acted_upon().is_some());

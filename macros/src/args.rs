@@ -190,7 +190,8 @@ pub(crate) fn parse(tokens: TokenStream, params: &[String], errors: &mut Errors)
                             }
                             if unknown.is_empty() {
                                 // `{{` and `}}` need `format!` too, to become single braces.
-                                let rendered = !names.is_empty() || lit.value().contains(['{', '}']);
+                                let rendered =
+                                    !names.is_empty() || lit.value().contains(['{', '}']);
                                 let template = Template { rendered, lit };
                                 if name == kw::DESCRIPTION {
                                     args.description = Some(template);

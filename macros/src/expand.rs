@@ -5,7 +5,7 @@ use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{
-    FnArg, GenericArgument, Ident, LitStr, Pat, PathArguments, ReturnType, Signature, Type,
+    Expr, FnArg, GenericArgument, Ident, LitStr, Pat, PathArguments, ReturnType, Signature, Type,
     TypeParamBound,
 };
 
@@ -196,12 +196,15 @@ fn wrap(function: &Function, args: &Args) -> TokenStream {
 
     let site_static = site_static(&krate, &private, &site, args);
     let start = match &args.emitter {
-        Some(emitter) => quote!(#private::Call::start_with(&#site, &(#emitter))),
+        Some(emitter) => {
+            let emitter = borrowed(emitter);
+            quote!(#private::Call::start_with(&#site, #emitter))
+        }
         None => quote!(#private::Call::start(&#site)),
     };
     let setup = setup(&call, args);
     let finish = quote_spanned! {located=>
-        #call.finish(&#result_at_type, |__tidings_err| #private::error_report!(*__tidings_err));
+        #call.finish(&#result_at_type, |error| #private::error_report!(*error));
     };
 
     // An explicit `return`: users who deny `clippy::implicit_return` would otherwise see it fire
@@ -232,7 +235,6 @@ fn wrap(function: &Function, args: &Args) -> TokenStream {
         erase_impl_trait(&mut erased);
         let ret = Ident::new("__tidings_ret", Span::mixed_site());
         let early_return = quote! {
-            #[allow(unknown_lints, unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
             if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#erased> {
                 return #ret;
             }
@@ -301,6 +303,16 @@ fn site_static(
     }
 }
 
+/// `&expr`, with parentheses only where the expression needs them.
+fn borrowed(expr: &Expr) -> TokenStream {
+    match expr {
+        Expr::Path(_) | Expr::Field(_) | Expr::MethodCall(_) | Expr::Call(_) | Expr::Lit(_) => {
+            quote!(&#expr)
+        }
+        _ => quote!(&(#expr)),
+    }
+}
+
 /// What is evaluated before the body, only when an event will be emitted.
 fn setup(call: &Ident, args: &Args) -> TokenStream {
     let mut steps = Vec::new();
@@ -311,7 +323,8 @@ fn setup(call: &Ident, args: &Args) -> TokenStream {
     ] {
         if let Some(expr) = expr {
             let method = Ident::new(method, Span::call_site());
-            steps.push(quote!(#call.#method(&(#expr));));
+            let expr = borrowed(expr);
+            steps.push(quote!(#call.#method(#expr);));
         }
     }
     for (method, template) in [

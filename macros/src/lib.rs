@@ -1,15 +1,18 @@
 //! The `#[emits_event]` attribute of [tidings](https://docs.rs/tidings). Use it through the
 //! `tidings` crate, which documents it; this crate is an implementation detail.
 //!
-//! The stages: [`args`] parses and checks the attribute, [`function`] splits the annotated item
-//! into its signature and body without parsing the body, [`template`] checks description
-//! placeholders, and [`expand`] writes the wrapper, or on any mistake the original function
+//! The stages: `args` parses and checks the attribute, `function` splits the annotated item
+//! into its signature and body without parsing the body, `template` checks description
+//! placeholders, and `expand` writes the wrapper, or on any mistake the original function
 //! followed by every error.
 
 mod args;
 mod expand;
 mod function;
 mod template;
+
+#[cfg(test)]
+mod readme;
 
 use proc_macro::TokenStream;
 
