@@ -9,8 +9,28 @@ use uuid::Uuid;
 use crate::broadcast::{Broadcaster, DEFAULT_CAPACITY, Subscription};
 use crate::event::Event;
 use crate::store::{EventStore, MemoryStore, StoreError};
+use crate::writer::Writer;
 
 type FailureHook = Box<dyn Fn(&DeliveryFailure) + Send + Sync>;
+
+/// How many events a background writer queues before emitting threads wait for room.
+pub const DEFAULT_QUEUE: usize = 65_536;
+
+/// Counts delivery failures and hands them to the application's hook.
+pub(crate) struct Failures {
+    count: AtomicU64,
+    hook: Option<FailureHook>,
+}
+
+impl Failures {
+    pub(crate) fn report(&self, failure: DeliveryFailure) -> DeliveryFailure {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if let Some(hook) = &self.hook {
+            hook(&failure);
+        }
+        failure
+    }
+}
 
 /// Delivers events: stores each one, then publishes it to the live subscribers of its user.
 ///
@@ -47,8 +67,16 @@ struct Inner {
     system_id: Uuid,
     store: Option<Arc<dyn EventStore>>,
     broadcaster: Broadcaster,
-    failures: AtomicU64,
-    on_failure: Option<FailureHook>,
+    failures: Arc<Failures>,
+    writer: Option<Writer>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(writer) = &self.writer {
+            writer.shutdown();
+        }
+    }
 }
 
 /// An event that was not delivered because storing it failed; it was not published either.
@@ -117,29 +145,46 @@ impl Emitter {
 
     /// How many events could not be stored since the emitter was made.
     pub fn failures(&self) -> u64 {
-        self.inner.failures.load(Ordering::Relaxed)
+        self.inner.failures.count.load(Ordering::Relaxed)
     }
 
-    /// Stores `event`, then publishes it; returns the delivered event. Sets the system id when
-    /// the event has none. Never waits for a subscriber.
+    /// Whether events are stored by a background writer (see [`EmitterBuilder::store`]).
+    pub fn has_background_writer(&self) -> bool {
+        self.inner.writer.is_some()
+    }
+
+    /// Returns once every event emitted before the call is stored and published, or reported
+    /// as failed. Immediate without a background writer. Dropping the last handle of an emitter
+    /// flushes too. Do not call it from the failure hook, which runs on the writer thread.
+    pub fn flush(&self) {
+        if let Some(writer) = &self.inner.writer {
+            writer.flush();
+        }
+    }
+
+    /// Stores `event`, then publishes it; returns the event. Sets the system id when the event
+    /// has none. Never waits for a subscriber.
+    ///
+    /// With a background writer the event is queued and `Ok` means accepted: the writer stores
+    /// it, then publishes it, and reports a failure to the failure hook. When the queue is full
+    /// the call waits for room rather than drop anything (backpressure).
     ///
     /// # Errors
-    /// A [`DeliveryFailure`] when the store refused the event. It is then not published; the
-    /// failure is counted and handed to the failure hook first.
+    /// Without a background writer, a [`DeliveryFailure`] when the store refused the event. It
+    /// is then not published; the failure is counted and handed to the failure hook first.
     pub fn emit(&self, mut event: Event) -> Result<Arc<Event>, DeliveryFailure> {
         if event.system_id.is_none() {
             event.system_id = Some(self.inner.system_id);
         }
         let event = Arc::new(event);
+        if let Some(writer) = &self.inner.writer {
+            writer.submit(Arc::clone(&event));
+            return Ok(event);
+        }
         if let Some(store) = &self.inner.store
             && let Err(error) = store.insert(&event)
         {
-            let failure = DeliveryFailure { event, error };
-            self.inner.failures.fetch_add(1, Ordering::Relaxed);
-            if let Some(hook) = &self.inner.on_failure {
-                hook(&failure);
-            }
-            return Err(failure);
+            return Err(self.inner.failures.report(DeliveryFailure { event, error }));
         }
         self.inner.broadcaster.publish(&event);
         Ok(event)
@@ -164,6 +209,7 @@ impl fmt::Debug for Emitter {
             .field("has_store", &self.inner.store.is_some())
             .field("broadcaster", &self.inner.broadcaster)
             .field("failures", &self.failures())
+            .field("background_writer", &self.has_background_writer())
             .finish_non_exhaustive()
     }
 }
@@ -175,6 +221,7 @@ pub struct EmitterBuilder {
     store: Option<Option<Arc<dyn EventStore>>>,
     capacity: usize,
     on_failure: Option<FailureHook>,
+    writer: Option<Option<usize>>,
 }
 
 impl Default for EmitterBuilder {
@@ -184,6 +231,7 @@ impl Default for EmitterBuilder {
             store: None,
             capacity: DEFAULT_CAPACITY,
             on_failure: None,
+            writer: None,
         }
     }
 }
@@ -196,6 +244,12 @@ impl EmitterBuilder {
     }
 
     /// The store events go to before they are published (default: a [`MemoryStore`]).
+    ///
+    /// A store that prefers it ([`EventStore::prefers_background_writer`], such as the SQLite
+    /// store) is written by a background writer thread: `emit` queues the event and returns;
+    /// the writer stores what is queued in one transaction and then publishes each stored
+    /// event. Choose with [`background_writer`](Self::background_writer) and
+    /// [`inline_writes`](Self::inline_writes).
     pub fn store(self, store: impl EventStore) -> Self {
         self.shared_store(Arc::new(store))
     }
@@ -209,6 +263,20 @@ impl EmitterBuilder {
     /// No store: events are only published, and are gone for anyone not subscribed.
     pub fn without_store(mut self) -> Self {
         self.store = Some(None);
+        self
+    }
+
+    /// Stores events through a background writer thread whose queue holds `queue` events (at
+    /// least 1; default [`DEFAULT_QUEUE`]). When the queue is full, emitting waits for room.
+    pub fn background_writer(mut self, queue: usize) -> Self {
+        self.writer = Some(Some(queue));
+        self
+    }
+
+    /// Stores each event on the emitting thread, before `emit` returns (the default for stores
+    /// that do not prefer a background writer, such as the in-memory store).
+    pub fn inline_writes(mut self) -> Self {
+        self.writer = Some(None);
         self
     }
 
@@ -230,13 +298,34 @@ impl EmitterBuilder {
             Some(store) => store,
             None => Some(Arc::new(MemoryStore::new()) as Arc<dyn EventStore>),
         };
+        let broadcaster = Broadcaster::with_capacity(self.capacity);
+        let failures = Arc::new(Failures {
+            count: AtomicU64::new(0),
+            hook: self.on_failure,
+        });
+        let queue = match self.writer {
+            Some(queue) => queue,
+            None => store
+                .as_ref()
+                .filter(|s| s.prefers_background_writer())
+                .map(|_| DEFAULT_QUEUE),
+        };
+        let writer = match (&store, queue) {
+            (Some(store), Some(queue)) => Some(Writer::start(
+                Arc::clone(store),
+                broadcaster.clone(),
+                Arc::clone(&failures),
+                queue,
+            )),
+            _ => None,
+        };
         Emitter {
             inner: Arc::new(Inner {
                 system_id: self.system_id.unwrap_or_else(Uuid::new_v4),
                 store,
-                broadcaster: Broadcaster::with_capacity(self.capacity),
-                failures: AtomicU64::new(0),
-                on_failure: self.on_failure,
+                broadcaster,
+                failures,
+                writer,
             }),
         }
     }

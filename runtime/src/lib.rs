@@ -27,6 +27,7 @@ mod report;
 mod severity;
 mod store;
 pub mod testing;
+mod writer;
 
 pub use broadcast::{
     Broadcaster, DEFAULT_CAPACITY, Lagged, RecvError, RecvTimeoutError, Subscription, TryRecvError,
@@ -36,7 +37,7 @@ pub use dispatch::{
     DefaultGuard, EmitError, SetGlobalDefaultError, emit, get_default, has_default, set_default,
     set_global_default, with_default,
 };
-pub use emitter::{DeliveryFailure, Emitter, EmitterBuilder};
+pub use emitter::{DEFAULT_QUEUE, DeliveryFailure, Emitter, EmitterBuilder};
 pub use event::Event;
 pub use name::{Action, Category, InvalidName, MAX_LEN as MAX_NAME_LEN};
 pub use report::{AsDynError, ErrorDetails, ErrorReport, ToErrorReport, marker};
@@ -44,6 +45,8 @@ pub use severity::{Severity, Status, UnknownLevel};
 pub use store::{
     EventPage, EventQuery, EventStore, MemoryStore, Order, PageSize, SortField, StoreError,
 };
+#[cfg(feature = "sqlite")]
+pub use store::{Retention, SqliteStore};
 
 pub use serde_json::{Map, Value};
 pub use time::OffsetDateTime;

@@ -1,10 +1,18 @@
-//! Keeping events for the record: the store trait, queries, and the in-memory store.
+//! Keeping events for the record: the store trait, queries, the in-memory store and (with the
+//! `sqlite` feature) the SQLite store.
 
-use std::collections::{BTreeMap, HashMap};
+mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{Retention, SqliteStore};
+
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::event::Event;
@@ -22,6 +30,29 @@ pub trait EventStore: Send + Sync + 'static {
     /// [`StoreError::DuplicateId`] when an event with this id is stored already, or a backend
     /// failure.
     fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError>;
+
+    /// Stores several new events, as one transaction where the backend has them; one result per
+    /// event, in order. The default inserts them one by one.
+    fn insert_batch(&self, events: &[Arc<Event>]) -> Vec<Result<(), StoreError>> {
+        events.iter().map(|event| self.insert(event)).collect()
+    }
+
+    /// Whether an [`Emitter`](crate::Emitter) should write through a background writer thread
+    /// (batched inserts off the request path) rather than on the caller's thread. The default is
+    /// `false`; the SQLite store says `true`.
+    fn prefers_background_writer(&self) -> bool {
+        false
+    }
+
+    /// Housekeeping such as retention pruning; the background writer calls it after each batch,
+    /// never on the request path. Returns how many events were removed. The default does
+    /// nothing.
+    ///
+    /// # Errors
+    /// A backend failure.
+    fn maintain(&self) -> Result<usize, StoreError> {
+        Ok(0)
+    }
 
     /// The event with this id, if it is stored.
     ///
@@ -271,173 +302,4 @@ pub struct EventPage {
     /// one), whatever the other filters: what a notification badge shows. Severities with none
     /// are absent.
     pub unread_by_severity: BTreeMap<Severity, usize>,
-}
-
-/// The in-memory store: the embedded default.
-///
-/// It keeps at most `capacity` events (by default [`MemoryStore::DEFAULT_CAPACITY`]); storing
-/// one more drops the oldest. [`MemoryStore::unbounded`] keeps everything.
-#[derive(Debug)]
-pub struct MemoryStore {
-    capacity: Option<usize>,
-    inner: RwLock<MemoryInner>,
-}
-
-#[derive(Debug, Default)]
-struct MemoryInner {
-    next_seq: u64,
-    by_seq: BTreeMap<u64, Arc<Event>>,
-    seq_of: HashMap<Uuid, u64>,
-}
-
-impl MemoryStore {
-    /// How many events [`MemoryStore::new`] keeps.
-    pub const DEFAULT_CAPACITY: usize = 10_000;
-
-    /// A store that keeps the last [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) events.
-    pub fn new() -> Self {
-        MemoryStore::with_capacity(Self::DEFAULT_CAPACITY)
-    }
-
-    /// A store that keeps the last `capacity` events (at least 1).
-    pub fn with_capacity(capacity: usize) -> Self {
-        MemoryStore {
-            capacity: Some(capacity.max(1)),
-            inner: RwLock::default(),
-        }
-    }
-
-    /// A store that keeps every event.
-    pub fn unbounded() -> Self {
-        MemoryStore {
-            capacity: None,
-            inner: RwLock::default(),
-        }
-    }
-
-    /// Every stored event, in the order they were stored.
-    pub fn events(&self) -> Vec<Event> {
-        self.read().by_seq.values().map(|e| (**e).clone()).collect()
-    }
-
-    /// How many events are stored.
-    pub fn len(&self) -> usize {
-        self.read().by_seq.len()
-    }
-
-    /// Whether no event is stored.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, MemoryInner> {
-        self.inner.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, MemoryInner> {
-        self.inner.write().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Default for MemoryStore {
-    fn default() -> Self {
-        MemoryStore::new()
-    }
-}
-
-impl EventStore for MemoryStore {
-    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
-        let mut inner = self.write();
-        if inner.seq_of.contains_key(&event.id()) {
-            return Err(StoreError::DuplicateId(event.id()));
-        }
-        let seq = inner.next_seq;
-        inner.seq_of.insert(event.id(), seq);
-        inner.next_seq += 1;
-        inner.by_seq.insert(seq, Arc::clone(event));
-        if let Some(capacity) = self.capacity {
-            while inner.by_seq.len() > capacity {
-                if let Some((_, oldest)) = inner.by_seq.pop_first() {
-                    inner.seq_of.remove(&oldest.id());
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
-        let inner = self.read();
-        Ok(inner
-            .seq_of
-            .get(&id)
-            .and_then(|seq| inner.by_seq.get(seq))
-            .map(|e| (**e).clone()))
-    }
-
-    fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
-        let inner = self.read();
-        let mut matching: Vec<&Arc<Event>> =
-            inner.by_seq.values().filter(|e| query.matches(e)).collect();
-        let key = |e: &&Arc<Event>| match query.sort {
-            SortField::CreatedAt => e.created_at(),
-            SortField::UpdatedAt => e.updated_at(),
-        };
-        matching.sort_by_key(key);
-        if query.order == Order::Desc {
-            matching.reverse();
-        }
-        let total = matching.len();
-        let events = match query.page_size {
-            PageSize::All => matching.iter().map(|e| (***e).clone()).collect(),
-            PageSize::Limit(size) => matching
-                .iter()
-                .skip(query.page.saturating_mul(size))
-                .take(size)
-                .map(|e| (***e).clone())
-                .collect(),
-        };
-        let mut unread_by_severity = BTreeMap::new();
-        for event in inner.by_seq.values() {
-            if event.status() == Status::Unread
-                && (query.user.is_none() || event.user_id() == query.user)
-            {
-                *unread_by_severity.entry(event.severity()).or_insert(0) += 1;
-            }
-        }
-        Ok(EventPage {
-            events,
-            page: query.page,
-            page_size: query.page_size,
-            total,
-            unread_by_severity,
-        })
-    }
-
-    fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
-        let now = OffsetDateTime::now_utc();
-        let mut inner = self.write();
-        let mut found = 0;
-        for id in ids {
-            let Some(&seq) = inner.seq_of.get(id) else {
-                continue;
-            };
-            if let Some(event) = inner.by_seq.get_mut(&seq) {
-                *event = Arc::new(event.with_status(status, now));
-                found += 1;
-            }
-        }
-        Ok(found)
-    }
-
-    fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
-        let mut inner = self.write();
-        let mut found = 0;
-        for id in ids {
-            if let Some(seq) = inner.seq_of.remove(id) {
-                inner.by_seq.remove(&seq);
-                found += 1;
-            }
-        }
-        Ok(found)
-    }
 }

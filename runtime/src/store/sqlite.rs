@@ -1,0 +1,597 @@
+//! The SQLite store (feature `sqlite`): bundled SQLite, WAL journal, prepared statements only.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, ErrorCode, OpenFlags, params, params_from_iter};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{EventPage, EventQuery, EventStore, Order, PageSize, SortField, StoreError};
+use crate::event::Event;
+use crate::name::{Action, Category};
+use crate::severity::{Severity, Status};
+
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The schema this release writes, kept in SQLite's `user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE events (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           BLOB    NOT NULL UNIQUE,
+    operation_id BLOB    NOT NULL,
+    user_id      BLOB,
+    system_id    BLOB,
+    acted_upon   BLOB,
+    category     TEXT    NOT NULL,
+    action       TEXT    NOT NULL,
+    severity     TEXT    NOT NULL,
+    status       TEXT    NOT NULL,
+    description  TEXT    NOT NULL,
+    metadata     TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE INDEX events_by_user_time ON events (user_id, created_at);
+CREATE INDEX events_by_user_status ON events (user_id, status, severity);
+CREATE INDEX events_by_time ON events (created_at);
+PRAGMA user_version = 1;
+";
+
+const INSERT: &str = "INSERT INTO events (id, operation_id, user_id, system_id, acted_upon, \
+    category, action, severity, status, description, metadata, created_at, updated_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
+const COLUMNS: &str = "id, operation_id, user_id, system_id, acted_upon, category, action, \
+    severity, status, description, metadata, created_at, updated_at";
+
+/// How long events are kept. Pruning runs in the background writer, never on the request path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Events older than this are deleted.
+    pub max_age: Option<Duration>,
+    /// At most this many events are kept per user (and as many system events); the oldest go.
+    pub max_per_user: Option<usize>,
+    /// How often the writer prunes (default: at most once a minute; `Duration::ZERO` after every
+    /// batch).
+    pub every: Option<Duration>,
+}
+
+/// Events kept in a SQLite database file.
+///
+/// [`open`](Self::open) creates the file and its schema, or checks an existing one: a file that
+/// is not a SQLite database, or one written by a newer release (its schema version is kept in
+/// SQLite's `user_version`), is refused with a clear error and left untouched. The journal is
+/// WAL with `synchronous=NORMAL`: a committed event survives the process being killed.
+///
+/// An [`Emitter`](crate::Emitter) with a `SqliteStore` writes through a background writer: see
+/// [`EmitterBuilder::store`](crate::EmitterBuilder::store).
+///
+/// ```
+/// use tidings::{Emitter, Event, EventQuery, EventStore, SqliteStore};
+///
+/// let dir = std::env::temp_dir().join(format!("tidings-doc-{}", tidings::Uuid::new_v4()));
+/// std::fs::create_dir_all(&dir)?;
+/// let store = std::sync::Arc::new(SqliteStore::open(dir.join("events.db"))?);
+/// let emitter = Emitter::builder().shared_store(store.clone()).build();
+/// emitter.emit(Event::builder().category("connection").action("ping").build()?)?;
+/// emitter.flush();
+/// assert_eq!(store.query(&EventQuery::new())?.total, 1);
+/// # drop(emitter); std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SqliteStore {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+    retention: Retention,
+    last_prune: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(context: impl std::fmt::Display, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("{context}: {error}").into())
+}
+
+impl SqliteStore {
+    /// Opens the database at `path`, creating it and its schema when it does not exist.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or created, is not a SQLite database, is read-only, or
+    /// holds a schema of a newer release. The error names the path.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let connection = open_connection(&path)?;
+        let context = || format!("cannot open event store {}", path.display());
+        let version: i64 = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|e| backend(context(), describe(&e)))?;
+        if version > SCHEMA_VERSION {
+            return Err(backend(
+                context(),
+                format!(
+                    "its schema version is {version}, newer than the {SCHEMA_VERSION} this \
+                     release of tidings knows; upgrade tidings to read it"
+                ),
+            ));
+        }
+        if version == 0 {
+            let tables: i64 = connection
+                .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+                .map_err(|e| backend(context(), describe(&e)))?;
+            if tables > 0 {
+                return Err(backend(
+                    context(),
+                    "the database has tables but no tidings schema version; it belongs to \
+                     something else and is left untouched",
+                ));
+            }
+            connection
+                .execute_batch(&format!("BEGIN; {SCHEMA} COMMIT;"))
+                .map_err(|e| backend(context(), describe(&e)))?;
+        }
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| backend(context(), describe(&e)))?;
+        connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| backend(context(), describe(&e)))?;
+        Ok(SqliteStore {
+            path,
+            connection: Mutex::new(connection),
+            retention: Retention::default(),
+            last_prune: Mutex::new(None),
+        })
+    }
+
+    /// Sets how long events are kept (see [`Retention`]).
+    #[must_use]
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// How long a write waits for a lock held by another connection before it fails (default
+    /// 5 s).
+    #[must_use]
+    pub fn with_busy_timeout(self, timeout: Duration) -> Self {
+        // Setting the timeout of an open connection only fails on misuse (a closed connection);
+        // the previous timeout then stays.
+        let _ = self.lock().busy_timeout(timeout);
+        self
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Deletes what the retention setting no longer keeps, now, and returns how many events went.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub fn prune(&self) -> Result<usize, StoreError> {
+        let mut deleted = 0;
+        let connection = self.lock();
+        if let Some(max_age) = self.retention.max_age {
+            let cutoff = nanos(OffsetDateTime::now_utc())
+                - i64::try_from(max_age.as_nanos()).unwrap_or(i64::MAX);
+            deleted += connection
+                .prepare_cached("DELETE FROM events WHERE created_at < ?1")
+                .and_then(|mut s| s.execute([cutoff]))
+                .map_err(|e| backend("cannot prune events", describe(&e)))?;
+        }
+        if let Some(max) = self.retention.max_per_user {
+            let max = i64::try_from(max).unwrap_or(i64::MAX);
+            deleted += connection
+                .prepare_cached(
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM (SELECT seq, row_number() \
+                     OVER (PARTITION BY user_id ORDER BY created_at DESC, seq DESC) AS n \
+                     FROM events) WHERE n > ?1)",
+                )
+                .and_then(|mut s| s.execute([max]))
+                .map_err(|e| backend("cannot prune events", describe(&e)))?;
+        }
+        Ok(deleted)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let connection = Connection::open_with_flags(path, flags).map_err(|e| {
+        backend(
+            format!("cannot open event store {}", path.display()),
+            describe(&e),
+        )
+    })?;
+    connection.busy_timeout(DEFAULT_BUSY_TIMEOUT).map_err(|e| {
+        backend(
+            format!("cannot open event store {}", path.display()),
+            describe(&e),
+        )
+    })?;
+    Ok(connection)
+}
+
+/// SQLite's message, with the plain-words reason for the failures people meet.
+fn describe(error: &rusqlite::Error) -> String {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => format!("the file is not a SQLite database ({error})"),
+        Some(ErrorCode::ReadOnly) => format!("the database is read-only ({error})"),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            format!("the database stayed locked by another connection ({error})")
+        }
+        Some(ErrorCode::DiskFull) => format!("the disk is full ({error})"),
+        Some(ErrorCode::CannotOpen) => format!("the file cannot be opened ({error})"),
+        _ => error.to_string(),
+    }
+}
+
+fn nanos(time: OffsetDateTime) -> i64 {
+    i64::try_from(time.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+fn from_nanos(value: i64) -> rusqlite::Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value)).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+    })
+}
+
+fn id_bytes(id: Option<Uuid>) -> Option<[u8; 16]> {
+    id.map(|id| id.into_bytes())
+}
+
+fn insert_one(connection: &Connection, event: &Event) -> rusqlite::Result<()> {
+    let metadata = serde_json::to_string(event.metadata()).unwrap_or_else(|_| "{}".to_owned());
+    connection.prepare_cached(INSERT)?.execute(params![
+        event.id().as_bytes(),
+        event.operation_id().as_bytes(),
+        id_bytes(event.user_id()),
+        id_bytes(event.system_id()),
+        id_bytes(event.acted_upon()),
+        event.category().as_str(),
+        event.action().as_str(),
+        event.severity().as_str(),
+        event.status().as_str(),
+        event.description(),
+        metadata,
+        nanos(event.created_at()),
+        nanos(event.updated_at()),
+    ])?;
+    Ok(())
+}
+
+fn insert_error(event: &Event, error: &rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(e, _) = error
+        && e.code == ErrorCode::ConstraintViolation
+    {
+        return StoreError::DuplicateId(event.id());
+    }
+    backend(
+        format!("cannot store event {}", event.id()),
+        describe(error),
+    )
+}
+
+fn read_uuid(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Option<Uuid>> {
+    let bytes: Option<Vec<u8>> = row.get(index)?;
+    bytes
+        .map(|b| {
+            Uuid::from_slice(&b).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    index,
+                    rusqlite::types::Type::Blob,
+                    Box::new(e),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn conversion(
+    index: usize,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error))
+}
+
+fn read_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    let missing = |index| conversion(index, std::io::Error::other("missing id"));
+    let metadata: String = row.get(10)?;
+    Ok(Event {
+        id: read_uuid(row, 0)?.ok_or_else(|| missing(0))?,
+        operation_id: read_uuid(row, 1)?.ok_or_else(|| missing(1))?,
+        user_id: read_uuid(row, 2)?,
+        system_id: read_uuid(row, 3)?,
+        acted_upon: read_uuid(row, 4)?,
+        category: Category::new(row.get::<_, String>(5)?).map_err(|e| conversion(5, e))?,
+        action: Action::new(row.get::<_, String>(6)?).map_err(|e| conversion(6, e))?,
+        severity: row
+            .get::<_, String>(7)?
+            .parse()
+            .map_err(|e| conversion(7, e))?,
+        status: row
+            .get::<_, String>(8)?
+            .parse()
+            .map_err(|e| conversion(8, e))?,
+        description: Cow::Owned(row.get(9)?),
+        metadata: serde_json::from_str(&metadata).map_err(|e| conversion(10, e))?,
+        created_at: from_nanos(row.get(11)?)?,
+        updated_at: from_nanos(row.get(12)?)?,
+    })
+}
+
+/// A `WHERE` clause built from fixed text and `?` placeholders only; the values are bound.
+fn filters(query: &EventQuery) -> (String, Vec<SqlValue>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut values: Vec<SqlValue> = Vec::new();
+    let mut any_of = |column: &str, items: Vec<SqlValue>| {
+        if !items.is_empty() {
+            let marks = vec!["?"; items.len()].join(", ");
+            clauses.push(format!("{column} IN ({marks})"));
+            values.extend(items);
+        }
+    };
+    if let Some(user) = query.user {
+        any_of("user_id", vec![SqlValue::Blob(user.as_bytes().to_vec())]);
+    }
+    any_of(
+        "category",
+        query
+            .categories
+            .iter()
+            .map(|c| SqlValue::Text(c.as_str().to_owned()))
+            .collect(),
+    );
+    any_of(
+        "action",
+        query
+            .actions
+            .iter()
+            .map(|a| SqlValue::Text(a.as_str().to_owned()))
+            .collect(),
+    );
+    any_of(
+        "severity",
+        query
+            .severities
+            .iter()
+            .map(|s| SqlValue::Text(s.as_str().to_owned()))
+            .collect(),
+    );
+    any_of(
+        "acted_upon",
+        query
+            .acted_upon
+            .iter()
+            .map(|id| SqlValue::Blob(id.as_bytes().to_vec()))
+            .collect(),
+    );
+    if let Some(status) = query.status {
+        any_of("status", vec![SqlValue::Text(status.as_str().to_owned())]);
+    }
+    if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
+        // instr, not LIKE: `%`, `_` and quotes in the search text are plain characters.
+        clauses.push("instr(lower(description), lower(?)) > 0".to_owned());
+        values.push(SqlValue::Text(search.to_owned()));
+    }
+    let clause = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (clause, values)
+}
+
+impl EventStore for SqliteStore {
+    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
+        let connection = self.lock();
+        insert_one(&connection, event).map_err(|e| insert_error(event, &e))
+    }
+
+    fn insert_batch(&self, events: &[Arc<Event>]) -> Vec<Result<(), StoreError>> {
+        let mut connection = self.lock();
+        let transaction = match connection.transaction() {
+            Ok(transaction) => transaction,
+            Err(e) => {
+                let reason = describe(&e);
+                return events
+                    .iter()
+                    .map(|event| {
+                        Err(backend(
+                            format!("cannot store event {}", event.id()),
+                            &reason,
+                        ))
+                    })
+                    .collect();
+            }
+        };
+        // A failed insert (a duplicate id) undoes only its own statement; the others stay.
+        let results: Vec<Result<(), StoreError>> = events
+            .iter()
+            .map(|event| insert_one(&transaction, event).map_err(|e| insert_error(event, &e)))
+            .collect();
+        match transaction.commit() {
+            Ok(()) => results,
+            Err(e) => {
+                let reason = describe(&e);
+                events
+                    .iter()
+                    .map(|event| {
+                        Err(backend(
+                            format!("cannot store event {}", event.id()),
+                            &reason,
+                        ))
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn prefers_background_writer(&self) -> bool {
+        true
+    }
+
+    fn maintain(&self) -> Result<usize, StoreError> {
+        if self.retention.max_age.is_none() && self.retention.max_per_user.is_none() {
+            return Ok(0);
+        }
+        let every = self.retention.every.unwrap_or(Duration::from_secs(60));
+        {
+            let mut last = self
+                .last_prune
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < every) {
+                return Ok(0);
+            }
+            *last = Some(Instant::now());
+        }
+        self.prune()
+    }
+
+    fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE id = ?1"))
+            .map_err(|e| backend("cannot read events", describe(&e)))?;
+        let mut rows = statement
+            .query_map([id.as_bytes()], read_event)
+            .map_err(|e| backend("cannot read events", describe(&e)))?;
+        rows.next()
+            .transpose()
+            .map_err(|e| backend("cannot read events", describe(&e)))
+    }
+
+    fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        let fail = |e: rusqlite::Error| backend("cannot query events", describe(&e));
+        let (clause, values) = filters(query);
+        let column = match query.sort {
+            SortField::CreatedAt => "created_at",
+            SortField::UpdatedAt => "updated_at",
+        };
+        let direction = match query.order {
+            Order::Asc => "ASC",
+            Order::Desc => "DESC",
+        };
+        let connection = self.lock();
+        let total: i64 = connection
+            .prepare_cached(&format!("SELECT count(*) FROM events {clause}"))
+            .and_then(|mut s| s.query_row(params_from_iter(values.iter()), |row| row.get(0)))
+            .map_err(fail)?;
+        let mut page_values = values.clone();
+        let limit = match query.page_size {
+            PageSize::All => String::new(),
+            PageSize::Limit(size) => {
+                let size = i64::try_from(size).unwrap_or(i64::MAX);
+                let offset = i64::try_from(query.page)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(size);
+                page_values.push(SqlValue::Integer(size));
+                page_values.push(SqlValue::Integer(offset));
+                "LIMIT ? OFFSET ?".to_owned()
+            }
+        };
+        let events = connection
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM events {clause} ORDER BY {column} {direction}, seq {direction} {limit}"
+            ))
+            .and_then(|mut s| {
+                s.query_map(params_from_iter(page_values.iter()), read_event)?
+                    .collect::<rusqlite::Result<Vec<Event>>>()
+            })
+            .map_err(fail)?;
+
+        let (count_clause, count_values) = match query.user {
+            Some(user) => (
+                "WHERE status = 'unread' AND user_id = ?1",
+                vec![SqlValue::Blob(user.as_bytes().to_vec())],
+            ),
+            None => ("WHERE status = 'unread'", Vec::new()),
+        };
+        let mut unread_by_severity = BTreeMap::new();
+        let mut statement = connection
+            .prepare_cached(&format!(
+                "SELECT severity, count(*) FROM events {count_clause} GROUP BY severity"
+            ))
+            .map_err(fail)?;
+        let rows = statement
+            .query_map(params_from_iter(count_values.iter()), |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(fail)?;
+        for row in rows {
+            let (severity, count) = row.map_err(fail)?;
+            let severity: Severity = severity
+                .parse()
+                .map_err(|e| backend("cannot query events", e))?;
+            unread_by_severity.insert(severity, usize::try_from(count).unwrap_or(0));
+        }
+        Ok(EventPage {
+            events,
+            page: query.page,
+            page_size: query.page_size,
+            total: usize::try_from(total).unwrap_or(0),
+            unread_by_severity,
+        })
+    }
+
+    fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
+        let now = nanos(OffsetDateTime::now_utc());
+        let mut connection = self.lock();
+        let fail = |e: rusqlite::Error| backend("cannot update events", describe(&e));
+        let transaction = connection.transaction().map_err(fail)?;
+        let mut found = 0;
+        {
+            let mut statement = transaction
+                .prepare_cached("UPDATE events SET status = ?1, updated_at = ?2 WHERE id = ?3")
+                .map_err(fail)?;
+            for id in ids {
+                found += statement
+                    .execute(params![status.as_str(), now, id.as_bytes()])
+                    .map_err(fail)?;
+            }
+        }
+        transaction.commit().map_err(fail)?;
+        Ok(found)
+    }
+
+    fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
+        let mut connection = self.lock();
+        let fail = |e: rusqlite::Error| backend("cannot delete events", describe(&e));
+        let transaction = connection.transaction().map_err(fail)?;
+        let mut found = 0;
+        {
+            let mut statement = transaction
+                .prepare_cached("DELETE FROM events WHERE id = ?1")
+                .map_err(fail)?;
+            for id in ids {
+                found += statement.execute([id.as_bytes()]).map_err(fail)?;
+            }
+        }
+        transaction.commit().map_err(fail)?;
+        Ok(found)
+    }
+}
