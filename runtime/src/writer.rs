@@ -11,8 +11,9 @@ use crate::emitter::{DeliveryFailure, Failures};
 use crate::event::Event;
 use crate::store::{EventStore, StoreError};
 
-/// How many events one transaction takes at most.
-const MAX_BATCH: usize = 4096;
+/// How many events one transaction takes at most. Larger batches mean fewer commits, and each
+/// commit rewrites the pages of the (random) id index it touched.
+const MAX_BATCH: usize = 65_536;
 
 pub(crate) struct Writer {
     shared: Arc<Shared>,
