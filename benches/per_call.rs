@@ -1,0 +1,268 @@
+//! The cost of one call, side by side in one run:
+//! - `plain`: the handler without any attribute (the baseline of the group);
+//! - `emits_event_ok` / `emits_event_err`: the same handler under `#[emits_event]`;
+//! - `hand_built_ok` / `hand_built_err`: the same events built with the builder and emitted by
+//!   hand, as Meshery's handlers do;
+//! - `tracing_instrument_ok` / `tracing_instrument_err`: the same handler under
+//!   `#[tracing::instrument(err)]`, with a subscriber that records every span and event in
+//!   memory.
+//!
+//! Delivery goes to an in-memory emitter (its default memory store) with one live subscriber.
+//! Also: building events alone (`build_*`), and the floor of the performance anchors: a
+//! success event built and handed to delivery with no store (`success_event_to_one_subscriber`).
+//!
+//! `cargo bench --bench per_call`, then `python3 benches/report.py per_call plain`.
+
+use std::error::Error;
+use std::fmt;
+use std::hint::black_box;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tidings::{Emitter, Event, Severity, Subscription, Uuid, emits_event};
+use tracing::span;
+
+#[derive(Debug)]
+struct PingError {
+    source: Inner,
+}
+
+#[derive(Debug)]
+struct Inner {
+    source: std::io::Error,
+}
+
+impl fmt::Display for PingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("could not ping Kubernetes context minikube")
+    }
+}
+
+impl Error for PingError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl fmt::Display for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot reach https://192.168.49.2:8443")
+    }
+}
+
+impl Error for Inner {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+fn ping_error() -> PingError {
+    PingError {
+        source: Inner {
+            source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"),
+        },
+    }
+}
+
+/// The handler's own work: the same in every variant.
+#[inline(never)]
+fn work(connection_id: Uuid, fail: bool) -> Result<u64, PingError> {
+    if fail {
+        return Err(ping_error());
+    }
+    Ok(black_box(connection_id.as_u64_pair().0))
+}
+
+#[inline(never)]
+fn plain(connection_id: Uuid, fail: bool) -> Result<u64, PingError> {
+    work(connection_id, fail)
+}
+
+#[inline(never)]
+#[emits_event(category = "connection", action = "ping", acted_upon = connection_id, user = user)]
+fn annotated(user: Uuid, connection_id: Uuid, fail: bool) -> Result<u64, PingError> {
+    work(connection_id, fail)
+}
+
+/// What a person writes without the attribute: build the event by hand and emit it.
+#[inline(never)]
+fn hand_built(
+    emitter: &Emitter,
+    user: Uuid,
+    connection_id: Uuid,
+    fail: bool,
+) -> Result<u64, PingError> {
+    let result = work(connection_id, fail);
+    let builder = Event::builder()
+        .from_user(user)
+        .acted_upon(connection_id)
+        .category("connection")
+        .action("ping");
+    let builder = match &result {
+        Ok(_) => builder
+            .severity(Severity::Success)
+            .description("connection ping succeeded"),
+        Err(e) => builder.err(e).description("connection ping failed"),
+    };
+    if let Ok(event) = builder.build() {
+        let _ = emitter.emit(event);
+    }
+    result
+}
+
+#[inline(never)]
+#[tracing::instrument(err, skip_all, fields(%connection_id))]
+fn instrumented(connection_id: Uuid, fail: bool) -> Result<u64, PingError> {
+    work(connection_id, fail)
+}
+
+/// A subscriber that records every span and event in memory, as a test or an in-process
+/// exporter would.
+struct Recorder {
+    next: AtomicU64,
+    records: Mutex<Vec<String>>,
+}
+
+impl tracing::Subscriber for Recorder {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &span::Attributes<'_>) -> span::Id {
+        let mut record = String::from(span.metadata().name());
+        span.record(&mut Fields(&mut record));
+        self.push(record);
+        span::Id::from_u64(self.next.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+    fn record(&self, _: &span::Id, values: &span::Record<'_>) {
+        let mut record = String::new();
+        values.record(&mut Fields(&mut record));
+        self.push(record);
+    }
+    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut record = String::from(event.metadata().name());
+        event.record(&mut Fields(&mut record));
+        self.push(record);
+    }
+    fn enter(&self, _: &span::Id) {}
+    fn exit(&self, _: &span::Id) {}
+}
+
+impl Recorder {
+    fn push(&self, record: String) {
+        let mut records = self.records.lock().expect("not poisoned");
+        if records.len() >= 10_000 {
+            records.clear();
+        }
+        records.push(record);
+    }
+}
+
+struct Fields<'a>(&'a mut String);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        use fmt::Write;
+        let _ = write!(self.0, " {}={:?}", field.name(), value);
+    }
+}
+
+/// Keeps the one live subscriber from growing without end: it is drained now and then, as a
+/// browser tab reading its stream would.
+fn drain_sometimes(tab: &Subscription, n: &mut u32) {
+    *n += 1;
+    if *n % 512 == 0 {
+        black_box(tab.drain());
+    }
+}
+
+fn per_call(c: &mut Criterion) {
+    let emitter = Emitter::new();
+    let user = Uuid::new_v4();
+    let tab = emitter.subscribe(user);
+    let id = Uuid::new_v4();
+    let recorder = Recorder {
+        next: AtomicU64::new(0),
+        records: Mutex::new(Vec::new()),
+    };
+    let dispatch = tracing::Dispatch::new(recorder);
+    let _default = tidings::set_default(&emitter);
+    let mut n = 0;
+
+    let mut group = c.benchmark_group("per_call");
+    for (name, fail) in [("ok", false), ("err", true)] {
+        group.bench_function(format!("plain_{name}"), |b| {
+            b.iter(|| black_box(plain(black_box(id), fail).is_ok()));
+        });
+        group.bench_function(format!("emits_event_{name}"), |b| {
+            b.iter(|| {
+                drain_sometimes(&tab, &mut n);
+                black_box(annotated(user, black_box(id), fail).is_ok())
+            });
+        });
+        group.bench_function(format!("hand_built_{name}"), |b| {
+            b.iter(|| {
+                drain_sometimes(&tab, &mut n);
+                black_box(hand_built(&emitter, user, black_box(id), fail).is_ok())
+            });
+        });
+        tracing::dispatcher::with_default(&dispatch, || {
+            group.bench_function(format!("tracing_instrument_{name}"), |b| {
+                b.iter(|| black_box(instrumented(black_box(id), fail).is_ok()));
+            });
+        });
+    }
+    group.finish();
+}
+
+fn building(c: &mut Criterion) {
+    let mut group = c.benchmark_group("build");
+    group.bench_function("success_literal_no_metadata", |b| {
+        b.iter(|| {
+            Event::builder()
+                .category("connection")
+                .action("ping")
+                .severity(Severity::Success)
+                .description("Kubernetes context pinged")
+                .build()
+                .expect("valid")
+        });
+    });
+    let error = ping_error();
+    group.bench_function("error_with_two_causes", |b| {
+        b.iter(|| {
+            Event::builder()
+                .category("connection")
+                .action("ping")
+                .err(black_box(&error))
+                .description("Could not ping Kubernetes context")
+                .build()
+                .expect("valid")
+        });
+    });
+    // The anchors' floor: a success event built and handed to delivery, one live subscriber,
+    // no store.
+    let emitter = Emitter::builder().without_store().build();
+    let user = Uuid::new_v4();
+    let tab = emitter.subscribe(user);
+    let mut n = 0;
+    group.bench_function("success_event_to_one_subscriber", |b| {
+        b.iter(|| {
+            drain_sometimes(&tab, &mut n);
+            let event = Event::builder()
+                .from_user(user)
+                .category("connection")
+                .action("ping")
+                .severity(Severity::Success)
+                .description("Kubernetes context pinged")
+                .build()
+                .expect("valid");
+            emitter.emit(event).expect("delivered")
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, per_call, building);
+criterion_main!(benches);
