@@ -26,7 +26,9 @@ fn fan_out(c: &mut Criterion) {
         group.throughput(Throughput::Elements(subscribers as u64));
 
         let broadcaster = Broadcaster::with_capacity(16);
-        let tabs: Vec<_> = (0..subscribers).map(|_| broadcaster.subscribe(user)).collect();
+        let tabs: Vec<_> = (0..subscribers)
+            .map(|_| broadcaster.subscribe(user))
+            .collect();
         group.bench_function("tidings_broadcaster", |b| {
             b.iter(|| {
                 broadcaster.publish(&event);

@@ -60,7 +60,10 @@ impl Error for Inner {
 fn ping_error() -> PingError {
     PingError {
         source: Inner {
-            source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "connection refused",
+            ),
         },
     }
 }

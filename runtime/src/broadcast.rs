@@ -1,8 +1,9 @@
 //! Live delivery: per-user subscriptions with bounded buffers that never block the publisher.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -43,22 +44,69 @@ pub struct Broadcaster {
 
 struct Shared {
     capacity: usize,
-    users: RwLock<HashMap<Uuid, Vec<Arc<Slot>>>>,
-    all: RwLock<Vec<Arc<Slot>>>,
+    users: RwLock<HashMap<Uuid, Arc<Channel>, UserHasher>>,
+    all: Arc<Channel>,
 }
 
-struct Slot {
-    state: Mutex<SlotState>,
+/// Hashes user ids by folding their bytes with a per-broadcaster random seed: ids are v4 UUIDs
+/// assigned by the server, random already, so SipHash's work buys nothing on every publish.
+#[derive(Clone)]
+struct UserHasher {
+    seed: u64,
+}
+
+impl UserHasher {
+    fn new() -> Self {
+        UserHasher {
+            seed: std::hash::BuildHasher::hash_one(
+                &std::collections::hash_map::RandomState::new(),
+                0_u8,
+            ),
+        }
+    }
+}
+
+impl std::hash::BuildHasher for UserHasher {
+    type Hasher = FoldHasher;
+    fn build_hasher(&self) -> FoldHasher {
+        FoldHasher(self.seed)
+    }
+}
+
+struct FoldHasher(u64);
+
+impl std::hash::Hasher for FoldHasher {
+    fn finish(&self) -> u64 {
+        // A multiply spreads the folded bits over the whole word (the table uses the top bits).
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0_u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0 ^ u64::from_le_bytes(word)).rotate_left(29);
+        }
+    }
+}
+
+/// One ring of recent events, shared by every subscription of a user (or by every subscription
+/// to all events): a publish writes the event once; each subscription keeps its own position.
+struct Channel {
+    state: Mutex<ChannelState>,
     ready: Condvar,
+    /// Live subscriptions, readable without the lock so that publishing to nobody is cheap.
+    subscribers: AtomicUsize,
 }
 
-struct SlotState {
-    queue: VecDeque<Arc<Event>>,
-    capacity: usize,
-    missed: u64,
+struct ChannelState {
+    /// The last `ring.len()` events; the event at position `p` is at `ring[p % ring.len()]`.
+    ring: Vec<Option<Arc<Event>>>,
+    /// The position the next event gets.
+    tail: u64,
     closed: bool,
     blocked_receivers: usize,
-    waker: Option<Waker>,
+    wakers: Vec<(u64, Waker)>,
+    next_id: u64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -67,59 +115,99 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Slot {
-    fn new(capacity: usize) -> Arc<Slot> {
-        Arc::new(Slot {
-            state: Mutex::new(SlotState {
-                queue: VecDeque::with_capacity(capacity.min(64)),
-                capacity,
-                missed: 0,
+impl Channel {
+    fn new(window: usize) -> Arc<Channel> {
+        Arc::new(Channel {
+            state: Mutex::new(ChannelState {
+                ring: vec![None; window],
+                tail: 0,
                 closed: false,
                 blocked_receivers: 0,
-                waker: None,
+                wakers: Vec::new(),
+                next_id: 0,
             }),
             ready: Condvar::new(),
+            subscribers: AtomicUsize::new(0),
         })
     }
 
-    fn push(&self, event: &Arc<Event>) {
-        let waker = {
-            let mut state = lock(&self.state);
-            if state.queue.len() == state.capacity {
-                state.queue.pop_front();
-                state.missed += 1;
+    /// Adds a subscription that keeps up to `window` events; returns its id and first position.
+    fn join(&self, window: usize) -> (u64, u64) {
+        let mut state = lock(&self.state);
+        if window > state.ring.len() {
+            // Grow the ring, keeping the events it holds at their positions.
+            let old = std::mem::take(&mut state.ring);
+            let mut ring = vec![None; window];
+            let kept = state.tail.saturating_sub(old.len() as u64)..state.tail;
+            for position in kept {
+                ring[slot(position, window)] = old[slot(position, old.len())].clone();
             }
-            state.queue.push_back(Arc::clone(event));
+            state.ring = ring;
+        }
+        state.next_id += 1;
+        self.subscribers.fetch_add(1, Ordering::Relaxed);
+        (state.next_id, state.tail)
+    }
+
+    /// Removes a subscription; returns how many are left.
+    fn leave(&self, id: u64) -> usize {
+        let mut state = lock(&self.state);
+        state.wakers.retain(|(owner, _)| *owner != id);
+        self.subscribers.fetch_sub(1, Ordering::Relaxed) - 1
+    }
+
+    fn push(&self, event: &Arc<Event>) {
+        let wakers = {
+            let mut state = lock(&self.state);
+            let at = slot(state.tail, state.ring.len());
+            state.ring[at] = Some(Arc::clone(event));
+            state.tail += 1;
             if state.blocked_receivers > 0 {
                 self.ready.notify_all();
             }
-            state.waker.take()
+            if state.wakers.is_empty() {
+                Vec::new()
+            } else {
+                std::mem::take(&mut state.wakers)
+            }
         };
-        if let Some(waker) = waker {
+        for (_, waker) in wakers {
             waker.wake();
         }
     }
 
     fn close(&self) {
-        let waker = {
+        let wakers = {
             let mut state = lock(&self.state);
             state.closed = true;
             self.ready.notify_all();
-            state.waker.take()
+            std::mem::take(&mut state.wakers)
         };
-        if let Some(waker) = waker {
+        for (_, waker) in wakers {
             waker.wake();
         }
     }
 }
 
-impl SlotState {
-    fn take(&mut self) -> Option<Result<Arc<Event>, Lagged>> {
-        if self.missed > 0 {
-            let missed = std::mem::take(&mut self.missed);
-            return Some(Err(Lagged(missed)));
+fn slot(position: u64, len: usize) -> usize {
+    // `len` is at least 1; the remainder is below `len`, so it fits in `usize`.
+    (position % len as u64) as usize
+}
+
+impl ChannelState {
+    /// The next item for a subscription at `next` that keeps `window` events.
+    fn take(&self, next: &AtomicU64, window: usize) -> Option<Result<Arc<Event>, Lagged>> {
+        let position = next.load(Ordering::Relaxed);
+        let oldest = self.tail.saturating_sub(window.min(self.ring.len()) as u64);
+        if position < oldest {
+            next.store(oldest, Ordering::Relaxed);
+            return Some(Err(Lagged(oldest - position)));
         }
-        self.queue.pop_front().map(Ok)
+        if position < self.tail {
+            next.store(position + 1, Ordering::Relaxed);
+            return self.ring[slot(position, self.ring.len())].clone().map(Ok);
+        }
+        None
     }
 }
 
@@ -131,11 +219,12 @@ impl Broadcaster {
 
     /// A broadcaster whose subscriptions buffer `capacity` events each (at least 1).
     pub fn with_capacity(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         Broadcaster {
             shared: Arc::new(Shared {
-                capacity: capacity.max(1),
-                users: RwLock::new(HashMap::new()),
-                all: RwLock::new(Vec::new()),
+                capacity,
+                users: RwLock::new(HashMap::with_hasher(UserHasher::new())),
+                all: Channel::new(capacity),
             }),
         }
     }
@@ -152,19 +241,18 @@ impl Broadcaster {
 
     /// Subscribes to the events of `user` with a buffer of `capacity` events (at least 1).
     pub fn subscribe_with_capacity(&self, user: Uuid, capacity: usize) -> Subscription {
-        let slot = Slot::new(capacity.max(1));
-        self.shared
+        let window = capacity.max(1);
+        // Joined under the map's lock: a last subscription leaving at the same time cannot
+        // remove the channel this one is joining.
+        let mut users = self
+            .shared
             .users
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(user)
-            .or_default()
-            .push(Arc::clone(&slot));
-        Subscription {
-            slot,
-            shared: Arc::downgrade(&self.shared),
-            user: Some(user),
-        }
+            .unwrap_or_else(PoisonError::into_inner);
+        let channel = Arc::clone(users.entry(user).or_insert_with(|| Channel::new(window)));
+        let subscription = self.attach(channel, window, Some(user));
+        drop(users);
+        subscription
     }
 
     /// Subscribes to every event, whatever its user (for system or admin views).
@@ -174,16 +262,19 @@ impl Broadcaster {
 
     /// Subscribes to every event with a buffer of `capacity` events (at least 1).
     pub fn subscribe_all_with_capacity(&self, capacity: usize) -> Subscription {
-        let slot = Slot::new(capacity.max(1));
-        self.shared
-            .all
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Arc::clone(&slot));
+        let window = capacity.max(1);
+        self.attach(Arc::clone(&self.shared.all), window, None)
+    }
+
+    fn attach(&self, channel: Arc<Channel>, window: usize, user: Option<Uuid>) -> Subscription {
+        let (id, next) = channel.join(window);
         Subscription {
-            slot,
+            channel,
+            id,
+            window,
+            next: AtomicU64::new(next),
             shared: Arc::downgrade(&self.shared),
-            user: None,
+            user,
         }
     }
 
@@ -197,22 +288,18 @@ impl Broadcaster {
                 .users
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some(slots) = users.get(&user) {
-                for slot in slots {
-                    slot.push(event);
-                }
-                delivered += slots.len();
+            if let Some(channel) = users.get(&user) {
+                channel.push(event);
+                delivered += channel.subscribers.load(Ordering::Relaxed);
             }
         }
-        let all = self
-            .shared
-            .all
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        for slot in all.iter() {
-            slot.push(event);
+        let all = &self.shared.all;
+        let everyone = all.subscribers.load(Ordering::Relaxed);
+        if everyone > 0 {
+            all.push(event);
+            delivered += everyone;
         }
-        delivered + all.len()
+        delivered
     }
 
     /// How many live subscriptions `user` has (not counting subscriptions to all events).
@@ -222,7 +309,7 @@ impl Broadcaster {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&user)
-            .map_or(0, Vec::len)
+            .map_or(0, |channel| channel.subscribers.load(Ordering::Relaxed))
     }
 
     /// How many users have at least one live subscription.
@@ -253,13 +340,10 @@ impl fmt::Debug for Broadcaster {
 impl Drop for Shared {
     fn drop(&mut self) {
         let users = self.users.get_mut().unwrap_or_else(PoisonError::into_inner);
-        for slot in users.values().flatten() {
-            slot.close();
+        for channel in users.values() {
+            channel.close();
         }
-        let all = self.all.get_mut().unwrap_or_else(PoisonError::into_inner);
-        for slot in all.iter() {
-            slot.close();
-        }
+        self.all.close();
     }
 }
 
@@ -345,7 +429,10 @@ impl std::error::Error for RecvTimeoutError {}
 /// As a stream it yields `Ok(event)`, or `Err(Lagged(n))` when `n` events were lost because the
 /// subscriber fell behind, and ends when the broadcaster is gone. Dropping it unsubscribes.
 pub struct Subscription {
-    slot: Arc<Slot>,
+    channel: Arc<Channel>,
+    id: u64,
+    window: usize,
+    next: AtomicU64,
     shared: Weak<Shared>,
     user: Option<Uuid>,
 }
@@ -362,8 +449,8 @@ impl Subscription {
     /// [`TryRecvError::Empty`] when nothing is buffered, `Lagged(n)` after a loss, `Closed` when
     /// the broadcaster is gone and the buffer is empty.
     pub fn try_recv(&self) -> Result<Arc<Event>, TryRecvError> {
-        let mut state = lock(&self.slot.state);
-        match state.take() {
+        let state = lock(&self.channel.state);
+        match state.take(&self.next, self.window) {
             Some(Ok(event)) => Ok(event),
             Some(Err(Lagged(n))) => Err(TryRecvError::Lagged(n)),
             None if state.closed => Err(TryRecvError::Closed),
@@ -393,9 +480,9 @@ impl Subscription {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<Arc<Event>, RecvTimeoutError> {
-        let mut state = lock(&self.slot.state);
+        let mut state = lock(&self.channel.state);
         loop {
-            match state.take() {
+            match state.take(&self.next, self.window) {
                 Some(Ok(event)) => return Ok(event),
                 Some(Err(Lagged(n))) => return Err(RecvTimeoutError::Lagged(n)),
                 None if state.closed => return Err(RecvTimeoutError::Closed),
@@ -404,7 +491,7 @@ impl Subscription {
             state.blocked_receivers += 1;
             state = match deadline {
                 None => self
-                    .slot
+                    .channel
                     .ready
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner),
@@ -414,7 +501,7 @@ impl Subscription {
                         state.blocked_receivers -= 1;
                         return Err(RecvTimeoutError::Timeout);
                     }
-                    self.slot
+                    self.channel
                         .ready
                         .wait_timeout(state, left)
                         .unwrap_or_else(PoisonError::into_inner)
@@ -427,9 +514,14 @@ impl Subscription {
 
     /// Takes every event buffered now, without waiting (a loss notice is skipped).
     pub fn drain(&self) -> Vec<Arc<Event>> {
-        let mut state = lock(&self.slot.state);
-        state.missed = 0;
-        state.queue.drain(..).collect()
+        let state = lock(&self.channel.state);
+        let mut events = Vec::new();
+        while let Some(item) = state.take(&self.next, self.window) {
+            if let Ok(event) = item {
+                events.push(event);
+            }
+        }
+        events
     }
 }
 
@@ -437,16 +529,18 @@ impl futures_core::Stream for Subscription {
     type Item = Result<Arc<Event>, Lagged>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut state = lock(&self.slot.state);
-        if let Some(item) = state.take() {
+        let mut state = lock(&self.channel.state);
+        if let Some(item) = state.take(&self.next, self.window) {
             return Poll::Ready(Some(item));
         }
         if state.closed {
             return Poll::Ready(None);
         }
-        match &mut state.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            waker => *waker = Some(cx.waker().clone()),
+        let id = self.id;
+        match state.wakers.iter_mut().find(|(owner, _)| *owner == id) {
+            Some((_, waker)) if waker.will_wake(cx.waker()) => {}
+            Some((_, waker)) => *waker = cx.waker().clone(),
+            None => state.wakers.push((id, cx.waker().clone())),
         }
         Poll::Pending
     }
@@ -460,18 +554,13 @@ impl Drop for Subscription {
         match self.user {
             Some(user) => {
                 let mut users = shared.users.write().unwrap_or_else(PoisonError::into_inner);
-                if let Some(slots) = users.get_mut(&user) {
-                    slots.retain(|slot| !Arc::ptr_eq(slot, &self.slot));
-                    if slots.is_empty() {
-                        users.remove(&user);
-                    }
+                if self.channel.leave(self.id) == 0 {
+                    users.remove(&user);
                 }
             }
-            None => shared
-                .all
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .retain(|slot| !Arc::ptr_eq(slot, &self.slot)),
+            None => {
+                self.channel.leave(self.id);
+            }
         }
     }
 }
@@ -480,6 +569,7 @@ impl fmt::Debug for Subscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscription")
             .field("user", &self.user)
+            .field("capacity", &self.window)
             .finish_non_exhaustive()
     }
 }
