@@ -175,7 +175,7 @@ impl tracing::field::Visit for Fields<'_> {
 /// browser tab reading its stream would.
 fn drain_sometimes(tab: &Subscription, n: &mut u32) {
     *n += 1;
-    if *n % 512 == 0 {
+    if n.is_multiple_of(512) {
         black_box(tab.drain());
     }
 }
