@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::event::Event;
+use crate::id_hash::IdHasher;
 
 /// The buffer of each subscription unless said otherwise: enough for a burst of one import.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -44,49 +45,8 @@ pub struct Broadcaster {
 
 struct Shared {
     capacity: usize,
-    users: RwLock<HashMap<Uuid, Arc<Channel>, UserHasher>>,
+    users: RwLock<HashMap<Uuid, Arc<Channel>, IdHasher>>,
     all: Arc<Channel>,
-}
-
-/// Hashes user ids by folding their bytes with a per-broadcaster random seed: ids are v4 UUIDs
-/// assigned by the server, random already, so SipHash's work buys nothing on every publish.
-#[derive(Clone)]
-struct UserHasher {
-    seed: u64,
-}
-
-impl UserHasher {
-    fn new() -> Self {
-        UserHasher {
-            seed: std::hash::BuildHasher::hash_one(
-                &std::collections::hash_map::RandomState::new(),
-                0_u8,
-            ),
-        }
-    }
-}
-
-impl std::hash::BuildHasher for UserHasher {
-    type Hasher = FoldHasher;
-    fn build_hasher(&self) -> FoldHasher {
-        FoldHasher(self.seed)
-    }
-}
-
-struct FoldHasher(u64);
-
-impl std::hash::Hasher for FoldHasher {
-    fn finish(&self) -> u64 {
-        // A multiply spreads the folded bits over the whole word (the table uses the top bits).
-        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0_u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0 ^ u64::from_le_bytes(word)).rotate_left(29);
-        }
-    }
 }
 
 /// One ring of recent events, shared by every subscription of a user (or by every subscription
@@ -223,7 +183,7 @@ impl Broadcaster {
         Broadcaster {
             shared: Arc::new(Shared {
                 capacity,
-                users: RwLock::new(HashMap::with_hasher(UserHasher::new())),
+                users: RwLock::new(HashMap::with_hasher(IdHasher::new())),
                 all: Channel::new(capacity),
             }),
         }

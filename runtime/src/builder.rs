@@ -23,8 +23,9 @@ pub const DOC_KEY: &str = "doc";
 /// the builder, so one builder can make several events: each gets a fresh id, and none shares
 /// metadata with another (MeshKit's builder hands out one pointer per build).
 ///
-/// Defaults: severity `informational`, empty description and metadata, a fresh operation id per
-/// event, no user, system or resource ids.
+/// Defaults: severity `informational`, empty description and metadata, no user, system or
+/// resource ids, and an operation of its own: the operation id is the event's own fresh id
+/// unless [`operation_id`](Self::operation_id) groups several events.
 ///
 /// ```
 /// use tidings_runtime::{Event, Severity};
@@ -93,7 +94,8 @@ impl EventBuilder {
         self
     }
 
-    /// Groups events of one operation under one id (by default each event gets its own).
+    /// Groups events of one operation under one id (by default each event is an operation of its
+    /// own, and the operation id is the event's id).
     pub fn operation_id(mut self, id: Uuid) -> Self {
         self.operation_id = Some(id);
         self
@@ -221,9 +223,10 @@ impl EventBuilder {
         match (category, action) {
             (Some(category), Some(action)) if problems.is_empty() => {
                 let now = OffsetDateTime::now_utc();
+                let id = Uuid::new_v4();
                 Ok(Event {
-                    id: Uuid::new_v4(),
-                    operation_id: self.operation_id.unwrap_or_else(Uuid::new_v4),
+                    id,
+                    operation_id: self.operation_id.unwrap_or(id),
                     user_id: self.user_id,
                     system_id: self.system_id,
                     acted_upon: self.acted_upon,

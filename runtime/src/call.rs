@@ -179,9 +179,10 @@ impl Call {
             metadata.insert(DOC_KEY.to_owned(), Value::String(doc.to_owned()));
         }
         let now = OffsetDateTime::now_utc();
+        let id = Uuid::new_v4();
         let event = Event {
-            id: Uuid::new_v4(),
-            operation_id: Uuid::new_v4(),
+            id,
+            operation_id: id,
             user_id: self.user,
             system_id: self.system,
             acted_upon: self.frame.acted_upon.or(self.acted_upon),

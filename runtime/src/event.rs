@@ -71,7 +71,8 @@ impl Event {
         self.id
     }
 
-    /// The id of the operation the event belongs to; several events may share one.
+    /// The id of the operation the event belongs to: the event's own id unless the builder
+    /// grouped several events under one ([`EventBuilder::operation_id`](crate::EventBuilder::operation_id)).
     pub fn operation_id(&self) -> Uuid {
         self.operation_id
     }

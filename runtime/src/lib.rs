@@ -22,6 +22,7 @@ pub mod current;
 mod dispatch;
 mod emitter;
 mod event;
+mod id_hash;
 mod name;
 mod report;
 mod severity;

@@ -1,6 +1,7 @@
 //! The in-memory store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use time::OffsetDateTime;
@@ -8,6 +9,7 @@ use uuid::Uuid;
 
 use super::{EventPage, EventQuery, EventStore, Order, PageSize, SortField, StoreError};
 use crate::event::Event;
+use crate::id_hash::IdHasher;
 use crate::severity::Status;
 
 /// The in-memory store: the embedded default.
@@ -20,11 +22,50 @@ pub struct MemoryStore {
     inner: RwLock<MemoryInner>,
 }
 
-#[derive(Debug, Default)]
+/// Events in the order they were stored: `slots[i]` holds the event stored `first + i`-th, or
+/// `None` once deleted; `seq_of` finds an event's place by id.
 struct MemoryInner {
-    next_seq: u64,
-    by_seq: BTreeMap<u64, Arc<Event>>,
-    seq_of: HashMap<Uuid, u64>,
+    first: u64,
+    slots: VecDeque<Option<Arc<Event>>>,
+    seq_of: HashMap<Uuid, u64, IdHasher>,
+}
+
+impl Default for MemoryInner {
+    fn default() -> Self {
+        MemoryInner {
+            first: 0,
+            slots: VecDeque::new(),
+            seq_of: HashMap::with_hasher(IdHasher::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for MemoryInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryInner")
+            .field("events", &self.seq_of.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryInner {
+    fn stored(&self) -> impl DoubleEndedIterator<Item = &Arc<Event>> {
+        self.slots.iter().flatten()
+    }
+
+    fn slot(&mut self, id: &Uuid) -> Option<&mut Option<Arc<Event>>> {
+        let seq = *self.seq_of.get(id)?;
+        let index = usize::try_from(seq - self.first).ok()?;
+        self.slots.get_mut(index)
+    }
+
+    /// Drops deleted slots at the front, so the deque holds no dead prefix.
+    fn trim_front(&mut self) {
+        while let Some(None) = self.slots.front() {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+    }
 }
 
 impl MemoryStore {
@@ -54,12 +95,12 @@ impl MemoryStore {
 
     /// Every stored event, in the order they were stored.
     pub fn events(&self) -> Vec<Event> {
-        self.read().by_seq.values().map(|e| (**e).clone()).collect()
+        self.read().stored().map(|e| (**e).clone()).collect()
     }
 
     /// How many events are stored.
     pub fn len(&self) -> usize {
-        self.read().by_seq.len()
+        self.read().seq_of.len()
     }
 
     /// Whether no event is stored.
@@ -85,36 +126,40 @@ impl Default for MemoryStore {
 impl EventStore for MemoryStore {
     fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
         let mut inner = self.write();
-        if inner.seq_of.contains_key(&event.id()) {
+        let seq = inner.first + inner.slots.len() as u64;
+        if let Entry::Vacant(vacant) = inner.seq_of.entry(event.id()) {
+            vacant.insert(seq);
+        } else {
             return Err(StoreError::DuplicateId(event.id()));
         }
-        let seq = inner.next_seq;
-        inner.seq_of.insert(event.id(), seq);
-        inner.next_seq += 1;
-        inner.by_seq.insert(seq, Arc::clone(event));
+        inner.slots.push_back(Some(Arc::clone(event)));
         if let Some(capacity) = self.capacity {
-            while inner.by_seq.len() > capacity {
-                if let Some((_, oldest)) = inner.by_seq.pop_first() {
+            while inner.seq_of.len() > capacity {
+                if let Some(Some(oldest)) = inner.slots.pop_front() {
                     inner.seq_of.remove(&oldest.id());
                 }
+                inner.first += 1;
             }
+            inner.trim_front();
         }
         Ok(())
     }
 
     fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
         let inner = self.read();
-        Ok(inner
-            .seq_of
-            .get(&id)
-            .and_then(|seq| inner.by_seq.get(seq))
+        let Some(&seq) = inner.seq_of.get(&id) else {
+            return Ok(None);
+        };
+        Ok(usize::try_from(seq - inner.first)
+            .ok()
+            .and_then(|index| inner.slots.get(index))
+            .and_then(Option::as_ref)
             .map(|e| (**e).clone()))
     }
 
     fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
         let inner = self.read();
-        let mut matching: Vec<&Arc<Event>> =
-            inner.by_seq.values().filter(|e| query.matches(e)).collect();
+        let mut matching: Vec<&Arc<Event>> = inner.stored().filter(|e| query.matches(e)).collect();
         let key = |e: &&Arc<Event>| match query.sort {
             SortField::CreatedAt => e.created_at(),
             SortField::UpdatedAt => e.updated_at(),
@@ -134,7 +179,7 @@ impl EventStore for MemoryStore {
                 .collect(),
         };
         let mut unread_by_severity = BTreeMap::new();
-        for event in inner.by_seq.values() {
+        for event in inner.stored() {
             if event.status() == Status::Unread
                 && (query.user.is_none() || event.user_id() == query.user)
             {
@@ -155,10 +200,7 @@ impl EventStore for MemoryStore {
         let mut inner = self.write();
         let mut found = 0;
         for id in ids {
-            let Some(&seq) = inner.seq_of.get(id) else {
-                continue;
-            };
-            if let Some(event) = inner.by_seq.get_mut(&seq) {
+            if let Some(Some(event)) = inner.slot(id) {
                 *event = Arc::new(event.with_status(status, now));
                 found += 1;
             }
@@ -170,11 +212,13 @@ impl EventStore for MemoryStore {
         let mut inner = self.write();
         let mut found = 0;
         for id in ids {
-            if let Some(seq) = inner.seq_of.remove(id) {
-                inner.by_seq.remove(&seq);
+            if let Some(slot) = inner.slot(id) {
+                *slot = None;
+                inner.seq_of.remove(id);
                 found += 1;
             }
         }
+        inner.trim_front();
         Ok(found)
     }
 }
