@@ -1,30 +1,19 @@
 //! Delivery: persist then publish, failures reported and not published, bursts, lagging
 //! subscribers, unsubscribing, and publishing while others subscribe and drop.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use common::{number_of, numbered_event};
 use futures::StreamExt;
 use tidings::{
     Broadcaster, DeliveryFailure, Emitter, Event, EventPage, EventQuery, EventStore, Lagged,
     MemoryStore, RecvError, Status, StoreError, Subscription, TryRecvError, Uuid,
 };
-
-fn event_for(user: Uuid, n: usize) -> Event {
-    Event::builder()
-        .from_user(user)
-        .category("pattern")
-        .action("deploy")
-        .meta("n", n)
-        .build()
-        .unwrap()
-}
-
-fn n_of(event: &Event) -> usize {
-    usize::try_from(event.metadata()["n"].as_u64().unwrap()).unwrap()
-}
 
 /// A store that, at insert time, looks at a live subscription of the same user: with persist then
 /// publish, the subscriber cannot have the event yet.
@@ -72,7 +61,7 @@ fn stores_first_then_publishes_the_same_event() {
     *store.watcher.lock().unwrap() = Some(emitter.subscribe(user));
     let tab = emitter.subscribe(user);
 
-    let delivered = emitter.emit(event_for(user, 1)).unwrap();
+    let delivered = emitter.emit(numbered_event(user, 1)).unwrap();
     assert_eq!(store.seen_before_insert.load(Ordering::SeqCst), 0);
 
     let live = tab.try_recv().unwrap();
@@ -118,7 +107,7 @@ fn failed_persistence_is_reported_and_not_published() {
     let tab = emitter.subscribe(user);
     let all = emitter.subscribe_all();
 
-    let event = event_for(user, 1);
+    let event = numbered_event(user, 1);
     let id = event.id();
     let failure = emitter.emit(event).unwrap_err();
     assert_eq!(failure.event.id(), id);
@@ -137,7 +126,7 @@ fn failed_persistence_is_reported_and_not_published() {
 #[test]
 fn a_duplicate_id_is_refused_and_the_first_event_kept() {
     let store = MemoryStore::new();
-    let event = Arc::new(event_for(Uuid::new_v4(), 1));
+    let event = Arc::new(numbered_event(Uuid::new_v4(), 1));
     store.insert(&event).unwrap();
     let err = store.insert(&event).unwrap_err();
     assert!(matches!(err, StoreError::DuplicateId(id) if id == event.id()));
@@ -152,10 +141,10 @@ fn a_burst_reaches_every_subscriber_complete_and_in_order() {
     let tabs: Vec<Subscription> = (0..3).map(|_| emitter.subscribe(user)).collect();
     let other_user = emitter.subscribe(Uuid::new_v4());
     for n in 0..64 {
-        emitter.emit(event_for(user, n)).unwrap();
+        emitter.emit(numbered_event(user, n)).unwrap();
     }
     for tab in &tabs {
-        let got: Vec<usize> = tab.drain().iter().map(|e| n_of(e)).collect();
+        let got: Vec<usize> = tab.drain().iter().map(|e| number_of(e)).collect();
         assert_eq!(got, (0..64).collect::<Vec<_>>());
     }
     assert_eq!(other_user.try_recv().unwrap_err(), TryRecvError::Empty);
@@ -168,16 +157,16 @@ fn a_lagging_subscriber_is_told_its_loss_and_others_are_unaffected() {
     let slow = broadcaster.subscribe(user);
     let fast = broadcaster.subscribe_with_capacity(user, 100);
     for n in 0..10 {
-        let event = Arc::new(event_for(user, n));
+        let event = Arc::new(numbered_event(user, n));
         assert_eq!(broadcaster.publish(&event), 2);
         let _ = event;
     }
     assert_eq!(slow.recv(), Err(RecvError::Lagged(6)));
-    let rest: Vec<usize> = (0..4).map(|_| n_of(&slow.recv().unwrap())).collect();
+    let rest: Vec<usize> = (0..4).map(|_| number_of(&slow.recv().unwrap())).collect();
     assert_eq!(rest, [6, 7, 8, 9]);
     assert_eq!(slow.try_recv().unwrap_err(), TryRecvError::Empty);
 
-    let all: Vec<usize> = fast.drain().iter().map(|e| n_of(e)).collect();
+    let all: Vec<usize> = fast.drain().iter().map(|e| number_of(e)).collect();
     assert_eq!(all, (0..10).collect::<Vec<_>>());
 }
 
@@ -190,7 +179,7 @@ fn dropping_a_subscription_unsubscribes() {
     assert_eq!(broadcaster.subscriber_count(user), 2);
     drop(first);
     assert_eq!(broadcaster.subscriber_count(user), 1);
-    assert_eq!(broadcaster.publish(&Arc::new(event_for(user, 0))), 1);
+    assert_eq!(broadcaster.publish(&Arc::new(numbered_event(user, 0))), 1);
     drop(second);
     assert_eq!(broadcaster.subscriber_count(user), 0);
     assert_eq!(
@@ -205,7 +194,7 @@ fn dropping_a_subscription_unsubscribes() {
     assert_eq!(broadcaster.user_count(), 0);
     let all = broadcaster.subscribe_all();
     drop(all);
-    assert_eq!(broadcaster.publish(&Arc::new(event_for(user, 0))), 0);
+    assert_eq!(broadcaster.publish(&Arc::new(numbered_event(user, 0))), 0);
 }
 
 #[test]
@@ -213,10 +202,10 @@ fn subscriptions_end_when_the_broadcaster_is_gone() {
     let broadcaster = Broadcaster::new();
     let user = Uuid::new_v4();
     let tab = broadcaster.subscribe(user);
-    broadcaster.publish(&Arc::new(event_for(user, 7)));
+    broadcaster.publish(&Arc::new(numbered_event(user, 7)));
     drop(broadcaster);
     assert_eq!(
-        n_of(&tab.recv().unwrap()),
+        number_of(&tab.recv().unwrap()),
         7,
         "buffered events are still received"
     );
@@ -234,11 +223,12 @@ fn blocking_receive_wakes_when_an_event_arrives() {
         let ready = ready.clone();
         thread::spawn(move || {
             ready.wait();
-            tab.recv_timeout(Duration::from_secs(30)).map(|e| n_of(&e))
+            tab.recv_timeout(Duration::from_secs(30))
+                .map(|e| number_of(&e))
         })
     };
     ready.wait();
-    emitter.emit(event_for(user, 5)).unwrap();
+    emitter.emit(numbered_event(user, 5)).unwrap();
     assert_eq!(receiver.join().unwrap(), Ok(5));
 }
 
@@ -251,27 +241,27 @@ fn a_subscription_is_a_stream() {
         let emitter = emitter.clone();
         thread::spawn(move || {
             for n in 0..3 {
-                emitter.emit(event_for(user, n)).unwrap();
+                emitter.emit(numbered_event(user, n)).unwrap();
             }
         })
     };
     producer.join().unwrap();
     futures::executor::block_on(async {
         assert_eq!(tab.next().await.unwrap(), Err(Lagged(1)));
-        assert_eq!(n_of(&tab.next().await.unwrap().unwrap()), 1);
-        assert_eq!(n_of(&tab.next().await.unwrap().unwrap()), 2);
+        assert_eq!(number_of(&tab.next().await.unwrap().unwrap()), 1);
+        assert_eq!(number_of(&tab.next().await.unwrap().unwrap()), 2);
     });
 
     // A pending stream is woken by a publish from another thread, and ends when the emitter is
     // gone.
     let producer = thread::spawn(move || {
-        emitter.emit(event_for(user, 9)).unwrap();
+        emitter.emit(numbered_event(user, 9)).unwrap();
         drop(emitter);
     });
     let rest: Vec<_> = futures::executor::block_on(tab.collect::<Vec<_>>());
     producer.join().unwrap();
     assert_eq!(rest.len(), 1);
-    assert_eq!(n_of(rest[0].as_ref().unwrap()), 9);
+    assert_eq!(number_of(rest[0].as_ref().unwrap()), 9);
 }
 
 #[test]
@@ -296,7 +286,7 @@ fn publishing_while_others_subscribe_and_drop_loses_nothing_and_never_panics() {
                 start.wait();
                 for i in 0..PER_PUBLISHER {
                     emitter
-                        .emit(event_for(user, p * PER_PUBLISHER + i))
+                        .emit(numbered_event(user, p * PER_PUBLISHER + i))
                         .unwrap();
                 }
             })
@@ -330,7 +320,7 @@ fn publishing_while_others_subscribe_and_drop_loses_nothing_and_never_panics() {
         // Each publisher's events arrive in the order it published them.
         let mut last = [None::<usize>; PUBLISHERS];
         for event in &got {
-            let n = n_of(event);
+            let n = number_of(event);
             let p = n / PER_PUBLISHER;
             assert!(last[p].is_none_or(|prev| prev < n));
             last[p] = Some(n);

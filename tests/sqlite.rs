@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
+use common::numbered_event;
 use common::store_suite::{event_at, run_all};
 use tidings::{
     DeliveryFailure, Emitter, Event, EventQuery, EventStore, PageSize, Retention, Severity,
@@ -34,16 +35,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn event_for(user: Uuid, n: usize) -> Event {
-    Event::builder()
-        .from_user(user)
-        .category("pattern")
-        .action("deploy")
-        .meta("n", n)
-        .build()
-        .unwrap()
 }
 
 fn count(path: &Path) -> usize {
@@ -91,7 +82,7 @@ fn emitting_with_a_sqlite_store_goes_through_the_background_writer() {
     assert!(emitter.has_background_writer());
     let user = Uuid::new_v4();
     let tab = emitter.subscribe(user);
-    let emitted = emitter.emit(event_for(user, 1)).unwrap();
+    let emitted = emitter.emit(numbered_event(user, 1)).unwrap();
     emitter.flush();
     let live = tab.try_recv().unwrap();
     assert!(Arc::ptr_eq(&live, &emitted));
@@ -117,7 +108,7 @@ fn concurrent_emitters_store_and_publish_every_event_exactly_once() {
             thread::spawn(move || {
                 let user = Uuid::new_v4();
                 for i in 0..EACH {
-                    emitter.emit(event_for(user, t * EACH + i)).unwrap();
+                    emitter.emit(numbered_event(user, t * EACH + i)).unwrap();
                 }
             })
         })
@@ -148,7 +139,7 @@ fn dropping_the_emitter_flushes() {
         .build();
     let user = Uuid::new_v4();
     for n in 0..300 {
-        emitter.emit(event_for(user, n)).unwrap();
+        emitter.emit(numbered_event(user, n)).unwrap();
     }
     drop(emitter);
     assert_eq!(count(&dir.db()), 300);
@@ -167,7 +158,7 @@ fn a_process_killed_after_flush_keeps_every_flushed_event() {
             .build();
         let user = Uuid::new_v4();
         for n in 0..CHILD_EVENTS {
-            emitter.emit(event_for(user, n)).unwrap();
+            emitter.emit(numbered_event(user, n)).unwrap();
         }
         emitter.flush();
         println!("\ntidings-child-flushed");
@@ -256,7 +247,7 @@ fn a_read_only_database_gives_clear_errors() {
     {
         let store = SqliteStore::open(dir.db()).unwrap();
         store
-            .insert(&Arc::new(event_for(Uuid::new_v4(), 1)))
+            .insert(&Arc::new(numbered_event(Uuid::new_v4(), 1)))
             .unwrap();
     }
     // A read-only database (SQLite's `mode=ro`: root ignores file permissions).
@@ -264,7 +255,7 @@ fn a_read_only_database_gives_clear_errors() {
     let store = SqliteStore::open(&read_only).unwrap();
     assert_eq!(store.query(&EventQuery::new()).unwrap().total, 1);
     let err = store
-        .insert(&Arc::new(event_for(Uuid::new_v4(), 2)))
+        .insert(&Arc::new(numbered_event(Uuid::new_v4(), 2)))
         .unwrap_err()
         .to_string();
     assert!(err.contains("read-only"), "{err}");
@@ -303,7 +294,7 @@ fn a_failed_write_is_reported_not_published_and_the_writer_goes_on() {
     // Another connection holds the write lock beyond the store's busy timeout.
     let blocker = rusqlite_for_tests::open(&format!("file:{}", dir.db().display()));
     blocker.begin_exclusive();
-    let doomed = emitter.emit(event_for(user, 1)).unwrap();
+    let doomed = emitter.emit(numbered_event(user, 1)).unwrap();
     let failure = failed_rx.recv_timeout(Duration::from_secs(30)).unwrap();
     assert_eq!(failure.event.id(), doomed.id());
     assert!(
@@ -318,7 +309,7 @@ fn a_failed_write_is_reported_not_published_and_the_writer_goes_on() {
     );
     blocker.rollback();
 
-    let kept = emitter.emit(event_for(user, 2)).unwrap();
+    let kept = emitter.emit(numbered_event(user, 2)).unwrap();
     emitter.flush();
     assert_eq!(tab.try_recv().unwrap().id(), kept.id());
     assert_eq!(emitter.failures(), 1);
@@ -351,9 +342,9 @@ fn retention_prunes_old_events_and_keeps_the_newest_per_user() {
     .unwrap();
     emitter.emit(ancient.clone()).unwrap();
     let newest: Vec<Arc<Event>> = (0..5)
-        .map(|n| emitter.emit(event_for(alice, n)).unwrap())
+        .map(|n| emitter.emit(numbered_event(alice, n)).unwrap())
         .collect();
-    emitter.emit(event_for(bob, 9)).unwrap();
+    emitter.emit(numbered_event(bob, 9)).unwrap();
     emitter.flush();
 
     assert_eq!(store.get(ancient.id()).unwrap(), None);

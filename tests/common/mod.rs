@@ -7,7 +7,23 @@ use std::error::Error;
 use std::fmt;
 
 use serde_json::{Value, json};
-use tidings::{Event, Severity};
+use tidings::{Event, Severity, Uuid};
+
+/// A `pattern`/`deploy` event for `user`, numbered `n` in its metadata.
+pub fn numbered_event(user: Uuid, n: usize) -> Event {
+    Event::builder()
+        .from_user(user)
+        .category("pattern")
+        .action("deploy")
+        .meta("n", n)
+        .build()
+        .unwrap()
+}
+
+/// The number `numbered_event` gave an event.
+pub fn number_of(event: &Event) -> usize {
+    usize::try_from(event.metadata()["n"].as_u64().unwrap()).unwrap()
+}
 
 /// Asserts a `success` event of this category and action, and returns it.
 pub fn assert_success<'a>(event: &'a Event, category: &str, action: &str) -> &'a Event {

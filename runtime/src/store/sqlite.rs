@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, ErrorCode, OpenFlags, params, params_from_iter};
+use rusqlite::{Connection, ErrorCode, OpenFlags, params_from_iter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -429,6 +429,51 @@ fn filters(query: &EventQuery) -> (String, Vec<SqlValue>) {
     (clause, values)
 }
 
+/// The same failure for every event of a batch (the transaction could not begin or commit).
+fn all_failed(events: &[Arc<Event>], error: &rusqlite::Error) -> Vec<Result<(), StoreError>> {
+    let reason = describe(error);
+    events
+        .iter()
+        .map(|event| {
+            Err(backend(
+                format!("cannot store event {}", event.id()),
+                &reason,
+            ))
+        })
+        .collect()
+}
+
+impl SqliteStore {
+    /// Runs `sql` once per id (bound as `?1`, after `extra` values) in one transaction; returns
+    /// how many rows changed.
+    fn each_id(
+        &self,
+        context: &str,
+        sql: &str,
+        extra: &[&dyn rusqlite::ToSql],
+        ids: &[Uuid],
+    ) -> Result<usize, StoreError> {
+        let fail = |e: rusqlite::Error| backend(context, describe(&e));
+        let mut connection = self.lock();
+        let transaction = connection.transaction().map_err(fail)?;
+        let mut changed = 0;
+        {
+            let mut statement = transaction.prepare_cached(sql).map_err(fail)?;
+            for id in ids {
+                statement
+                    .raw_bind_parameter(1, id.as_bytes())
+                    .map_err(fail)?;
+                for (i, value) in extra.iter().enumerate() {
+                    statement.raw_bind_parameter(i + 2, value).map_err(fail)?;
+                }
+                changed += statement.raw_execute().map_err(fail)?;
+            }
+        }
+        transaction.commit().map_err(fail)?;
+        Ok(changed)
+    }
+}
+
 impl EventStore for SqliteStore {
     fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
         let connection = self.lock();
@@ -439,18 +484,7 @@ impl EventStore for SqliteStore {
         let mut connection = self.lock();
         let transaction = match connection.transaction() {
             Ok(transaction) => transaction,
-            Err(e) => {
-                let reason = describe(&e);
-                return events
-                    .iter()
-                    .map(|event| {
-                        Err(backend(
-                            format!("cannot store event {}", event.id()),
-                            &reason,
-                        ))
-                    })
-                    .collect();
-            }
+            Err(e) => return all_failed(events, &e),
         };
         // A failed insert (a duplicate id) undoes only its own statement; the others stay.
         // One prepared statement for the whole batch. (Multi-row `INSERT`s measured slower.)
@@ -467,33 +501,11 @@ impl EventStore for SqliteStore {
                     })
                     .collect()
             }
-            Err(e) => {
-                let reason = describe(&e);
-                events
-                    .iter()
-                    .map(|event| {
-                        Err(backend(
-                            format!("cannot store event {}", event.id()),
-                            &reason,
-                        ))
-                    })
-                    .collect()
-            }
+            Err(e) => all_failed(events, &e),
         };
         match transaction.commit() {
             Ok(()) => results,
-            Err(e) => {
-                let reason = describe(&e);
-                events
-                    .iter()
-                    .map(|event| {
-                        Err(backend(
-                            format!("cannot store event {}", event.id()),
-                            &reason,
-                        ))
-                    })
-                    .collect()
-            }
+            Err(e) => all_failed(events, &e),
         }
     }
 
@@ -607,38 +619,20 @@ impl EventStore for SqliteStore {
 
     fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
         let now = nanos(OffsetDateTime::now_utc());
-        let mut connection = self.lock();
-        let fail = |e: rusqlite::Error| backend("cannot update events", describe(&e));
-        let transaction = connection.transaction().map_err(fail)?;
-        let mut found = 0;
-        {
-            let mut statement = transaction
-                .prepare_cached("UPDATE events SET status = ?1, updated_at = ?2 WHERE id = ?3")
-                .map_err(fail)?;
-            for id in ids {
-                found += statement
-                    .execute(params![status.as_str(), now, id.as_bytes()])
-                    .map_err(fail)?;
-            }
-        }
-        transaction.commit().map_err(fail)?;
-        Ok(found)
+        self.each_id(
+            "cannot update events",
+            "UPDATE events SET status = ?2, updated_at = ?3 WHERE id = ?1",
+            &[&status.as_str(), &now],
+            ids,
+        )
     }
 
     fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
-        let mut connection = self.lock();
-        let fail = |e: rusqlite::Error| backend("cannot delete events", describe(&e));
-        let transaction = connection.transaction().map_err(fail)?;
-        let mut found = 0;
-        {
-            let mut statement = transaction
-                .prepare_cached("DELETE FROM events WHERE id = ?1")
-                .map_err(fail)?;
-            for id in ids {
-                found += statement.execute([id.as_bytes()]).map_err(fail)?;
-            }
-        }
-        transaction.commit().map_err(fail)?;
-        Ok(found)
+        self.each_id(
+            "cannot delete events",
+            "DELETE FROM events WHERE id = ?1",
+            &[],
+            ids,
+        )
     }
 }
