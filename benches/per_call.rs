@@ -218,6 +218,9 @@ fn per_call(c: &mut Criterion) {
         group.bench_function(format!("plain_{name}"), |b| {
             b.iter(|| black_box(plain(black_box(id), fail).is_ok()));
         });
+        group.bench_function(format!("emits_event_no_emitter_{name}"), |b| {
+            b.iter(|| black_box(annotated(user, black_box(id), fail).is_ok()));
+        });
         let (emitter, tab) = steady_emitter(user);
         let default = tidings::set_default(&emitter);
         group.bench_function(format!("emits_event_{name}"), |b| {

@@ -194,7 +194,7 @@ fn wrap(function: &Function, args: &Args) -> TokenStream {
     let result = Ident::new("__tidings_result", Span::mixed_site());
     let result_at_type = Ident::new("__tidings_result", located);
 
-    let site_static = site_static(&krate, &private, &site, args);
+    let site_static = site_static(&private, &site, args);
     let start = match &args.emitter {
         Some(emitter) => {
             let emitter = borrowed(emitter);
@@ -259,12 +259,7 @@ fn wrap(function: &Function, args: &Args) -> TokenStream {
     quote!(#head #braces)
 }
 
-fn site_static(
-    krate: &TokenStream,
-    private: &TokenStream,
-    site: &Ident,
-    args: &Args,
-) -> TokenStream {
+fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream {
     let category = args
         .category
         .as_ref()
@@ -293,9 +288,9 @@ fn site_static(
     };
     quote! {
         static #site: #private::Site = #private::Site {
-            category: #krate::Category::new_const(#category),
-            action: #krate::Action::new_const(#action),
-            success: #krate::Severity::#success,
+            category: #private::Category::new_const(#category),
+            action: #private::Action::new_const(#action),
+            success: #private::Severity::#success,
             description: #description,
             error_description: #error_description,
             doc: #doc,
