@@ -295,6 +295,27 @@ fn enriching_says_whether_an_event_took_the_change() {
     assert_eq!(report_in_progress().unwrap(), [false; 4]);
 }
 
+#[emits_event(category = "pattern", action = "deploy")]
+fn outer_with_silent_inner() -> Result<bool, PingError> {
+    current::meta("outer", 1);
+    let inner_took_it = silent_inner()?;
+    Ok(inner_took_it)
+}
+
+/// An annotated call that emits nothing (its emitter is `None`) inside one that does.
+#[emits_event(category = "pattern", action = "verify", emitter = None::<Emitter>)]
+fn silent_inner() -> Result<bool, PingError> {
+    Ok(current::meta("inner", 1))
+}
+
+#[test]
+fn a_silent_inner_call_does_not_enrich_the_outer_event() {
+    let (inner_took_it, events) = capture(outer_with_silent_inner);
+    assert!(!inner_took_it.unwrap());
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].metadata().keys().collect::<Vec<_>>(), ["outer"]);
+}
+
 #[test]
 fn enriching_outside_an_annotated_function_does_nothing() {
     assert!(!current::in_progress());

@@ -203,20 +203,31 @@ impl Call {
 
 /// Keeps the call's event in progress on this thread while alive; puts it back when dropped,
 /// also on panic.
+///
+/// A call that will emit nothing installs nothing when no event is in progress on this thread
+/// (the common case with no emitter set): enrichment then finds no event, as it should. Inside
+/// another call's event it installs an inactive frame, so that the outer event does not receive
+/// what belongs to this call.
 struct Installed<'a> {
     call: &'a mut Call,
+    installed: bool,
 }
 
 impl<'a> Installed<'a> {
     fn new(call: &'a mut Call) -> Self {
-        current::push(std::mem::take(&mut call.frame));
-        Installed { call }
+        let installed = call.frame.active || current::depth() > 0;
+        if installed {
+            current::push(std::mem::take(&mut call.frame));
+        }
+        Installed { call, installed }
     }
 }
 
 impl Drop for Installed<'_> {
     fn drop(&mut self) {
-        self.call.frame = current::pop();
+        if self.installed {
+            self.call.frame = current::pop();
+        }
     }
 }
 

@@ -35,6 +35,11 @@ pub(crate) fn push(frame: Frame) {
     FRAMES.with(|frames| frames.borrow_mut().push(frame));
 }
 
+/// How many calls have an event (or an inactive frame) installed on this thread.
+pub(crate) fn depth() -> usize {
+    FRAMES.try_with(|frames| frames.borrow().len()).unwrap_or(0)
+}
+
 /// Removes the innermost event in progress on this thread.
 pub(crate) fn pop() -> Frame {
     FRAMES

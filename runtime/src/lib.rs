@@ -58,8 +58,8 @@ pub use uuid::Uuid;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::call::{AsEmitter, Call, IdSource, IdValue, InCall, IsResult, Site, call_once};
-    pub use crate::name::{Action, Category};
-    pub use crate::severity::Severity;
     pub use crate::error_report;
+    pub use crate::name::{Action, Category};
     pub use crate::report::specialize;
+    pub use crate::severity::Severity;
 }
