@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::{number_of, numbered_event};
 use futures::StreamExt;
 use tidings::{
-    Broadcaster, DeliveryFailure, Emitter, Event, EventPage, EventQuery, EventStore, Lagged,
-    MemoryStore, RecvError, Status, StoreError, Subscription, TryRecvError, Uuid,
+    Broadcaster, DeliveryFailure, Emitter, Event, EventPage, EventQuery, EventStore, EventTypes,
+    Lagged, MemoryStore, RecvError, Status, StoreError, Subscription, TryRecvError, Uuid,
 };
 
 /// A store that, at insert time, looks at a live subscription of the same user: with persist then
@@ -46,6 +46,17 @@ impl EventStore for OrderCheckingStore {
     }
     fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
         self.inner.delete_many(ids)
+    }
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<Event>>, StoreError> {
+        self.inner.stored_after(user, after, limit)
+    }
+    fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
+        self.inner.types(user)
     }
 }
 
@@ -88,6 +99,12 @@ impl EventStore for FailingStore {
     }
     fn delete_many(&self, _: &[Uuid]) -> Result<usize, StoreError> {
         Ok(0)
+    }
+    fn stored_after(&self, _: Uuid, _: Uuid, _: usize) -> Result<Option<Vec<Event>>, StoreError> {
+        Ok(None)
+    }
+    fn types(&self, _: Option<Uuid>) -> Result<EventTypes, StoreError> {
+        Ok(EventTypes::default())
     }
 }
 

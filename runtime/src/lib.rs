@@ -44,7 +44,8 @@ pub use name::{Action, Category, InvalidName, MAX_LEN as MAX_NAME_LEN};
 pub use report::{AsDynError, ErrorDetails, ErrorReport, ToErrorReport, marker};
 pub use severity::{Severity, Status, UnknownLevel};
 pub use store::{
-    EventPage, EventQuery, EventStore, MemoryStore, Order, PageSize, SortField, StoreError,
+    EventPage, EventQuery, EventStore, EventTypes, MemoryStore, Order, PageSize, SortField,
+    StoreError,
 };
 #[cfg(feature = "sqlite")]
 pub use store::{Retention, SqliteStore};

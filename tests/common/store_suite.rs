@@ -18,6 +18,8 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn EventStore>) {
     unread_counts(&*make());
     mark_read_and_unread(&*make());
     delete_by_id_and_in_bulk(&*make());
+    stored_after_for_resuming_a_stream(&*make());
+    distinct_types(&*make());
 }
 
 /// An event with a chosen creation time (seconds after 2026-01-01T00:00:00Z).
@@ -400,4 +402,107 @@ fn delete_by_id_and_in_bulk(store: &dyn EventStore) {
     );
     let left = store.query(&EventQuery::new().user(user)).unwrap();
     assert_eq!(ids(&left.events), ids(&events[3..]));
+}
+
+fn stored_after_for_resuming_a_stream(store: &dyn EventStore) {
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let a: Vec<Event> = (0..5)
+        .map(|i| {
+            put(
+                store,
+                event_at(Some(alice), "pattern", "deploy", Severity::Success, "", i),
+            )
+        })
+        .collect();
+    let b = put(
+        store,
+        event_at(Some(bob), "pattern", "deploy", Severity::Success, "", 9),
+    );
+    // Stored after a[1]: a[2], a[3], a[4], in storage order, none of Bob's.
+    assert_eq!(
+        store
+            .stored_after(alice, a[1].id(), 100)
+            .unwrap()
+            .map(|e| ids(&e)),
+        Some(ids(&a[2..]))
+    );
+    assert_eq!(
+        store
+            .stored_after(alice, a[1].id(), 2)
+            .unwrap()
+            .map(|e| ids(&e)),
+        Some(ids(&a[2..4]))
+    );
+    assert_eq!(
+        store.stored_after(alice, a[4].id(), 100).unwrap(),
+        Some(Vec::new())
+    );
+    // Unknown ids, and another user's event, say "reload".
+    assert_eq!(
+        store.stored_after(alice, Uuid::new_v4(), 100).unwrap(),
+        None
+    );
+    assert_eq!(store.stored_after(alice, b.id(), 100).unwrap(), None);
+    store.delete(a[1].id()).unwrap();
+    assert_eq!(store.stored_after(alice, a[1].id(), 100).unwrap(), None);
+    // A deleted event in between is simply absent.
+    store.delete(a[3].id()).unwrap();
+    assert_eq!(
+        store
+            .stored_after(alice, a[0].id(), 100)
+            .unwrap()
+            .map(|e| ids(&e)),
+        Some(vec![a[2].id(), a[4].id()])
+    );
+}
+
+fn distinct_types(store: &dyn EventStore) {
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    put(
+        store,
+        event_at(Some(alice), "pattern", "deploy", Severity::Success, "", 1),
+    );
+    put(
+        store,
+        event_at(Some(alice), "pattern", "view", Severity::Success, "", 2),
+    );
+    put(
+        store,
+        event_at(Some(alice), "connection", "ping", Severity::Success, "", 3),
+    );
+    put(
+        store,
+        event_at(
+            Some(bob),
+            "academy",
+            "academy_quiz_evaluation",
+            Severity::Success,
+            "",
+            4,
+        ),
+    );
+    let names = |types: tidings::EventTypes| {
+        (
+            types
+                .categories
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect::<Vec<_>>(),
+            types
+                .actions
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        names(store.types(Some(alice)).unwrap()),
+        (
+            vec!["connection".to_owned(), "pattern".to_owned()],
+            vec!["deploy".to_owned(), "ping".to_owned(), "view".to_owned()]
+        )
+    );
+    let (categories, actions) = names(store.types(None).unwrap());
+    assert_eq!(categories, ["academy", "connection", "pattern"]);
+    assert_eq!(actions.len(), 4);
 }

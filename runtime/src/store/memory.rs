@@ -7,7 +7,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{EventPage, EventQuery, EventStore, Order, PageSize, SortField, StoreError};
+use super::{
+    EventPage, EventQuery, EventStore, EventTypes, Order, PageSize, SortField, StoreError,
+};
 use crate::event::Event;
 use crate::id_hash::IdHasher;
 use crate::severity::Status;
@@ -220,5 +222,50 @@ impl EventStore for MemoryStore {
         }
         inner.trim_front();
         Ok(found)
+    }
+
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<Event>>, StoreError> {
+        let inner = self.read();
+        let Some(&seq) = inner.seq_of.get(&after) else {
+            return Ok(None);
+        };
+        let Ok(index) = usize::try_from(seq - inner.first) else {
+            return Ok(None);
+        };
+        if inner.slots[index].as_ref().and_then(|e| e.user_id()) != Some(user) {
+            return Ok(None);
+        }
+        Ok(Some(
+            inner
+                .slots
+                .range(index + 1..)
+                .flatten()
+                .filter(|e| e.user_id() == Some(user))
+                .take(limit)
+                .map(|e| (**e).clone())
+                .collect(),
+        ))
+    }
+
+    fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
+        let inner = self.read();
+        let mut categories = std::collections::BTreeSet::new();
+        let mut actions = std::collections::BTreeSet::new();
+        for event in inner
+            .stored()
+            .filter(|e| user.is_none() || e.user_id() == user)
+        {
+            categories.insert(event.category().clone());
+            actions.insert(event.action().clone());
+        }
+        Ok(EventTypes {
+            categories: categories.into_iter().collect(),
+            actions: actions.into_iter().collect(),
+        })
     }
 }

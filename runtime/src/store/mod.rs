@@ -95,6 +95,35 @@ pub trait EventStore: Send + Sync + 'static {
     fn delete(&self, id: Uuid) -> Result<bool, StoreError> {
         Ok(self.delete_many(&[id])? == 1)
     }
+
+    /// The events of `user` stored after the event `after`, oldest first, at most `limit`: what a
+    /// live stream that reconnects with `Last-Event-ID` missed. `None` when no event of `user`
+    /// has the id `after` (deleted, pruned, or another user's): the client should reload.
+    ///
+    /// # Errors
+    /// A backend failure.
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<Event>>, StoreError>;
+
+    /// The distinct categories and actions of the events of `user` (of every user without one),
+    /// sorted: what a filter menu offers.
+    ///
+    /// # Errors
+    /// A backend failure.
+    fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError>;
+}
+
+/// The distinct categories and actions of stored events, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventTypes {
+    /// The categories.
+    pub categories: Vec<Category>,
+    /// The actions.
+    pub actions: Vec<Action>,
 }
 
 /// Why a store could not do what was asked.

@@ -11,7 +11,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, params_from_iter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{EventPage, EventQuery, EventStore, Order, PageSize, SortField, StoreError};
+use super::{
+    EventPage, EventQuery, EventStore, EventTypes, Order, PageSize, SortField, StoreError,
+};
 use crate::event::Event;
 use crate::name::{Action, Category};
 use crate::severity::{Severity, Status};
@@ -614,6 +616,80 @@ impl EventStore for SqliteStore {
             page_size: query.page_size,
             total: usize::try_from(total).unwrap_or(0),
             unread_by_severity,
+        })
+    }
+
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<Event>>, StoreError> {
+        let fail = |e: rusqlite::Error| backend("cannot read events", describe(&e));
+        let connection = self.lock();
+        let seq: Option<i64> = connection
+            .prepare_cached("SELECT seq FROM events WHERE id = ?1 AND user_id = ?2")
+            .and_then(|mut s| {
+                let mut rows =
+                    s.query_map([after.as_bytes(), user.as_bytes()], |row| row.get(0))?;
+                rows.next().transpose()
+            })
+            .map_err(fail)?;
+        let Some(seq) = seq else {
+            return Ok(None);
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let events = connection
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM events WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ))
+            .and_then(|mut s| {
+                s.query_map(
+                    params_from_iter([
+                        SqlValue::Blob(user.as_bytes().to_vec()),
+                        SqlValue::Integer(seq),
+                        SqlValue::Integer(limit),
+                    ]),
+                    read_event,
+                )?
+                .collect::<rusqlite::Result<Vec<Event>>>()
+            })
+            .map_err(fail)?;
+        Ok(Some(events))
+    }
+
+    fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
+        let fail = |e: rusqlite::Error| backend("cannot read event types", describe(&e));
+        let connection = self.lock();
+        let (clause, values) = match user {
+            Some(user) => (
+                "WHERE user_id = ?1",
+                vec![SqlValue::Blob(user.as_bytes().to_vec())],
+            ),
+            None => ("", Vec::new()),
+        };
+        let distinct = |column: &str| -> Result<Vec<String>, StoreError> {
+            connection
+                .prepare_cached(&format!(
+                    "SELECT DISTINCT {column} FROM events {clause} ORDER BY {column}"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(params_from_iter(values.iter()), |row| row.get(0))?
+                        .collect::<rusqlite::Result<Vec<String>>>()
+                })
+                .map_err(fail)
+        };
+        let categories = distinct("category")?
+            .into_iter()
+            .map(|c| Category::new(c).map_err(|e| backend("cannot read event types", e)))
+            .collect::<Result<_, _>>()?;
+        let actions = distinct("action")?
+            .into_iter()
+            .map(|a| Action::new(a).map_err(|e| backend("cannot read event types", e)))
+            .collect::<Result<_, _>>()?;
+        Ok(EventTypes {
+            categories,
+            actions,
         })
     }
 
