@@ -28,6 +28,8 @@ mod report;
 mod severity;
 mod store;
 pub mod testing;
+#[cfg(feature = "axum")]
+pub mod web;
 mod writer;
 
 pub use broadcast::{

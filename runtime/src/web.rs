@@ -1,0 +1,520 @@
+//! The events API and live stream for axum (feature `axum`).
+//!
+//! [`router`] serves, under wherever it is nested (for example `/api/events`):
+//!
+//! | verb, path | what |
+//! |---|---|
+//! | `GET /` | the user's events: `page` (from 0), `pagesize` (a number or `all`, default 25), `search`, `order` (`asc`/`desc`), `sort` (`created_at`/`updated_at`), `status`, and repeatable `category`, `action`, `severity`, `actedUpon` |
+//! | `GET /types` | the distinct categories and actions of the user's events |
+//! | `GET /subscribe` | Server-Sent Events: every frame has `id:` (the event id) and the event as JSON in `data:`; a reconnect with `Last-Event-ID` first gets the stored events it missed, in order, then the live ones, with no gap and no duplicate; a subscriber that fell behind gets an `event: lagged` frame with `{"missed": n}`; an unknown `Last-Event-ID` gets `event: reload` |
+//! | `POST /` | a client event: `category`, `action`, `severity` required; the server sets id, user, system, status and timestamps; 201 with the stored event |
+//! | `PUT /status/{id}` | `{"status": "read"}` |
+//! | `PUT /status/bulk` | `{"status": "read", "ids": [...]}` |
+//! | `DELETE /{id}` | 204 |
+//! | `DELETE /bulk` | `{"ids": [...]}`, 204 |
+//!
+//! tidings has no authentication of its own: the application says who the user of a request
+//! is, with a function of the request's parts (headers, extensions set by its own middleware).
+//! A request without a user gets 401. A user never reads, marks or deletes another user's
+//! events: such requests answer as if the event did not exist. Bad bodies and parameters get
+//! 400 with a JSON error naming the field and the value.
+
+use std::collections::{HashSet, VecDeque};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as Frame, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::broadcast::{Lagged, Subscription};
+use crate::emitter::Emitter;
+use crate::event::Event;
+use crate::name::{Action, Category};
+use crate::severity::{Severity, Status};
+use crate::store::{EventQuery, EventStore, Order, PageSize, SortField};
+
+/// How many missed events a reconnecting stream replays at most; beyond that it is told to
+/// reload.
+pub const MAX_REPLAY: usize = 1000;
+
+type UserOf = dyn Fn(&Parts) -> Option<Uuid> + Send + Sync;
+
+#[derive(Clone)]
+struct Web {
+    emitter: Emitter,
+    user_of: Arc<UserOf>,
+}
+
+/// The events API and live stream of `emitter`'s store and broadcaster; `user_of` says who the
+/// user of a request is (`None`: 401).
+///
+/// ```
+/// use tidings_runtime::{Emitter, Uuid};
+///
+/// let events = Emitter::new();
+/// let api: axum::Router = axum::Router::new().nest(
+///     "/api/events",
+///     tidings_runtime::web::router(events, |parts| {
+///         // Here, a header set by the application's own authentication layer.
+///         let value = parts.headers.get("x-user-id")?;
+///         Uuid::parse_str(value.to_str().ok()?).ok()
+///     }),
+/// );
+/// # drop(api);
+/// ```
+pub fn router<S>(
+    emitter: Emitter,
+    user_of: impl Fn(&Parts) -> Option<Uuid> + Send + Sync + 'static,
+) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let web = Web {
+        emitter,
+        user_of: Arc::new(user_of),
+    };
+    Router::new()
+        .route("/", get(list).post(create))
+        .route("/types", get(types))
+        .route("/subscribe", get(subscribe))
+        .route("/status/bulk", put(set_status_bulk))
+        .route("/status/{id}", put(set_status_one))
+        .route("/bulk", axum::routing::delete(delete_bulk))
+        .route("/{id}", axum::routing::delete(delete_one))
+        .with_state(web)
+}
+
+/// A 4xx or 5xx answer with a JSON body naming what was wrong.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    message: String,
+    field: Option<&'static str>,
+}
+
+impl ApiError {
+    fn bad(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            field: Some(field),
+        }
+    }
+
+    fn not_found() -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: "no such event".to_owned(),
+            field: None,
+        }
+    }
+
+    fn internal(error: impl std::fmt::Display) -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: error.to_string(),
+            field: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("error".to_owned(), Value::String(self.message));
+        if let Some(field) = self.field {
+            body.insert("field".to_owned(), Value::String(field.to_owned()));
+        }
+        (self.status, Json(Value::Object(body))).into_response()
+    }
+}
+
+/// The user of a request, from the application's function.
+struct User(Uuid);
+
+impl FromRequestParts<Web> for User {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, ApiError> {
+        (web.user_of)(parts).map(User).ok_or(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            message: "no user for this request".to_owned(),
+            field: None,
+        })
+    }
+}
+
+fn store(web: &Web) -> Result<&Arc<dyn EventStore>, ApiError> {
+    web.emitter
+        .store()
+        .ok_or_else(|| ApiError::internal("this server keeps no events"))
+}
+
+/// Parses the list parameters; repeated keys add values.
+fn parse_query(raw: Option<&str>, user: Uuid) -> Result<EventQuery, ApiError> {
+    let mut query = EventQuery::new().user(user);
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let value = value.as_ref();
+        let number = |field: &'static str| {
+            value.parse::<usize>().map_err(|_| {
+                ApiError::bad(
+                    field,
+                    format!("`{field}` must be a whole number, not {value:?}"),
+                )
+            })
+        };
+        match key.as_ref() {
+            "page" => query.page = number("page")?,
+            "pagesize" => {
+                query.page_size = if value == "all" {
+                    PageSize::All
+                } else {
+                    PageSize::Limit(number("pagesize")?)
+                }
+            }
+            "search" => query.search = Some(value.to_owned()),
+            "order" => {
+                query.order = match value {
+                    "asc" => Order::Asc,
+                    "desc" => Order::Desc,
+                    _ => {
+                        return Err(ApiError::bad(
+                            "order",
+                            format!("`order` must be `asc` or `desc`, not {value:?}"),
+                        ));
+                    }
+                }
+            }
+            "sort" => {
+                query.sort = match value {
+                    "created_at" => SortField::CreatedAt,
+                    "updated_at" => SortField::UpdatedAt,
+                    _ => {
+                        return Err(ApiError::bad(
+                            "sort",
+                            format!("`sort` must be `created_at` or `updated_at`, not {value:?}"),
+                        ));
+                    }
+                }
+            }
+            "status" => {
+                query.status =
+                    Some(value.parse().map_err(|e: crate::UnknownLevel| {
+                        ApiError::bad("status", e.to_string())
+                    })?);
+            }
+            "category" => query.categories.push(
+                Category::new(value.to_owned())
+                    .map_err(|e| ApiError::bad("category", e.to_string()))?,
+            ),
+            "action" => query.actions.push(
+                Action::new(value.to_owned())
+                    .map_err(|e| ApiError::bad("action", e.to_string()))?,
+            ),
+            "severity" => query.severities.push(
+                value
+                    .parse()
+                    .map_err(|e: crate::UnknownLevel| ApiError::bad("severity", e.to_string()))?,
+            ),
+            "actedUpon" => query.acted_upon.push(Uuid::parse_str(value).map_err(|_| {
+                ApiError::bad(
+                    "actedUpon",
+                    format!("`actedUpon` must be a UUID, not {value:?}"),
+                )
+            })?),
+            other => {
+                return Err(ApiError::bad(
+                    "query",
+                    format!(
+                        "unknown parameter {other:?}; the parameters are page, pagesize, search, \
+                         order, sort, status, category, action, severity, actedUpon"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(query)
+}
+
+async fn list(
+    State(web): State<Web>,
+    User(user): User,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let query = parse_query(raw.as_deref(), user)?;
+    let page = store(&web)?.query(&query).map_err(ApiError::internal)?;
+    let unread: Map<String, Value> = page
+        .unread_by_severity
+        .iter()
+        .map(|(severity, count)| (severity.as_str().to_owned(), json!(count)))
+        .collect();
+    Ok(Json(json!({
+        "events": page.events,
+        "page": page.page,
+        "pageSize": match page.page_size {
+            PageSize::All => json!("all"),
+            PageSize::Limit(n) => json!(n),
+        },
+        "totalCount": page.total,
+        "unreadCountBySeverity": unread,
+    })))
+}
+
+async fn types(State(web): State<Web>, User(user): User) -> Result<Json<Value>, ApiError> {
+    let types = store(&web)?.types(Some(user)).map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "categories": types.categories,
+        "actions": types.actions,
+    })))
+}
+
+/// What a client may send; the server sets the rest.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClientEvent {
+    acted_upon: Option<Uuid>,
+    category: Option<String>,
+    action: Option<String>,
+    severity: Option<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    metadata: Map<String, Value>,
+}
+
+fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad("body", format!("invalid JSON body: {e}")))
+}
+
+async fn create(
+    State(web): State<Web>,
+    User(user): User,
+    bytes: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Event>), ApiError> {
+    let client: ClientEvent = body(&bytes)?;
+    let category = client
+        .category
+        .ok_or_else(|| ApiError::bad("category", "`category` is required"))?;
+    let action = client
+        .action
+        .ok_or_else(|| ApiError::bad("action", "`action` is required"))?;
+    let severity: Severity = client
+        .severity
+        .ok_or_else(|| ApiError::bad("severity", "`severity` is required"))?
+        .parse()
+        .map_err(|e: crate::UnknownLevel| ApiError::bad("severity", e.to_string()))?;
+    let category = Category::new(category).map_err(|e| ApiError::bad("category", e.to_string()))?;
+    let action = Action::new(action).map_err(|e| ApiError::bad("action", e.to_string()))?;
+    let mut builder = Event::builder()
+        .from_user(user)
+        .category(category.as_str().to_owned())
+        .action(action.as_str().to_owned())
+        .severity(severity)
+        .description(client.description)
+        .metadata(client.metadata);
+    if let Some(id) = client.acted_upon {
+        builder = builder.acted_upon(id);
+    }
+    let event = builder.build().map_err(|e| {
+        let field = match e.problems().first() {
+            Some(crate::BuildProblem::ErrorWithoutErr) => "metadata",
+            Some(crate::BuildProblem::InvalidDoc { .. }) => "metadata",
+            _ => "body",
+        };
+        ApiError::bad(field, e.to_string())
+    })?;
+    let emitted = web.emitter.emit(event).map_err(ApiError::internal)?;
+    web.emitter.flush();
+    Ok((StatusCode::CREATED, Json((*emitted).clone())))
+}
+
+fn parse_id(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text)
+        .map_err(|_| ApiError::bad("id", format!("`id` must be a UUID, not {text:?}")))
+}
+
+/// The ids among `ids` that are events of `user`; the others answer as if they did not exist.
+fn owned(store: &dyn EventStore, user: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
+    let mut mine = Vec::with_capacity(ids.len());
+    for &id in ids {
+        if store
+            .get(id)
+            .map_err(ApiError::internal)?
+            .and_then(|e| e.user_id())
+            == Some(user)
+        {
+            mine.push(id);
+        }
+    }
+    Ok(mine)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkStatusBody {
+    status: String,
+    ids: Vec<Uuid>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkBody {
+    ids: Vec<Uuid>,
+}
+
+fn parse_status(text: &str) -> Result<Status, ApiError> {
+    text.parse()
+        .map_err(|e: crate::UnknownLevel| ApiError::bad("status", e.to_string()))
+}
+
+async fn set_status_one(
+    State(web): State<Web>,
+    User(user): User,
+    Path(id): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Event>, ApiError> {
+    let id = parse_id(&id)?;
+    let status = parse_status(&body::<StatusBody>(&bytes)?.status)?;
+    let store = store(&web)?;
+    if owned(&**store, user, &[id])?.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    store.set_status(id, status).map_err(ApiError::internal)?;
+    store
+        .get(id)
+        .map_err(ApiError::internal)?
+        .map(Json)
+        .ok_or_else(ApiError::not_found)
+}
+
+async fn set_status_bulk(
+    State(web): State<Web>,
+    User(user): User,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: BulkStatusBody = body(&bytes)?;
+    let status = parse_status(&request.status)?;
+    let store = store(&web)?;
+    let mine = owned(&**store, user, &request.ids)?;
+    let updated = store
+        .set_status_many(&mine, status)
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "updated": updated })))
+}
+
+async fn delete_one(
+    State(web): State<Web>,
+    User(user): User,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let store = store(&web)?;
+    if owned(&**store, user, &[id])?.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    store.delete(id).map_err(ApiError::internal)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_bulk(
+    State(web): State<Web>,
+    User(user): User,
+    bytes: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let request: BulkBody = body(&bytes)?;
+    let store = store(&web)?;
+    let mine = owned(&**store, user, &request.ids)?;
+    store.delete_many(&mine).map_err(ApiError::internal)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn subscribe(
+    State(web): State<Web>,
+    User(user): User,
+    headers: HeaderMap,
+) -> Result<Sse<axum::response::sse::KeepAliveStream<LiveStream>>, ApiError> {
+    // Subscribe before reading history: whatever is published meanwhile is either in the
+    // history (skipped live by id) or arrives live. No gap, no duplicate.
+    let live = web.emitter.subscribe(user);
+    let mut stream = LiveStream {
+        replay: VecDeque::new(),
+        replayed: HashSet::new(),
+        live,
+    };
+    if let Some(last) = headers.get("last-event-id") {
+        let last = last
+            .to_str()
+            .ok()
+            .and_then(|text| Uuid::parse_str(text).ok())
+            .ok_or_else(|| ApiError::bad("Last-Event-ID", "`Last-Event-ID` must be an event id"))?;
+        match store(&web)?
+            .stored_after(user, last, MAX_REPLAY + 1)
+            .map_err(ApiError::internal)?
+        {
+            Some(missed) if missed.len() <= MAX_REPLAY => {
+                for event in missed {
+                    stream.replayed.insert(event.id());
+                    stream.replay.push_back(frame(&event));
+                }
+            }
+            _ => stream
+                .replay
+                .push_back(Frame::default().event("reload").data("{}")),
+        }
+    }
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn frame(event: &Event) -> Frame {
+    let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
+    Frame::default().id(event.id().to_string()).data(data)
+}
+
+/// Replayed frames first, then live events not already replayed.
+pub struct LiveStream {
+    replay: VecDeque<Frame>,
+    replayed: HashSet<Uuid>,
+    live: Subscription,
+}
+
+impl futures_core::Stream for LiveStream {
+    type Item = Result<Frame, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(frame) = self.replay.pop_front() {
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        loop {
+            return match Pin::new(&mut self.live).poll_next(cx) {
+                Poll::Ready(Some(Ok(event))) => {
+                    if self.replayed.remove(&event.id()) {
+                        continue;
+                    }
+                    Poll::Ready(Some(Ok(frame(&event))))
+                }
+                Poll::Ready(Some(Err(Lagged(missed)))) => Poll::Ready(Some(Ok(Frame::default()
+                    .event("lagged")
+                    .data(json!({ "missed": missed }).to_string())))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+}

@@ -1,0 +1,590 @@
+//! The axum integration over real HTTP on 127.0.0.1: the SSE stream (ids, resume with
+//! `Last-Event-ID`, bursts), the REST API (filters, pagination, counts, marks, deletes, client
+//! events), authorization between users, and clear 400s.
+
+mod common;
+
+use std::time::Duration;
+
+use common::numbered_event;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use tidings::{Emitter, Event, Severity, Uuid};
+
+struct Server {
+    base: String,
+    events: Emitter,
+    client: Client,
+}
+
+async fn start() -> Server {
+    start_with(Emitter::new()).await
+}
+
+async fn start_with(events: Emitter) -> Server {
+    let app = axum::Router::new().nest(
+        "/api/events",
+        tidings::web::router(events.clone(), |parts| {
+            let value = parts.headers.get("x-user-id")?;
+            Uuid::parse_str(value.to_str().ok()?).ok()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Server {
+        base: format!("http://{address}/api/events"),
+        events,
+        client: Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    }
+}
+
+impl Server {
+    fn get(&self, user: Uuid, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("x-user-id", user.to_string())
+    }
+    fn send(
+        &self,
+        method: reqwest::Method,
+        user: Uuid,
+        path: &str,
+        body: Value,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header("x-user-id", user.to_string())
+            .json(&body)
+    }
+}
+
+/// One Server-Sent Events frame.
+#[derive(Debug, Default)]
+struct SseFrame {
+    id: Option<String>,
+    event: Option<String>,
+    data: String,
+}
+
+/// Reads frames from an SSE response, skipping keepalive comments.
+struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    async fn next(&mut self) -> SseFrame {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut frame = SseFrame::default();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        frame.id = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        frame.event = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        frame.data.push_str(v.trim_start());
+                    }
+                }
+                if frame.id.is_some() || frame.event.is_some() || !frame.data.is_empty() {
+                    return frame;
+                }
+                continue;
+            }
+            let chunk = self
+                .response
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream is open");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    async fn next_event(&mut self) -> Event {
+        let frame = self.next().await;
+        assert_eq!(frame.event, None, "{frame:?}");
+        let event: Event = serde_json::from_str(&frame.data).unwrap();
+        assert_eq!(frame.id.as_deref(), Some(event.id().to_string().as_str()));
+        event
+    }
+}
+
+async fn subscribe(server: &Server, user: Uuid, last: Option<Uuid>) -> SseReader {
+    let mut request = server.get(user, "/subscribe");
+    if let Some(last) = last {
+        request = request.header("last-event-id", last.to_string());
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    SseReader {
+        response,
+        buffer: String::new(),
+    }
+}
+
+fn n_of(event: &Event) -> u64 {
+    event.metadata()["n"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_100_arrives_complete_in_order_with_ids() {
+    let server = start().await;
+    let user = Uuid::new_v4();
+    let mut stream = subscribe(&server, user, None).await;
+    let sent: Vec<Uuid> = (0..100)
+        .map(|n| server.events.emit(numbered_event(user, n)).unwrap().id())
+        .collect();
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got.push(stream.next_event().await.id());
+    }
+    assert_eq!(got, sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_with_last_event_id_gets_exactly_what_it_missed() {
+    let server = start().await;
+    let user = Uuid::new_v4();
+    let mut first = subscribe(&server, user, None).await;
+    for n in 0..3 {
+        server.events.emit(numbered_event(user, n)).unwrap();
+    }
+    let mut last = None;
+    for n in 0..3 {
+        let event = first.next_event().await;
+        assert_eq!(n_of(&event), n);
+        last = Some(event.id());
+    }
+    drop(first);
+    // Missed while disconnected; another user's events are not replayed.
+    for n in 3..7 {
+        server.events.emit(numbered_event(user, n)).unwrap();
+        server
+            .events
+            .emit(numbered_event(Uuid::new_v4(), 100 + n))
+            .unwrap();
+    }
+    let mut second = subscribe(&server, user, last).await;
+    server.events.emit(numbered_event(user, 7)).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.push(n_of(&second.next_event().await));
+    }
+    assert_eq!(
+        got,
+        [3, 4, 5, 6, 7],
+        "the missed ones in order, then live, no duplicate"
+    );
+}
+
+/// On a current-thread runtime the server cannot run while this test emits, so a stream with a
+/// buffer of 4 is sure to fall behind a burst of 100.
+#[tokio::test(flavor = "current_thread")]
+async fn a_stream_that_falls_behind_is_told_how_many_it_missed() {
+    let server = start_with(Emitter::builder().buffer(4).build()).await;
+    let user = Uuid::new_v4();
+    let mut stream = subscribe(&server, user, None).await;
+    for n in 0..100 {
+        server.events.emit(numbered_event(user, n)).unwrap();
+    }
+    let notice = stream.next().await;
+    assert_eq!(notice.event.as_deref(), Some("lagged"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&notice.data).unwrap(),
+        json!({"missed": 96})
+    );
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(n_of(&stream.next_event().await));
+    }
+    assert_eq!(got, [96, 97, 98, 99]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_last_event_id_asks_for_a_reload() {
+    let server = start().await;
+    let user = Uuid::new_v4();
+    let mut stream = subscribe(&server, user, Some(Uuid::new_v4())).await;
+    let frame = stream.next().await;
+    assert_eq!(frame.event.as_deref(), Some("reload"));
+    let bad = server
+        .get(user, "/subscribe")
+        .header("last-event-id", "not-an-id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn emit_mixed(server: &Server, user: Uuid) -> Vec<Event> {
+    let mut events = Vec::new();
+    for (i, (category, action, severity)) in [
+        ("connection", "ping", Severity::Success),
+        ("connection", "ping", Severity::Error),
+        ("pattern", "deploy", Severity::Success),
+        ("pattern", "deploy", Severity::Warning),
+        ("pattern", "view", Severity::Informational),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut builder = Event::builder()
+            .from_user(user)
+            .category(category)
+            .action(action)
+            .severity(severity)
+            .description(format!("Event number {i} 100%"));
+        if severity == Severity::Error {
+            builder = builder.err(&std::io::Error::other("boom"));
+        }
+        events.push((*server.events.emit(builder.build().unwrap()).unwrap()).clone());
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_filters_paginates_and_counts() {
+    let server = start().await;
+    let user = Uuid::new_v4();
+    let events = emit_mixed(&server, user).await;
+    emit_mixed(&server, Uuid::new_v4()).await;
+
+    let page: Value = server
+        .get(user, "?pagesize=2&page=1&order=asc")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["totalCount"], 5);
+    assert_eq!(page["pageSize"], 2);
+    let ids: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [events[2].id().to_string(), events[3].id().to_string()]
+    );
+    assert_eq!(
+        page["unreadCountBySeverity"],
+        json!({"success": 2, "error": 1, "warning": 1, "informational": 1})
+    );
+
+    let filtered: Value = server
+        .get(
+            user,
+            "?category=pattern&severity=success&severity=warning&pagesize=all",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(filtered["totalCount"], 2);
+    assert_eq!(filtered["pageSize"], "all");
+    let searched: Value = server
+        .get(user, "?search=NUMBER%204%20100%25")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(searched["totalCount"], 1);
+    assert_eq!(searched["events"][0]["id"], events[4].id().to_string());
+
+    let types: Value = server
+        .get(user, "/types")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        types,
+        json!({"categories": ["connection", "pattern"], "actions": ["deploy", "ping", "view"]})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marking_and_deleting_and_no_user_touches_another_users_events() {
+    let server = start().await;
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let events = emit_mixed(&server, alice).await;
+    let id = events[0].id();
+
+    // Bob sees none of Alice's events and cannot mark or delete them.
+    let bobs: Value = server
+        .get(bob, "")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bobs["totalCount"], 0);
+    let marked = server
+        .send(
+            reqwest::Method::PUT,
+            bob,
+            &format!("/status/{id}"),
+            json!({"status": "read"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(marked.status(), StatusCode::NOT_FOUND);
+    let deleted = server
+        .client
+        .delete(format!("{}/{id}", server.base))
+        .header("x-user-id", bob.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NOT_FOUND);
+    let bulk: Value = server
+        .send(
+            reqwest::Method::PUT,
+            bob,
+            "/status/bulk",
+            json!({"status": "read", "ids": [id]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bulk["updated"], 0);
+    let deleted = server
+        .send(reqwest::Method::DELETE, bob, "/bulk", json!({"ids": [id]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert!(
+        server.events.store().unwrap().get(id).unwrap().is_some(),
+        "Bob deleted nothing"
+    );
+
+    // Alice can.
+    let marked: Value = server
+        .send(
+            reqwest::Method::PUT,
+            alice,
+            &format!("/status/{id}"),
+            json!({"status": "read"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(marked["status"], "read");
+    let bulk: Value = server
+        .send(
+            reqwest::Method::PUT,
+            alice,
+            "/status/bulk",
+            json!({"status": "read", "ids": [events[1].id(), events[2].id()]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bulk["updated"], 2);
+    let unread: Value = server
+        .get(alice, "?status=unread")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unread["totalCount"], 2);
+    let deleted = server
+        .client
+        .delete(format!("{}/{id}", server.base))
+        .header("x-user-id", alice.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let deleted = server
+        .send(
+            reqwest::Method::DELETE,
+            alice,
+            "/bulk",
+            json!({"ids": [events[1].id(), events[2].id()]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let left: Value = server
+        .get(alice, "")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(left["totalCount"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_events_are_checked_completed_by_the_server_and_kept() {
+    let server = start().await;
+    let user = Uuid::new_v4();
+    for n in 0..50 {
+        let created = server
+            .send(
+                reqwest::Method::POST,
+                user,
+                "",
+                json!({"category": "ui", "action": "page_view", "severity": "debug", "metadata": {"n": n}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let event: Event = created.json().await.unwrap();
+        assert_eq!(event.user_id(), Some(user));
+        assert_eq!(event.system_id(), Some(server.events.system_id()));
+        assert_eq!(event.status(), tidings::Status::Unread);
+    }
+    let all: Value = server
+        .get(user, "?pagesize=all")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["totalCount"], 50, "nothing accepted is lost");
+}
+
+async fn error_of(response: reqwest::Response) -> (StatusCode, Value) {
+    (response.status(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_clear_400s_and_no_user_gets_401() {
+    let server = start().await;
+    let user = Uuid::new_v4();
+    let post = |body: Value| server.send(reqwest::Method::POST, user, "", body).send();
+
+    let (status, body) = error_of(
+        post(json!({"action": "ping", "severity": "success"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "category");
+    let (_, body) = error_of(
+        post(json!({"category": "Connection", "action": "ping", "severity": "success"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body["field"], "category");
+    assert!(
+        body["error"].as_str().unwrap().contains("\"Connection\""),
+        "{body}"
+    );
+    let (_, body) = error_of(
+        post(json!({"category": "connection", "action": "ping", "severity": "fatal"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body["field"], "severity");
+    assert!(
+        body["error"].as_str().unwrap().contains("\"fatal\""),
+        "{body}"
+    );
+    let (_, body) = error_of(
+        post(json!({"category": "connection", "action": "ping", "severity": "error"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body["field"], "metadata");
+    let (status, body) = error_of(
+        server
+            .client
+            .post(server.base.clone())
+            .header("x-user-id", user.to_string())
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "body");
+
+    for (query, field) in [
+        ("pagesize=lots", "pagesize"),
+        ("order=up", "order"),
+        ("sort=name", "sort"),
+        ("severity=bad", "severity"),
+        ("actedUpon=x", "actedUpon"),
+        ("colour=red", "query"),
+    ] {
+        let (status, body) =
+            error_of(server.get(user, &format!("?{query}")).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(body["field"], field, "{query}: {body}");
+    }
+    let (status, body) = error_of(
+        server
+            .send(
+                reqwest::Method::PUT,
+                user,
+                "/status/not-a-uuid",
+                json!({"status": "read"}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "id");
+    let (status, body) = error_of(
+        server
+            .send(
+                reqwest::Method::PUT,
+                user,
+                &format!("/status/{}", Uuid::new_v4()),
+                json!({"status": "seen"}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "status");
+
+    let anonymous = server.client.get(server.base.clone()).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
