@@ -29,7 +29,7 @@ use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as Frame, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -92,6 +92,15 @@ where
         .route("/bulk", axum::routing::delete(delete_bulk))
         .route("/{id}", axum::routing::delete(delete_one))
         .with_state(web)
+}
+
+/// The notification center: one static page (no build step) that lists the user's events,
+/// newest first, with severity colours, an unread count, mark-as-read, and the details of error
+/// events (message, causes, remediation, documentation link), and shows new events live over
+/// the stream. It expects [`router`] mounted at `/api/events` on the same origin, and the user
+/// to be known from something the browser sends by itself (a cookie).
+pub async fn notification_center() -> Html<&'static str> {
+    Html(include_str!("web/page.html"))
 }
 
 /// A 4xx or 5xx answer with a JSON body naming what was wrong.

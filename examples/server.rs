@@ -1,0 +1,214 @@
+//! An axum server with annotated handlers, the events API and live stream under `/api/events`,
+//! SQLite as the store, and the notification center at `/`.
+//!
+//! ```sh
+//! cargo run --example server -- --port 8080 --db tidings-events.db
+//! ```
+//!
+//! Open <http://127.0.0.1:8080/> (the page gives the browser a demo user in a cookie; open
+//! <http://127.0.0.1:8080/api/me> in the same browser to see its id), then trigger the annotated
+//! handlers from another terminal as that user, and watch the notifications arrive without a
+//! reload:
+//!
+//! ```sh
+//! curl -X POST -b "tidings_user=<the id from /api/me>" http://127.0.0.1:8080/api/connections/minikube/ping
+//! curl -X POST -b "tidings_user=<...>" http://127.0.0.1:8080/api/connections/staging/ping
+//! curl -X POST -b "tidings_user=<...>" http://127.0.0.1:8080/api/designs/web-frontend/deploy
+//! ```
+//!
+//! The port also comes from `PORT`, the database path from `TIDINGS_DB`.
+
+use std::error::Error;
+use std::fmt;
+use std::path::PathBuf;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tidings::{Emitter, ErrorDetails, SqliteStore, Uuid, current, emits_event};
+
+const COOKIE: &str = "tidings_user";
+
+/// The demo's user: the id in the `tidings_user` cookie (a real application would use its own
+/// authentication here).
+fn user_of(parts: &Parts) -> Option<Uuid> {
+    let cookies = parts.headers.get(header::COOKIE)?.to_str().ok()?;
+    cookies
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .and_then(|(_, value)| Uuid::parse_str(value).ok())
+}
+
+struct User(Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for User {
+    type Rejection = StatusCode;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, StatusCode> {
+        user_of(parts).map(User).ok_or(StatusCode::UNAUTHORIZED)
+    }
+}
+
+#[derive(Clone)]
+struct App {
+    events: Emitter,
+}
+
+#[derive(Debug)]
+enum PingError {
+    UnknownConnection(String),
+    Unreachable(std::io::Error),
+}
+
+impl fmt::Display for PingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PingError::UnknownConnection(name) => write!(f, "no connection named {name:?}"),
+            PingError::Unreachable(_) => f.write_str("the Kubernetes API server did not answer"),
+        }
+    }
+}
+
+impl Error for PingError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            PingError::UnknownConnection(_) => None,
+            PingError::Unreachable(e) => Some(e),
+        }
+    }
+}
+
+impl ErrorDetails for PingError {
+    fn code(&self) -> Option<&str> {
+        Some("tidings-example-1001")
+    }
+    fn probable_causes(&self) -> Vec<String> {
+        vec!["The cluster is stopped, or its address changed.".into()]
+    }
+    fn suggested_remediations(&self) -> Vec<String> {
+        vec!["Start the cluster, or upload a fresh kubeconfig.".into()]
+    }
+}
+
+/// A connection ping that succeeds for `minikube` and fails for anything else.
+#[emits_event(
+    category = "connection",
+    action = "ping",
+    user = user,
+    emitter = app.events,
+    description = "Pinged connection {name}",
+    error_description = "Could not ping connection {name}",
+    doc = "https://docs.meshery.io/concepts/logical/connections"
+)]
+async fn ping(app: &App, user: Uuid, name: String) -> Result<String, PingError> {
+    match name.as_str() {
+        "minikube" => {
+            current::meta("Context Name", "minikube");
+            current::meta("Server Address", "https://192.168.49.2:8443");
+            Ok("v1.31.0".to_owned())
+        }
+        "staging" => Err(PingError::Unreachable(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "connection refused",
+        ))),
+        _ => Err(PingError::UnknownConnection(name)),
+    }
+}
+
+/// A design deploy that records what it deployed.
+#[emits_event(
+    category = "pattern",
+    action = "deploy",
+    user = user,
+    emitter = app.events,
+    description = "Deployed design {design}"
+)]
+async fn deploy(app: &App, user: Uuid, design: String) -> Result<u32, std::io::Error> {
+    let components = u32::try_from(design.len()).unwrap_or(u32::MAX);
+    current::set_acted_upon(Uuid::new_v4());
+    current::meta("Design", design.clone());
+    current::meta("Components", components);
+    Ok(components)
+}
+
+async fn ping_route(State(app): State<App>, User(user): User, Path(name): Path<String>) -> Response {
+    match ping(&app, user, name).await {
+        Ok(version) => (StatusCode::OK, version).into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+async fn deploy_route(State(app): State<App>, User(user): User, Path(design): Path<String>) -> Response {
+    match deploy(&app, user, design).await {
+        Ok(n) => (StatusCode::OK, format!("{n} components deployed")).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// The notification center; gives a new browser a demo user.
+async fn page(parts: Parts) -> Response {
+    let page = tidings::web::notification_center().await;
+    if user_of(&parts).is_some() {
+        return page.into_response();
+    }
+    let cookie = format!("{COOKIE}={}; Path=/; SameSite=Strict", Uuid::new_v4());
+    ([(header::SET_COOKIE, cookie)], page).into_response()
+}
+
+struct Options {
+    port: u16,
+    db: PathBuf,
+}
+
+fn options() -> Result<Options, String> {
+    let mut port = std::env::var("PORT").ok();
+    let mut db = std::env::var("TIDINGS_DB").ok();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => port = Some(args.next().ok_or("--port needs a value")?),
+            "--db" => db = Some(args.next().ok_or("--db needs a value")?),
+            other => return Err(format!("unknown argument {other:?}; use --port N and --db PATH")),
+        }
+    }
+    let port = match port {
+        Some(p) => p.parse().map_err(|_| format!("the port must be a number from 0 to 65535, not {p:?}"))?,
+        None => 8080,
+    };
+    Ok(Options {
+        port,
+        db: PathBuf::from(db.unwrap_or_else(|| "tidings-events.db".to_owned())),
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let options = options()?;
+    let events = Emitter::builder().store(SqliteStore::open(&options.db)?).build();
+    let app = App {
+        events: events.clone(),
+    };
+    let router = axum::Router::new()
+        .route("/", get(page))
+        .route("/api/me", get(|User(user): User| async move { user.to_string() }))
+        .route("/api/connections/{name}/ping", post(ping_route))
+        .route("/api/designs/{design}/deploy", post(deploy_route))
+        .nest("/api/events", tidings::web::router(events.clone(), user_of))
+        .with_state(app);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
+    println!(
+        "tidings example server on http://{} (events in {})",
+        listener.local_addr()?,
+        options.db.display()
+    );
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    events.flush();
+    Ok(())
+}
