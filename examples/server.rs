@@ -134,14 +134,22 @@ async fn deploy(app: &App, user: Uuid, design: String) -> Result<u32, std::io::E
     Ok(components)
 }
 
-async fn ping_route(State(app): State<App>, User(user): User, Path(name): Path<String>) -> Response {
+async fn ping_route(
+    State(app): State<App>,
+    User(user): User,
+    Path(name): Path<String>,
+) -> Response {
     match ping(&app, user, name).await {
         Ok(version) => (StatusCode::OK, version).into_response(),
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     }
 }
 
-async fn deploy_route(State(app): State<App>, User(user): User, Path(design): Path<String>) -> Response {
+async fn deploy_route(
+    State(app): State<App>,
+    User(user): User,
+    Path(design): Path<String>,
+) -> Response {
     match deploy(&app, user, design).await {
         Ok(n) => (StatusCode::OK, format!("{n} components deployed")).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -171,11 +179,17 @@ fn options() -> Result<Options, String> {
         match arg.as_str() {
             "--port" => port = Some(args.next().ok_or("--port needs a value")?),
             "--db" => db = Some(args.next().ok_or("--db needs a value")?),
-            other => return Err(format!("unknown argument {other:?}; use --port N and --db PATH")),
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?}; use --port N and --db PATH"
+                ));
+            }
         }
     }
     let port = match port {
-        Some(p) => p.parse().map_err(|_| format!("the port must be a number from 0 to 65535, not {p:?}"))?,
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("the port must be a number from 0 to 65535, not {p:?}"))?,
         None => 8080,
     };
     Ok(Options {
@@ -187,13 +201,18 @@ fn options() -> Result<Options, String> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let options = options()?;
-    let events = Emitter::builder().store(SqliteStore::open(&options.db)?).build();
+    let events = Emitter::builder()
+        .store(SqliteStore::open(&options.db)?)
+        .build();
     let app = App {
         events: events.clone(),
     };
     let router = axum::Router::new()
         .route("/", get(page))
-        .route("/api/me", get(|User(user): User| async move { user.to_string() }))
+        .route(
+            "/api/me",
+            get(|User(user): User| async move { user.to_string() }),
+        )
         .route("/api/connections/{name}/ping", post(ping_route))
         .route("/api/designs/{design}/deploy", post(deploy_route))
         .nest("/api/events", tidings::web::router(events.clone(), user_of))
