@@ -207,6 +207,47 @@ async fn a_stream_that_falls_behind_is_told_how_many_it_missed() {
     assert_eq!(got, [96, 97, 98, 99]);
 }
 
+/// The same resume through SQLite and its background writer (persist, then publish).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_and_list_work_the_same_with_sqlite_and_its_writer() {
+    let dir = std::env::temp_dir().join(format!("tidings-web-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = tidings::SqliteStore::open(dir.join("events.db")).unwrap();
+    let server = start_with(Emitter::builder().store(store).build()).await;
+    assert!(server.events.has_background_writer());
+    let user = Uuid::new_v4();
+    let mut first = subscribe(&server, user, None).await;
+    let sent: Vec<Uuid> = (0..20)
+        .map(|n| server.events.emit(numbered_event(user, n)).unwrap().id())
+        .collect();
+    let mut got = Vec::new();
+    for _ in 0..20 {
+        got.push(first.next_event().await.id());
+    }
+    assert_eq!(got, sent);
+    drop(first);
+    for n in 20..25 {
+        server.events.emit(numbered_event(user, n)).unwrap();
+    }
+    server.events.flush();
+    let mut second = subscribe(&server, user, Some(sent[19])).await;
+    let mut resumed = Vec::new();
+    for _ in 20..25 {
+        resumed.push(n_of(&second.next_event().await));
+    }
+    assert_eq!(resumed, [20, 21, 22, 23, 24]);
+    let all: Value = server
+        .get(user, "?pagesize=all")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["totalCount"], 25);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_last_event_id_asks_for_a_reload() {
     let server = start().await;
