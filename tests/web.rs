@@ -531,43 +531,33 @@ async fn malformed_requests_get_clear_400s_and_no_user_gets_401() {
     let user = Uuid::new_v4();
     let post = |body: Value| server.send(reqwest::Method::POST, user, "", body).send();
 
-    let (status, body) = error_of(
-        post(json!({"action": "ping", "severity": "success"}))
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["field"], "category");
-    let (_, body) = error_of(
-        post(json!({"category": "Connection", "action": "ping", "severity": "success"}))
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(body["field"], "category");
-    assert!(
-        body["error"].as_str().unwrap().contains("\"Connection\""),
-        "{body}"
-    );
-    let (_, body) = error_of(
-        post(json!({"category": "connection", "action": "ping", "severity": "fatal"}))
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(body["field"], "severity");
-    assert!(
-        body["error"].as_str().unwrap().contains("\"fatal\""),
-        "{body}"
-    );
-    let (_, body) = error_of(
-        post(json!({"category": "connection", "action": "ping", "severity": "error"}))
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(body["field"], "metadata");
+    for (sent, field, named) in [
+        (
+            json!({"action": "ping", "severity": "success"}),
+            "category",
+            "`category`",
+        ),
+        (
+            json!({"category": "Connection", "action": "ping", "severity": "success"}),
+            "category",
+            "\"Connection\"",
+        ),
+        (
+            json!({"category": "connection", "action": "ping", "severity": "fatal"}),
+            "severity",
+            "\"fatal\"",
+        ),
+        (
+            json!({"category": "connection", "action": "ping", "severity": "error"}),
+            "metadata",
+            "`err`",
+        ),
+    ] {
+        let (status, body) = error_of(post(sent).await.unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["field"], field, "{body}");
+        assert!(body["error"].as_str().unwrap().contains(named), "{body}");
+    }
     let (status, body) = error_of(
         server
             .client
