@@ -521,6 +521,34 @@ async fn client_events_are_checked_completed_by_the_server_and_kept() {
     assert_eq!(all["totalCount"], 50, "nothing accepted is lost");
 }
 
+/// A client event the store cannot keep is not answered 201: here a read-only SQLite database
+/// behind the background writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_event_that_cannot_be_stored_is_not_accepted() {
+    let dir = std::env::temp_dir().join(format!("tidings-web-ro-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    drop(tidings::SqliteStore::open(dir.join("events.db")).unwrap());
+    let read_only = format!("file:{}?mode=ro", dir.join("events.db").display());
+    let store = tidings::SqliteStore::open(&read_only).unwrap();
+    let server = start_with(Emitter::builder().store(store).build()).await;
+    let user = Uuid::new_v4();
+    let live = server.events.subscribe(user);
+    let answer = server
+        .send(
+            reqwest::Method::POST,
+            user,
+            "",
+            json!({"category": "ui", "action": "page_view", "severity": "debug"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(server.events.failures(), 1);
+    assert!(matches!(live.try_recv(), Err(tidings::TryRecvError::Empty)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 async fn error_of(response: reqwest::Response) -> (StatusCode, Value) {
     (response.status(), response.json().await.unwrap())
 }

@@ -344,8 +344,19 @@ async fn create(
         ApiError::bad(field, e.to_string())
     })?;
     let emitted = web.emitter.emit(event).map_err(ApiError::internal)?;
-    web.emitter.flush();
-    Ok((StatusCode::CREATED, Json((*emitted).clone())))
+    if web.emitter.has_background_writer() {
+        // Waiting for the writer blocks: not on the async executor's thread.
+        let emitter = web.emitter.clone();
+        tokio::task::spawn_blocking(move || emitter.flush())
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    // 201 only for an event that is stored: a failed write was reported, not published.
+    let stored = store(&web)?
+        .get(emitted.id())
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal("the event could not be stored"))?;
+    Ok((StatusCode::CREATED, Json(stored)))
 }
 
 fn parse_id(text: &str) -> Result<Uuid, ApiError> {
