@@ -137,8 +137,8 @@ impl Session {
         response["value"].clone()
     }
 
-    /// The text of the elements matching a CSS selector.
-    async fn texts(&self, selector: &str) -> Vec<String> {
+    /// The WebDriver ids of the elements matching a CSS selector.
+    async fn find(&self, selector: &str) -> Vec<String> {
         let found = self
             .call(
                 reqwest::Method::POST,
@@ -146,17 +146,27 @@ impl Session {
                 Some(json!({"using": "css selector", "value": selector})),
             )
             .await;
+        // Each element is an object whose one value is its id.
+        found
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|element| {
+                element
+                    .as_object()?
+                    .values()
+                    .next()?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
+    /// The text of the elements matching a CSS selector.
+    async fn texts(&self, selector: &str) -> Vec<String> {
         let mut texts = Vec::new();
-        for element in found.as_array().cloned().unwrap_or_default() {
-            let id = element
-                .as_object()
-                .unwrap()
-                .values()
-                .next()
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_owned();
+        for id in self.find(selector).await {
             let text = self
                 .call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
                 .await;
@@ -165,23 +175,14 @@ impl Session {
         texts
     }
 
+    /// Clicks the first element matching a CSS selector.
     async fn click(&self, selector: &str) {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": selector})),
-            )
-            .await;
-        let id = found
-            .as_object()
-            .unwrap()
-            .values()
+        let id = self
+            .find(selector)
+            .await
+            .into_iter()
             .next()
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .expect("an element to click");
         self.call(
             reqwest::Method::POST,
             &format!("/element/{id}/click"),

@@ -236,14 +236,7 @@ async fn resume_and_list_work_the_same_with_sqlite_and_its_writer() {
         resumed.push(n_of(&second.next_event().await));
     }
     assert_eq!(resumed, [20, 21, 22, 23, 24]);
-    let all: Value = server
-        .get(user, "?pagesize=all")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Value = json_of(server.get(user, "?pagesize=all")).await;
     assert_eq!(all["totalCount"], 25);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -297,14 +290,7 @@ async fn list_filters_paginates_and_counts() {
     let events = emit_mixed(&server, user).await;
     emit_mixed(&server, Uuid::new_v4()).await;
 
-    let page: Value = server
-        .get(user, "?pagesize=2&page=1&order=asc")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = json_of(server.get(user, "?pagesize=2&page=1&order=asc")).await;
     assert_eq!(page["totalCount"], 5);
     assert_eq!(page["pageSize"], 2);
     let ids: Vec<&str> = page["events"]
@@ -322,38 +308,18 @@ async fn list_filters_paginates_and_counts() {
         json!({"success": 2, "error": 1, "warning": 1, "informational": 1})
     );
 
-    let filtered: Value = server
-        .get(
-            user,
-            "?category=pattern&severity=success&severity=warning&pagesize=all",
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let filtered: Value = json_of(server.get(
+        user,
+        "?category=pattern&severity=success&severity=warning&pagesize=all",
+    ))
+    .await;
     assert_eq!(filtered["totalCount"], 2);
     assert_eq!(filtered["pageSize"], "all");
-    let searched: Value = server
-        .get(user, "?search=NUMBER%204%20100%25")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let searched: Value = json_of(server.get(user, "?search=NUMBER%204%20100%25")).await;
     assert_eq!(searched["totalCount"], 1);
     assert_eq!(searched["events"][0]["id"], events[4].id().to_string());
 
-    let types: Value = server
-        .get(user, "/types")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let types: Value = json_of(server.get(user, "/types")).await;
     assert_eq!(
         types,
         json!({"categories": ["connection", "pattern"], "actions": ["deploy", "ping", "view"]})
@@ -368,14 +334,7 @@ async fn marking_and_deleting_and_no_user_touches_another_users_events() {
     let id = events[0].id();
 
     // Bob sees none of Alice's events and cannot mark or delete them.
-    let bobs: Value = server
-        .get(bob, "")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bobs: Value = json_of(server.get(bob, "")).await;
     assert_eq!(bobs["totalCount"], 0);
     let marked = server
         .send(
@@ -396,19 +355,13 @@ async fn marking_and_deleting_and_no_user_touches_another_users_events() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NOT_FOUND);
-    let bulk: Value = server
-        .send(
-            reqwest::Method::PUT,
-            bob,
-            "/status/bulk",
-            json!({"status": "read", "ids": [id]}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bulk: Value = json_of(server.send(
+        reqwest::Method::PUT,
+        bob,
+        "/status/bulk",
+        json!({"status": "read", "ids": [id]}),
+    ))
+    .await;
     assert_eq!(bulk["updated"], 0);
     let deleted = server
         .send(reqwest::Method::DELETE, bob, "/bulk", json!({"ids": [id]}))
@@ -422,42 +375,23 @@ async fn marking_and_deleting_and_no_user_touches_another_users_events() {
     );
 
     // Alice can.
-    let marked: Value = server
-        .send(
-            reqwest::Method::PUT,
-            alice,
-            &format!("/status/{id}"),
-            json!({"status": "read"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let marked: Value = json_of(server.send(
+        reqwest::Method::PUT,
+        alice,
+        &format!("/status/{id}"),
+        json!({"status": "read"}),
+    ))
+    .await;
     assert_eq!(marked["status"], "read");
-    let bulk: Value = server
-        .send(
-            reqwest::Method::PUT,
-            alice,
-            "/status/bulk",
-            json!({"status": "read", "ids": [events[1].id(), events[2].id()]}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bulk: Value = json_of(server.send(
+        reqwest::Method::PUT,
+        alice,
+        "/status/bulk",
+        json!({"status": "read", "ids": [events[1].id(), events[2].id()]}),
+    ))
+    .await;
     assert_eq!(bulk["updated"], 2);
-    let unread: Value = server
-        .get(alice, "?status=unread")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let unread: Value = json_of(server.get(alice, "?status=unread")).await;
     assert_eq!(unread["totalCount"], 2);
     let deleted = server
         .client
@@ -478,14 +412,7 @@ async fn marking_and_deleting_and_no_user_touches_another_users_events() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let left: Value = server
-        .get(alice, "")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let left: Value = json_of(server.get(alice, "")).await;
     assert_eq!(left["totalCount"], 2);
 }
 
@@ -510,14 +437,7 @@ async fn client_events_are_checked_completed_by_the_server_and_kept() {
         assert_eq!(event.system_id(), Some(server.events.system_id()));
         assert_eq!(event.status(), tidings::Status::Unread);
     }
-    let all: Value = server
-        .get(user, "?pagesize=all")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Value = json_of(server.get(user, "?pagesize=all")).await;
     assert_eq!(all["totalCount"], 50, "nothing accepted is lost");
 }
 
@@ -547,6 +467,11 @@ async fn a_client_event_that_cannot_be_stored_is_not_accepted() {
     assert_eq!(server.events.failures(), 1);
     assert!(matches!(live.try_recv(), Err(tidings::TryRecvError::Empty)));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends a request and reads its JSON answer.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 async fn error_of(response: reqwest::Response) -> (StatusCode, Value) {
