@@ -419,6 +419,18 @@ fn with_shadowing_use(fail: bool) -> Result<u8, AppError> {
     Ok(8)
 }
 
+/// A regression: the body's items once shadowed the return type that the generated code names.
+#[emits_event(category = "academy", action = "academy_quiz_evaluation")]
+async fn with_shadowing_use_async(fail: bool) -> Result<u8, AppError> {
+    use std::fmt::Result;
+    if fail {
+        return Err(AppError::TooBig(2));
+    }
+    let formatted: Result = Ok(());
+    formatted.map_err(|_| AppError::TooBig(0))?;
+    Ok(9)
+}
+
 #[emits_event(category = "academy", action = "academy_quiz_evaluation")]
 fn with_cfg_parameter(
     #[cfg(not(test))] never: u8,
@@ -435,10 +447,15 @@ fn inner_attributes_shadowing_use_and_cfg_parameters() {
             with_shadowing_use(false).unwrap(),
             with_shadowing_use(true).is_err(),
             with_cfg_parameter(5).unwrap(),
+            futures::executor::block_on(with_shadowing_use_async(false)).unwrap(),
+            matches!(
+                futures::executor::block_on(with_shadowing_use_async(true)),
+                Err(AppError::TooBig(2))
+            ),
         )
     });
-    assert_eq!(results, (3, 8, true, 5));
-    assert_eq!(events.len(), 4);
+    assert_eq!(results, (3, 8, true, 5, 9, true));
+    assert_eq!(events.len(), 6);
     assert_success(&events[0], "academy", "academy_quiz_evaluation");
     assert_success(&events[1], "academy", "academy_quiz_evaluation");
     assert_error(
@@ -449,6 +466,14 @@ fn inner_attributes_shadowing_use_and_cfg_parameters() {
         &[],
     );
     assert_success(&events[3], "academy", "academy_quiz_evaluation");
+    assert_success(&events[4], "academy", "academy_quiz_evaluation");
+    assert_error(
+        &events[5],
+        "academy",
+        "academy_quiz_evaluation",
+        "2 is too big",
+        &[],
+    );
 }
 
 // ---- a panic inside the body emits nothing and leaves no event in progress behind ----

@@ -4,13 +4,12 @@
 use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{
-    Expr, FnArg, GenericArgument, Ident, LitStr, Pat, PathArguments, ReturnType, Signature, Type,
-    TypeParamBound,
-};
+use syn::visit_mut::VisitMut;
+use syn::{Expr, GenericArgument, Ident, LitStr, PathArguments, Type, TypeParamBound};
 
-use crate::args::{self, Args, Errors};
-use crate::function::{self, Function};
+use crate::args::{self, Args, Description};
+use crate::errors::Errors;
+use crate::function::{self, AsyncTraitBody, Function, Wrappable};
 
 /// The attribute's entry point: the wrapped function, or on any mistake the original function
 /// followed by every error, so that its callers and rust-analyzer keep working.
@@ -24,151 +23,38 @@ pub(crate) fn emits_event(args: TokenStream, item: TokenStream) -> TokenStream {
         return quote!(#item #error);
     };
     let mut errors = Errors::default();
-    let args = args::parse(args, &parameter_names(&function.sig), &mut errors);
-    check_function(&function, &mut errors);
-    match errors.into_result() {
-        Ok(()) => wrap(&function, &args),
-        Err(error) => {
-            let error = error.to_compile_error();
+    let args = args::parse(args, &function.parameter_names(), &mut errors);
+    let wrappable = function.check(&mut errors);
+    match (errors.into_result(), args, wrappable) {
+        (Ok(()), Some(args), Some(wrappable)) => wrap(&wrappable, &args),
+        (result, _, _) => {
+            let error = result.err().map(|e| e.to_compile_error());
             quote!(#item #error)
         }
     }
 }
 
-fn check_function(function: &Function, errors: &mut Errors) {
-    let sig = &function.sig;
-    if let Some(constness) = &sig.constness {
-        errors.at(
-            constness,
-            "#[emits_event] cannot wrap a `const fn`: its event is built and delivered at run time",
-        );
-    }
-    if function.body.is_none() {
-        errors.at(
-            &sig.ident,
-            "#[emits_event] needs a function body: put it on the method in the `impl` block, \
-             not on its declaration in the trait",
-        );
-    }
-    if let Some(attr) = function
-        .attrs
-        .iter()
-        .find(|a| a.path().is_ident("track_caller"))
-    {
-        errors.at(
-            attr,
-            "#[emits_event] cannot be combined with #[track_caller]: the body runs inside a \
-             closure, so `Location::caller()` would name tidings' wrapper instead of your caller",
-        );
-    }
-    if matches!(sig.output, ReturnType::Default) {
-        errors.at(
-            &sig.ident,
-            format!(
-                "#[emits_event] needs a function that returns a `Result`, but `{}` returns `()`",
-                sig.ident
-            ),
-        );
-    }
+/// Names and tokens shared by both kinds of wrapper.
+struct Parts {
+    /// The call in progress: `__tidings`.
+    call: Ident,
+    /// The body's outcome: `__tidings_result`.
+    result: Ident,
+    /// The `static` site, the call's start and what is evaluated before the body.
+    prologue: TokenStream,
+    /// Hands the outcome to the call, at the return type's location.
+    finish: TokenStream,
+    /// `return __tidings_result;`
+    tail: TokenStream,
 }
 
-/// The names of the parameters bound by the signature's patterns (not `self`).
-fn parameter_names(sig: &Signature) -> Vec<String> {
-    fn collect(pat: &Pat, names: &mut Vec<String>) {
-        match pat {
-            Pat::Ident(p) => names.push(p.ident.to_string()),
-            Pat::Reference(p) => collect(&p.pat, names),
-            Pat::Type(p) => collect(&p.pat, names),
-            Pat::Tuple(p) => p.elems.iter().for_each(|p| collect(p, names)),
-            Pat::TupleStruct(p) => p.elems.iter().for_each(|p| collect(p, names)),
-            Pat::Struct(p) => p.fields.iter().for_each(|f| collect(&f.pat, names)),
-            Pat::Slice(p) => p.elems.iter().for_each(|p| collect(p, names)),
-            Pat::Paren(p) => collect(&p.pat, names),
-            _ => {}
-        }
-    }
-    let mut names = Vec::new();
-    for input in &sig.inputs {
-        if let FnArg::Typed(typed) = input {
-            collect(&typed.pat, &mut names);
-        }
-    }
-    names
-}
-
-/// `impl Trait` cannot be written in a `let` or a turbofish (E0562): the declared return type
-/// with every `impl Trait` replaced by `_`.
-fn erase_impl_trait(ty: &mut Type) {
-    match ty {
-        Type::ImplTrait(_) => {
-            *ty = Type::Infer(syn::TypeInfer {
-                attrs: Vec::new(),
-                underscore_token: syn::Token![_](ty.span()),
-            });
-        }
-        Type::Array(t) => erase_impl_trait(&mut t.elem),
-        Type::Group(t) => erase_impl_trait(&mut t.elem),
-        Type::Paren(t) => erase_impl_trait(&mut t.elem),
-        Type::Ptr(t) => erase_impl_trait(&mut t.elem),
-        Type::Reference(t) => erase_impl_trait(&mut t.elem),
-        Type::Slice(t) => erase_impl_trait(&mut t.elem),
-        Type::Tuple(t) => t.elems.iter_mut().for_each(erase_impl_trait),
-        Type::Path(t) => {
-            if let Some(qself) = &mut t.qself {
-                erase_impl_trait(&mut qself.ty);
-            }
-            for segment in &mut t.path.segments {
-                if let PathArguments::AngleBracketed(args) = &mut segment.arguments {
-                    for arg in &mut args.args {
-                        match arg {
-                            GenericArgument::Type(t) => erase_impl_trait(t),
-                            GenericArgument::AssocType(a) => erase_impl_trait(&mut a.ty),
-                            _ => {}
-                        }
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// `T` in `Pin<Box<dyn Future<Output = T> + Send>>`: what an `#[async_trait]` method returns.
-fn future_output(ty: &Type) -> Option<&Type> {
-    match ty {
-        Type::Path(t) => path_output(&t.path),
-        Type::TraitObject(t) => t.bounds.iter().find_map(|bound| match bound {
-            TypeParamBound::Trait(bound) => path_output(&bound.path),
-            _ => None,
-        }),
-        Type::Paren(t) => future_output(&t.elem),
-        Type::Group(t) => future_output(&t.elem),
-        _ => None,
-    }
-}
-
-fn path_output(path: &syn::Path) -> Option<&Type> {
-    path.segments.iter().find_map(|segment| {
-        let PathArguments::AngleBracketed(args) = &segment.arguments else {
-            return None;
-        };
-        args.args.iter().find_map(|arg| match arg {
-            GenericArgument::AssocType(a) if a.ident == "Output" => Some(&a.ty),
-            GenericArgument::Type(t) => future_output(t),
-            _ => None,
-        })
-    })
-}
-
-fn wrap(function: &Function, args: &Args) -> TokenStream {
-    let Function {
-        head, sig, body, ..
+fn wrap(function: &Wrappable<'_>, args: &Args) -> TokenStream {
+    let Wrappable {
+        head,
+        sig,
+        body,
+        output,
     } = function;
-    let body = body.as_ref().expect("checked: the function has a body");
-    let ReturnType::Type(_, declared) = &sig.output else {
-        unreachable!("checked: the function returns something")
-    };
-
     let krate = args
         .krate
         .as_ref()
@@ -185,8 +71,8 @@ fn wrap(function: &Function, args: &Args) -> TokenStream {
     };
     // The type whose `Result`-ness is checked: the future's output for `#[async_trait]`.
     let outcome_ty = match &async_trait {
-        Some(_) => future_output(declared).unwrap_or(declared),
-        None => declared,
+        Some(_) => future_output(output).unwrap_or(output),
+        None => output,
     };
     // The result's name carries the return type's location, so a function that does not
     // return a `Result` gets its error there.
@@ -203,72 +89,123 @@ fn wrap(function: &Function, args: &Args) -> TokenStream {
         None => quote!(#private::Call::start(&#site)),
     };
     let setup = setup(&call, args);
-    let finish = quote_spanned! {located=>
-        #call.finish(&#result_at_type, |error| #private::error_report!(*error));
-    };
-
-    // An explicit `return`: users who deny `clippy::implicit_return` would otherwise see it fire
-    // on generated code.
-    let tail = quote! {
-        #[allow(unknown_lints, clippy::needless_return)]
-        return #result;
-    };
-    let wrapped = if let Some(async_trait) = async_trait {
-        let before = &async_trait.before;
-        let inner = &async_trait.inner;
-        quote! {
-            #inner_attrs
-            #site_static
-            #before
-            let mut #call = #start;
-            #setup
-            ::std::boxed::Box::pin(async move {
-                let #result = #call.run_async(async move #inner).await;
-                #finish
-                #tail
-            })
-        }
-    } else {
-        let mut user_block = Group::new(Delimiter::Brace, body_tokens);
-        user_block.set_span(body.span());
-        let mut erased = (**declared).clone();
-        erase_impl_trait(&mut erased);
-        let ret = Ident::new("__tidings_ret", Span::mixed_site());
-        let early_return = quote! {
-            if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#erased> {
-                return #ret;
-            }
-        };
-        let run = if sig.asyncness.is_some() {
-            quote!(#call.run_async(async move { #early_return #user_block }).await)
-        } else {
-            quote!(#call.run(move || { #early_return #user_block }))
-        };
-        quote! {
-            #inner_attrs
+    let parts = Parts {
+        prologue: quote! {
             #site_static
             let mut #call = #start;
             #setup
-            let #result = #run;
-            #finish
-            #tail
-        }
+        },
+        finish: quote_spanned! {located=>
+            #call.finish(&#result_at_type, |error| #private::error_report!(*error));
+        },
+        // An explicit `return`: users who deny `clippy::implicit_return` would otherwise see it
+        // fire on generated code.
+        tail: quote! {
+            #[allow(unknown_lints, clippy::needless_return)]
+            return #result;
+        },
+        call,
+        result,
     };
-    let mut braces = Group::new(Delimiter::Brace, wrapped);
+    let wrapped = match async_trait {
+        Some(async_trait) => wrap_async_trait(&parts, async_trait),
+        None => wrap_body(&parts, sig.asyncness.is_some(), output, body, body_tokens),
+    };
+    let mut braces = Group::new(Delimiter::Brace, quote!(#inner_attrs #wrapped));
     braces.set_span(body.span());
     quote!(#head #braces)
 }
 
+/// A plain or `async fn`: its statements run, exactly as written, inside a closure or an async
+/// block that the call runs.
+fn wrap_body(
+    parts: &Parts,
+    is_async: bool,
+    output: &Type,
+    body: &Group,
+    statements: TokenStream,
+) -> TokenStream {
+    let Parts {
+        call,
+        result,
+        prologue,
+        finish,
+        tail,
+        ..
+    } = parts;
+    // The declared return type, for the type checker: the closure's (or async block's) `return`s
+    // and tail then have it, so `?`, `.into()` and `.collect()` in the body infer exactly as
+    // they would without the attribute. It stands outside the body's block, so items that the
+    // body declares (`use std::fmt::Result;`) do not change what it names.
+    let mut erased = output.clone();
+    EraseImplTrait.visit_type_mut(&mut erased);
+    // The body's statements are the closure's block itself, not a block of their own: a
+    // one-line `{ Ok(x) }` re-wrapped would raise `unused_braces` on the user's code. The
+    // closure (or async block) carries the body's span, so lints that look at closures in the
+    // user's code (`clippy::implicit_return`) still see the body's tail.
+    let mut block = Group::new(Delimiter::Brace, statements);
+    block.set_span(body.span());
+    let run = if is_async {
+        let body = quote_spanned!(body.span()=> async move #block);
+        quote!(#call.run_async::<#erased, _>(#body).await)
+    } else {
+        let body = quote_spanned!(body.span()=> move || -> #erased #block);
+        quote!(#call.run(#body))
+    };
+    quote! {
+        #prologue
+        let #result = #run;
+        #finish
+        #tail
+    }
+}
+
+/// An `async fn` that `#[async_trait]` has already rewritten: its statements before the tail run
+/// first, then the call runs the `async move` block, inside `#[async_trait]`'s own
+/// `Box::pin(async move { .. })` tokens, so diagnostics about them stay where they were.
+fn wrap_async_trait(parts: &Parts, body: AsyncTraitBody) -> TokenStream {
+    let Parts {
+        call,
+        result,
+        prologue,
+        finish,
+        tail,
+        ..
+    } = parts;
+    let AsyncTraitBody {
+        before,
+        pin,
+        call: parentheses,
+        kw_async,
+        kw_move,
+        inner,
+    } = body;
+    let mut block = Group::new(
+        Delimiter::Brace,
+        quote! {
+            let #result = #call.run_async(async move #inner).await;
+            #finish
+            #tail
+        },
+    );
+    block.set_span(inner.span());
+    let mut arguments = Group::new(Delimiter::Parenthesis, quote!(#kw_async #kw_move #block));
+    arguments.set_span(parentheses.span());
+    quote! {
+        #before
+        #prologue
+        #pin #arguments
+    }
+}
+
 fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream {
-    let category = args
-        .category
-        .as_ref()
-        .expect("checked: category is present");
-    let action = args.action.as_ref().expect("checked: action is present");
+    let Args {
+        category, action, ..
+    } = args;
     let words = |lit: &LitStr| lit.value().replace('_', " ");
-    let fixed = |template: Option<&args::Template>, default: String| match template {
-        Some(t) if !t.rendered => t.lit.clone(),
-        _ => LitStr::new(&default, Span::call_site()),
+    let fixed = |description: Option<&Description>, default: String| match description {
+        Some(Description::Fixed(lit)) => lit.clone(),
+        Some(Description::Rendered(_)) | None => LitStr::new(&default, Span::call_site()),
     };
     let description = fixed(
         args.description.as_ref(),
@@ -311,10 +248,11 @@ fn borrowed(expr: &Expr) -> TokenStream {
 /// What is evaluated before the body, only when an event will be emitted.
 fn setup(call: &Ident, args: &Args) -> TokenStream {
     let mut steps = Vec::new();
+    let ids = &args.ids;
     for (method, expr) in [
-        ("acted_upon", &args.acted_upon),
-        ("user", &args.user),
-        ("system", &args.system),
+        ("acted_upon", &ids.acted_upon),
+        ("user", &ids.user),
+        ("system", &ids.system),
     ] {
         if let Some(expr) = expr {
             let method = Ident::new(method, Span::call_site());
@@ -322,13 +260,12 @@ fn setup(call: &Ident, args: &Args) -> TokenStream {
             steps.push(quote!(#call.#method(#expr);));
         }
     }
-    for (method, template) in [
+    for (method, description) in [
         ("description", &args.description),
         ("error_description", &args.error_description),
     ] {
-        if let Some(template) = template.as_ref().filter(|t| t.rendered) {
+        if let Some(Description::Rendered(lit)) = description {
             let method = Ident::new(method, Span::call_site());
-            let lit = &template.lit;
             steps.push(quote!(#call.#method(::std::format!(#lit));));
         }
     }
@@ -340,4 +277,47 @@ fn setup(call: &Ident, args: &Args) -> TokenStream {
             #(#steps)*
         }
     }
+}
+
+/// `impl Trait` cannot be written in a `let` or a turbofish (E0562): replaces each one with `_`.
+struct EraseImplTrait;
+
+impl VisitMut for EraseImplTrait {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(impl_trait) = ty {
+            *ty = Type::Infer(syn::TypeInfer {
+                attrs: Vec::new(),
+                underscore_token: syn::Token![_](impl_trait.span()),
+            });
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+}
+
+/// `T` in `Pin<Box<dyn Future<Output = T> + Send>>`: what an `#[async_trait]` method returns.
+fn future_output(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Path(t) => path_output(&t.path),
+        Type::TraitObject(t) => t.bounds.iter().find_map(|bound| match bound {
+            TypeParamBound::Trait(bound) => path_output(&bound.path),
+            _ => None,
+        }),
+        Type::Paren(t) => future_output(&t.elem),
+        Type::Group(t) => future_output(&t.elem),
+        _ => None,
+    }
+}
+
+fn path_output(path: &syn::Path) -> Option<&Type> {
+    path.segments.iter().find_map(|segment| {
+        let PathArguments::AngleBracketed(args) = &segment.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|arg| match arg {
+            GenericArgument::AssocType(a) if a.ident == "Output" => Some(&a.ty),
+            GenericArgument::Type(t) => future_output(t),
+            _ => None,
+        })
+    })
 }

@@ -1,12 +1,15 @@
 //! The `#[emits_event]` attribute of [tidings](https://docs.rs/tidings). Use it through the
 //! `tidings` crate, which documents it; this crate is an implementation detail.
 //!
-//! The stages: `args` parses and checks the attribute, `function` splits the annotated item
-//! into its signature and body without parsing the body, `template` checks description
-//! placeholders, and `expand` writes the wrapper, or on any mistake the original function
-//! followed by every error.
+//! The stages: `args` parses the attribute into typed, checked arguments (one function per key),
+//! `function` splits the annotated item into its signature and body without parsing the body and
+//! checks that it can be wrapped, `template` checks description placeholders, and `expand` writes
+//! the wrapper, or on any mistake the original function followed by every error (`errors`).
+
+#![forbid(unsafe_code)]
 
 mod args;
+mod errors;
 mod expand;
 mod function;
 mod template;

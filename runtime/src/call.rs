@@ -141,7 +141,10 @@ impl Call {
     }
 
     /// Wraps the body of an async function: every poll has this call's event in progress.
-    pub fn run_async<F: Future>(&mut self, body: F) -> InCall<'_, F> {
+    ///
+    /// The generated code names `T`, the function's return type, so that the type checker knows
+    /// the async block's output while it checks the body (for `?`, `.into()`, `.collect()`).
+    pub fn run_async<T, F: Future<Output = T>>(&mut self, body: F) -> InCall<'_, F> {
         InCall { call: self, body }
     }
 
