@@ -1,0 +1,79 @@
+//! The light examples run and print what their documentation says (`cargo test` builds them
+//! first).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn run_example(name: &str) -> Vec<Value> {
+    let mut path: PathBuf = std::env::current_exe().unwrap();
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    path.push("examples");
+    path.push(name);
+    let output = Command::new(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+    assert!(output.status.success(), "{name} failed: {output:?}");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+#[test]
+fn builder_example_prints_a_success_and_an_error_event() {
+    let events = run_example("builder");
+    assert_eq!(events.len(), 2);
+    let (ok, err) = (&events[0], &events[1]);
+    assert_eq!(ok["category"], "connection");
+    assert_eq!(ok["action"], "ping");
+    assert_eq!(ok["severity"], "success");
+    assert_eq!(ok["metadata"]["Context Name"], "minikube");
+    assert!(ok["metadata"]["Server Address"].is_string());
+    assert_eq!(err["severity"], "error");
+    assert_eq!(err["metadata"]["err"]["causes"][0], "connection refused");
+    assert!(err["metadata"]["err"]["suggestedRemediations"].is_array());
+    assert_eq!(ok["userId"], err["userId"]);
+}
+
+#[test]
+fn quickstart_prints_success_and_error_events_of_both_handlers() {
+    let events = run_example("quickstart");
+    let summary: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("create", "success"),
+        ("create", "success"),
+        ("create", "error"),
+        ("ping", "success"),
+        ("ping", "error"),
+    ];
+    assert_eq!(
+        summary,
+        want.map(|(a, s)| (a.to_owned(), s.to_owned())).to_vec()
+    );
+    let ok = &events[3];
+    assert_eq!(ok["metadata"]["Context Name"], "minikube");
+    assert_eq!(
+        ok["metadata"]["Server Address"],
+        "https://192.168.49.2:8443"
+    );
+    assert_eq!(ok["actedUpon"], events[0]["actedUpon"]);
+    let err = &events[4]["metadata"]["err"];
+    assert_eq!(err["causes"][0], "connection refused");
+    assert_eq!(err["code"], "tidings-example-1001");
+    assert!(err["message"].as_str().unwrap().contains("did not answer"));
+    assert!(events.iter().all(|e| e["userId"] == events[0]["userId"]));
+}
