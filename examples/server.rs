@@ -2,7 +2,7 @@
 //! SQLite as the store, and the notification center at `/`.
 //!
 //! ```sh
-//! cargo run --example server -- --port 8080 --db tidings-events.db
+//! cargo run -p tidings-example-server --example server -- --port 8080 --db tidings-events.db
 //! ```
 //!
 //! Open <http://127.0.0.1:8080/> (the page gives the browser a demo user in a cookie; open
