@@ -3,7 +3,7 @@
 //! annotated handler without a reload, marks it read, and its unread count drops.
 //!
 //! Needs the browser, so it is built only with the `browser-test` feature:
-//! `cargo test --features browser-test --test browser` (`.ci/run` installs the packages and
+//! `cargo test -p tidings --features browser-test --test browser` (`.ci/run` installs the packages and
 //! runs it). It leaves a screenshot in `target/notification-center.png`.
 
 use std::net::TcpListener as StdListener;
