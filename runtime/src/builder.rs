@@ -4,18 +4,19 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::event::Event;
+use crate::event::{DOC_KEY, ERR_KEY, Event, NewEvent, put_doc, put_error};
 use crate::name::{Action, Category, InvalidName};
 use crate::report::{ErrorDetails, ErrorReport, ToErrorReport};
-use crate::severity::{Severity, Status};
+use crate::severity::Severity;
 
-/// The metadata key of the error of an error event.
-pub const ERR_KEY: &str = "err";
-/// The metadata key of a documentation link.
-pub const DOC_KEY: &str = "doc";
+impl Event {
+    /// A new [`EventBuilder`].
+    pub fn builder() -> EventBuilder {
+        EventBuilder::new()
+    }
+}
 
 /// Builds an [`Event`]; get one from [`Event::builder`].
 ///
@@ -165,16 +166,14 @@ impl EventBuilder {
     /// Like [`err`](Self::err), with a report made beforehand.
     pub fn err_report(mut self, report: ErrorReport) -> Self {
         self.severity = Some(Severity::Error);
-        let value = serde_json::to_value(report).unwrap_or(Value::Null);
-        self.metadata.insert(ERR_KEY.to_owned(), value);
+        put_error(&mut self.metadata, report);
         self
     }
 
     /// A link to documentation, under the metadata key `doc`: an `http` or `https` URL, checked
     /// by [`build`](Self::build).
     pub fn doc(mut self, url: impl Into<String>) -> Self {
-        self.metadata
-            .insert(DOC_KEY.to_owned(), Value::String(url.into()));
+        put_doc(&mut self.metadata, url.into());
         self
     }
 
@@ -222,23 +221,17 @@ impl EventBuilder {
         }
         match (category, action) {
             (Some(category), Some(action)) if problems.is_empty() => {
-                let now = OffsetDateTime::now_utc();
-                let id = Uuid::new_v4();
-                Ok(Event {
-                    id,
-                    operation_id: self.operation_id.unwrap_or(id),
+                Ok(Event::assemble(NewEvent {
                     user_id: self.user_id,
                     system_id: self.system_id,
                     acted_upon: self.acted_upon,
+                    operation_id: self.operation_id,
                     category,
                     action,
                     severity,
-                    status: Status::Unread,
                     description: self.description.clone(),
                     metadata: self.metadata.clone(),
-                    created_at: now,
-                    updated_at: now,
-                })
+                }))
             }
             _ => Err(BuildError { problems }),
         }

@@ -11,17 +11,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::builder::{DOC_KEY, ERR_KEY};
 use crate::current::{self, Frame};
 use crate::dispatch::{self, EmitterRef};
 use crate::emitter::Emitter;
-use crate::event::Event;
+use crate::event::{Event, NewEvent, put_doc, put_error};
 use crate::name::{Action, Category};
 use crate::report::ErrorReport;
-use crate::severity::{Severity, Status};
+use crate::severity::Severity;
 
 /// What the attribute says, fixed at compile time: one `static` per annotated function.
 #[derive(Debug)]
@@ -169,8 +167,7 @@ impl Call {
                     .map_or(Cow::Borrowed(site.description), Cow::Owned),
             ),
             Err(error) => {
-                let report = serde_json::to_value(report(error)).unwrap_or(Value::Null);
-                metadata.insert(ERR_KEY.to_owned(), report);
+                put_error(&mut metadata, report(error));
                 (
                     Severity::Error,
                     self.error_description
@@ -179,25 +176,19 @@ impl Call {
             }
         };
         if let Some(doc) = site.doc {
-            metadata.insert(DOC_KEY.to_owned(), Value::String(doc.to_owned()));
+            put_doc(&mut metadata, doc.to_owned());
         }
-        let now = OffsetDateTime::now_utc();
-        let id = Uuid::new_v4();
-        let event = Event {
-            id,
-            operation_id: id,
+        let event = Event::assemble(NewEvent {
             user_id: self.user,
             system_id: self.system,
             acted_upon: self.frame.acted_upon.or(self.acted_upon),
+            operation_id: None,
             category: site.category.clone(),
             action: site.action.clone(),
             severity,
-            status: Status::Unread,
             description: self.frame.description.map_or(description, Cow::Owned),
             metadata,
-            created_at: now,
-            updated_at: now,
-        };
+        });
         // A store failure is counted and reported by the emitter's failure hook; the
         // function's own result is not changed by it.
         let _ = emitter.get().emit(event);

@@ -10,7 +10,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use crate::emitter::{DeliveryFailure, Emitter};
+use crate::delivery::DeliveryFailure;
+use crate::emitter::Emitter;
 use crate::event::Event;
 
 static GLOBAL: OnceLock<Emitter> = OnceLock::new();

@@ -2,35 +2,17 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use uuid::Uuid;
 
 use crate::broadcast::{Broadcaster, DEFAULT_CAPACITY, Subscription};
+use crate::delivery::{Delivery, DeliveryFailure, FailureHook};
 use crate::event::Event;
-use crate::store::{EventStore, MemoryStore, StoreError};
+use crate::store::{EventStore, MemoryStore};
 use crate::writer::Writer;
-
-type FailureHook = Box<dyn Fn(&DeliveryFailure) + Send + Sync>;
 
 /// How many events a background writer queues before emitting threads wait for room.
 pub const DEFAULT_QUEUE: usize = 65_536;
-
-/// Counts delivery failures and hands them to the application's hook.
-pub(crate) struct Failures {
-    count: AtomicU64,
-    hook: Option<FailureHook>,
-}
-
-impl Failures {
-    pub(crate) fn report(&self, failure: DeliveryFailure) -> DeliveryFailure {
-        self.count.fetch_add(1, Ordering::Relaxed);
-        if let Some(hook) = &self.hook {
-            hook(&failure);
-        }
-        failure
-    }
-}
 
 /// Delivers events: stores each one, then publishes it to the live subscribers of its user.
 ///
@@ -65,9 +47,7 @@ pub struct Emitter {
 
 struct Inner {
     system_id: Uuid,
-    store: Option<Arc<dyn EventStore>>,
-    broadcaster: Broadcaster,
-    failures: Arc<Failures>,
+    delivery: Arc<Delivery>,
     writer: Option<Writer>,
 }
 
@@ -76,33 +56,6 @@ impl Drop for Inner {
         if let Some(writer) = &self.writer {
             writer.shutdown();
         }
-    }
-}
-
-/// An event that was not delivered because storing it failed; it was not published either.
-#[derive(Debug)]
-pub struct DeliveryFailure {
-    /// The event, as it would have been stored.
-    pub event: Arc<Event>,
-    /// What the store said.
-    pub error: StoreError,
-}
-
-impl fmt::Display for DeliveryFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "event {} ({}/{}) was not stored, so it was not published",
-            self.event.id(),
-            self.event.category(),
-            self.event.action()
-        )
-    }
-}
-
-impl std::error::Error for DeliveryFailure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
     }
 }
 
@@ -125,27 +78,27 @@ impl Emitter {
 
     /// The store, if the emitter has one.
     pub fn store(&self) -> Option<&Arc<dyn EventStore>> {
-        self.inner.store.as_ref()
+        self.inner.delivery.store()
     }
 
     /// The broadcaster that publishes to live subscribers.
     pub fn broadcaster(&self) -> &Broadcaster {
-        &self.inner.broadcaster
+        self.inner.delivery.broadcaster()
     }
 
     /// Subscribes to the events of `user` (see [`Broadcaster::subscribe`]).
     pub fn subscribe(&self, user: Uuid) -> Subscription {
-        self.inner.broadcaster.subscribe(user)
+        self.inner.delivery.broadcaster().subscribe(user)
     }
 
     /// Subscribes to every event (see [`Broadcaster::subscribe_all`]).
     pub fn subscribe_all(&self) -> Subscription {
-        self.inner.broadcaster.subscribe_all()
+        self.inner.delivery.broadcaster().subscribe_all()
     }
 
     /// How many events could not be stored since the emitter was made.
     pub fn failures(&self) -> u64 {
-        self.inner.failures.count.load(Ordering::Relaxed)
+        self.inner.delivery.failures()
     }
 
     /// Whether events are stored by a background writer (see [`EmitterBuilder::store`]).
@@ -172,22 +125,13 @@ impl Emitter {
     /// # Errors
     /// Without a background writer, a [`DeliveryFailure`] when the store refused the event. It
     /// is then not published; the failure is counted and handed to the failure hook first.
-    pub fn emit(&self, mut event: Event) -> Result<Arc<Event>, DeliveryFailure> {
-        if event.system_id.is_none() {
-            event.system_id = Some(self.inner.system_id);
-        }
-        let event = Arc::new(event);
+    pub fn emit(&self, event: Event) -> Result<Arc<Event>, DeliveryFailure> {
+        let event = Arc::new(event.with_default_system(self.inner.system_id));
         if let Some(writer) = &self.inner.writer {
             writer.submit(Arc::clone(&event));
             return Ok(event);
         }
-        if let Some(store) = &self.inner.store
-            && let Err(error) = store.insert(&event)
-        {
-            return Err(self.inner.failures.report(DeliveryFailure { event, error }));
-        }
-        self.inner.broadcaster.publish(&event);
-        Ok(event)
+        self.inner.delivery.deliver(event)
     }
 }
 
@@ -206,8 +150,8 @@ impl fmt::Debug for Emitter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Emitter")
             .field("system_id", &self.inner.system_id)
-            .field("has_store", &self.inner.store.is_some())
-            .field("broadcaster", &self.inner.broadcaster)
+            .field("has_store", &self.store().is_some())
+            .field("broadcaster", self.broadcaster())
             .field("failures", &self.failures())
             .field("background_writer", &self.has_background_writer())
             .finish_non_exhaustive()
@@ -218,20 +162,39 @@ impl fmt::Debug for Emitter {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct EmitterBuilder {
     system_id: Option<Uuid>,
-    store: Option<Option<Arc<dyn EventStore>>>,
+    store: StoreChoice,
     capacity: usize,
     on_failure: Option<FailureHook>,
-    writer: Option<Option<usize>>,
+    writing: Writing,
+}
+
+/// Where events are kept.
+enum StoreChoice {
+    /// A [`MemoryStore`].
+    Default,
+    Given(Arc<dyn EventStore>),
+    /// Only published.
+    Without,
+}
+
+/// Who writes to the store.
+enum Writing {
+    /// A background writer when the store prefers one, else the emitting thread.
+    AsTheStorePrefers,
+    /// The emitting thread.
+    Inline,
+    /// A background writer with a queue of this many events.
+    Background(usize),
 }
 
 impl Default for EmitterBuilder {
     fn default() -> Self {
         EmitterBuilder {
             system_id: None,
-            store: None,
+            store: StoreChoice::Default,
             capacity: DEFAULT_CAPACITY,
             on_failure: None,
-            writer: None,
+            writing: Writing::AsTheStorePrefers,
         }
     }
 }
@@ -256,27 +219,27 @@ impl EmitterBuilder {
 
     /// Like [`store`](Self::store), for a store the application keeps a handle on.
     pub fn shared_store(mut self, store: Arc<dyn EventStore>) -> Self {
-        self.store = Some(Some(store));
+        self.store = StoreChoice::Given(store);
         self
     }
 
     /// No store: events are only published, and are gone for anyone not subscribed.
     pub fn without_store(mut self) -> Self {
-        self.store = Some(None);
+        self.store = StoreChoice::Without;
         self
     }
 
     /// Stores events through a background writer thread whose queue holds `queue` events (at
     /// least 1; default [`DEFAULT_QUEUE`]). When the queue is full, emitting waits for room.
     pub fn background_writer(mut self, queue: usize) -> Self {
-        self.writer = Some(Some(queue));
+        self.writing = Writing::Background(queue);
         self
     }
 
     /// Stores each event on the emitting thread, before `emit` returns (the default for stores
     /// that do not prefer a background writer, such as the in-memory store).
     pub fn inline_writes(mut self) -> Self {
-        self.writer = Some(None);
+        self.writing = Writing::Inline;
         self
     }
 
@@ -295,36 +258,31 @@ impl EmitterBuilder {
     /// The emitter.
     pub fn build(self) -> Emitter {
         let store = match self.store {
-            Some(store) => store,
-            None => Some(Arc::new(MemoryStore::new()) as Arc<dyn EventStore>),
+            StoreChoice::Default => Some(Arc::new(MemoryStore::new()) as Arc<dyn EventStore>),
+            StoreChoice::Given(store) => Some(store),
+            StoreChoice::Without => None,
         };
-        let broadcaster = Broadcaster::with_capacity(self.capacity);
-        let failures = Arc::new(Failures {
-            count: AtomicU64::new(0),
-            hook: self.on_failure,
-        });
-        let queue = match self.writer {
-            Some(queue) => queue,
-            None => store
+        let queue = match self.writing {
+            Writing::Background(queue) => Some(queue),
+            Writing::Inline => None,
+            Writing::AsTheStorePrefers => store
                 .as_ref()
                 .filter(|s| s.prefers_background_writer())
                 .map(|_| DEFAULT_QUEUE),
         };
-        let writer = match (&store, queue) {
-            (Some(store), Some(queue)) => Some(Writer::start(
-                Arc::clone(store),
-                broadcaster.clone(),
-                Arc::clone(&failures),
-                queue,
-            )),
-            _ => None,
-        };
+        let has_store = store.is_some();
+        let delivery = Arc::new(Delivery::new(
+            store,
+            Broadcaster::with_capacity(self.capacity),
+            self.on_failure,
+        ));
+        let writer = queue
+            .filter(|_| has_store)
+            .map(|queue| Writer::start(Arc::clone(&delivery), queue));
         Emitter {
             inner: Arc::new(Inner {
                 system_id: self.system_id.unwrap_or_else(Uuid::new_v4),
-                store,
-                broadcaster,
-                failures,
+                delivery,
                 writer,
             }),
         }

@@ -7,9 +7,14 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::builder::EventBuilder;
 use crate::name::{Action, Category};
+use crate::report::ErrorReport;
 use crate::severity::{Severity, Status};
+
+/// The metadata key of the error of an error event.
+pub const ERR_KEY: &str = "err";
+/// The metadata key of a documentation link.
+pub const DOC_KEY: &str = "doc";
 
 /// One thing the server did on a user's behalf (a port of MeshKit's `Event`).
 ///
@@ -37,33 +42,183 @@ use crate::severity::{Severity, Status};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
-    pub(crate) id: Uuid,
-    pub(crate) operation_id: Uuid,
+    id: Uuid,
+    operation_id: Uuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) user_id: Option<Uuid>,
+    user_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) system_id: Option<Uuid>,
+    system_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) acted_upon: Option<Uuid>,
-    pub(crate) category: Category,
-    pub(crate) action: Action,
-    pub(crate) severity: Severity,
+    acted_upon: Option<Uuid>,
+    category: Category,
+    action: Action,
+    severity: Severity,
     #[serde(default)]
-    pub(crate) status: Status,
+    status: Status,
     #[serde(default)]
-    pub(crate) description: Cow<'static, str>,
+    description: Cow<'static, str>,
     #[serde(default)]
-    pub(crate) metadata: Map<String, Value>,
+    metadata: Map<String, Value>,
     #[serde(with = "time::serde::rfc3339")]
-    pub(crate) created_at: OffsetDateTime,
+    created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    pub(crate) updated_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+/// What a new event is made of, before [`Event::assemble`] gives it its id, times and status.
+pub(crate) struct NewEvent {
+    pub user_id: Option<Uuid>,
+    pub system_id: Option<Uuid>,
+    pub acted_upon: Option<Uuid>,
+    /// `None`: the event is an operation of its own.
+    pub operation_id: Option<Uuid>,
+    pub category: Category,
+    pub action: Action,
+    pub severity: Severity,
+    pub description: Cow<'static, str>,
+    pub metadata: Map<String, Value>,
+}
+
+/// Puts an error's report under [`ERR_KEY`]: the one place that says where an error event
+/// keeps its error.
+pub(crate) fn put_error(metadata: &mut Map<String, Value>, report: ErrorReport) {
+    let value = serde_json::to_value(report).unwrap_or(Value::Null);
+    metadata.insert(ERR_KEY.to_owned(), value);
+}
+
+/// Puts a documentation link under [`DOC_KEY`].
+pub(crate) fn put_doc(metadata: &mut Map<String, Value>, url: String) {
+    metadata.insert(DOC_KEY.to_owned(), Value::String(url));
+}
+
+/// Every field of an event, for rebuilding one that was stored: what an [`EventStore`] of an
+/// application's own reads back ([`Event::from_parts`]).
+///
+/// [`EventStore`]: crate::EventStore
+///
+/// ```
+/// use tidings_runtime::{Event, EventParts};
+///
+/// let event = Event::builder().category("connection").action("ping").build()?;
+/// let parts: EventParts = event.clone().into_parts();
+/// assert_eq!(Event::from_parts(parts), event);
+/// # Ok::<(), tidings_runtime::BuildError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // The fields are the event's, documented on its accessors.
+pub struct EventParts {
+    pub id: Uuid,
+    pub operation_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub system_id: Option<Uuid>,
+    pub acted_upon: Option<Uuid>,
+    pub category: Category,
+    pub action: Action,
+    pub severity: Severity,
+    pub status: Status,
+    pub description: Cow<'static, str>,
+    pub metadata: Map<String, Value>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
 }
 
 impl Event {
-    /// A new [`EventBuilder`].
-    pub fn builder() -> EventBuilder {
-        EventBuilder::new()
+    /// Makes a new event: the one place where an event gets its fresh id, its operation id (its
+    /// own id unless it joins an operation), its times (one clock read for both) and its status
+    /// (unread). The builder and `#[emits_event]` both come here.
+    pub(crate) fn assemble(new: NewEvent) -> Event {
+        let now = OffsetDateTime::now_utc();
+        let id = Uuid::new_v4();
+        Event {
+            id,
+            operation_id: new.operation_id.unwrap_or(id),
+            user_id: new.user_id,
+            system_id: new.system_id,
+            acted_upon: new.acted_upon,
+            category: new.category,
+            action: new.action,
+            severity: new.severity,
+            status: Status::Unread,
+            description: new.description,
+            metadata: new.metadata,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Rebuilds an event from its parts, as they were stored: its id, status and times are
+    /// kept. For stores; new events come from [`Event::builder`].
+    pub fn from_parts(parts: EventParts) -> Event {
+        let EventParts {
+            id,
+            operation_id,
+            user_id,
+            system_id,
+            acted_upon,
+            category,
+            action,
+            severity,
+            status,
+            description,
+            metadata,
+            created_at,
+            updated_at,
+        } = parts;
+        Event {
+            id,
+            operation_id,
+            user_id,
+            system_id,
+            acted_upon,
+            category,
+            action,
+            severity,
+            status,
+            description,
+            metadata,
+            created_at,
+            updated_at,
+        }
+    }
+
+    /// The event's parts, to store them.
+    pub fn into_parts(self) -> EventParts {
+        let Event {
+            id,
+            operation_id,
+            user_id,
+            system_id,
+            acted_upon,
+            category,
+            action,
+            severity,
+            status,
+            description,
+            metadata,
+            created_at,
+            updated_at,
+        } = self;
+        EventParts {
+            id,
+            operation_id,
+            user_id,
+            system_id,
+            acted_upon,
+            category,
+            action,
+            severity,
+            status,
+            description,
+            metadata,
+            created_at,
+            updated_at,
+        }
+    }
+
+    /// The event as an emitter delivers it: with `system` as its system id when it has none.
+    pub(crate) fn with_default_system(mut self, system: Uuid) -> Event {
+        self.system_id.get_or_insert(system);
+        self
     }
 
     /// The event's own id: a fresh v4 UUID for every built event.

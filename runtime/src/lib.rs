@@ -19,6 +19,7 @@ mod broadcast;
 mod builder;
 mod call;
 pub mod current;
+mod delivery;
 mod dispatch;
 mod emitter;
 mod event;
@@ -35,18 +36,19 @@ mod writer;
 pub use broadcast::{
     Broadcaster, DEFAULT_CAPACITY, Lagged, RecvError, RecvTimeoutError, Subscription, TryRecvError,
 };
-pub use builder::{BuildError, BuildProblem, DOC_KEY, ERR_KEY, EventBuilder};
+pub use builder::{BuildError, BuildProblem, EventBuilder};
+pub use delivery::DeliveryFailure;
 pub use dispatch::{
     DefaultGuard, EmitError, SetGlobalDefaultError, emit, get_default, has_default, set_default,
     set_global_default, with_default,
 };
-pub use emitter::{DEFAULT_QUEUE, DeliveryFailure, Emitter, EmitterBuilder};
-pub use event::Event;
+pub use emitter::{DEFAULT_QUEUE, Emitter, EmitterBuilder};
+pub use event::{DOC_KEY, ERR_KEY, Event, EventParts};
 pub use name::{Action, Category, InvalidName, MAX_LEN as MAX_NAME_LEN};
 pub use report::{AsDynError, ErrorDetails, ErrorReport, ToErrorReport, marker};
 pub use severity::{Severity, Status, UnknownLevel};
 pub use store::{
-    EventPage, EventQuery, EventStore, EventTypes, MemoryStore, Order, PageSize, SortField,
+    EventPage, EventQuery, EventStore, EventTypes, Filter, MemoryStore, Order, PageSize, SortField,
     StoreError,
 };
 #[cfg(feature = "sqlite")]

@@ -175,72 +175,44 @@ fn parse_query(raw: Option<&str>, user: Uuid) -> Result<EventQuery, ApiError> {
     for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         let value = value.as_ref();
         let number = |field: &'static str| {
-            value.parse::<usize>().map_err(|_| {
-                ApiError::bad(
-                    field,
-                    format!("`{field}` must be a whole number, not {value:?}"),
-                )
-            })
+            let parsed = value.parse::<usize>();
+            parameter(
+                field,
+                parsed.map_err(|_| format!("`{field}` must be a whole number, not {value:?}")),
+            )
         };
-        match key.as_ref() {
-            "page" => query.page = number("page")?,
-            "pagesize" => {
-                query.page_size = if value == "all" {
-                    PageSize::All
-                } else {
-                    PageSize::Limit(number("pagesize")?)
-                }
-            }
-            "search" => query.search = Some(value.to_owned()),
-            "order" => {
-                query.order = match value {
-                    "asc" => Order::Asc,
-                    "desc" => Order::Desc,
-                    _ => {
-                        return Err(ApiError::bad(
-                            "order",
-                            format!("`order` must be `asc` or `desc`, not {value:?}"),
-                        ));
-                    }
-                }
-            }
-            "sort" => {
-                query.sort = match value {
-                    "created_at" => SortField::CreatedAt,
-                    "updated_at" => SortField::UpdatedAt,
-                    _ => {
-                        return Err(ApiError::bad(
-                            "sort",
-                            format!("`sort` must be `created_at` or `updated_at`, not {value:?}"),
-                        ));
-                    }
-                }
-            }
-            "status" => {
-                query.status =
-                    Some(value.parse().map_err(|e: crate::UnknownLevel| {
-                        ApiError::bad("status", e.to_string())
-                    })?);
-            }
-            "category" => query.categories.push(
-                Category::new(value.to_owned())
-                    .map_err(|e| ApiError::bad("category", e.to_string()))?,
-            ),
-            "action" => query.actions.push(
-                Action::new(value.to_owned())
-                    .map_err(|e| ApiError::bad("action", e.to_string()))?,
-            ),
-            "severity" => query.severities.push(
-                value
-                    .parse()
-                    .map_err(|e: crate::UnknownLevel| ApiError::bad("severity", e.to_string()))?,
-            ),
-            "actedUpon" => query.acted_upon.push(Uuid::parse_str(value).map_err(|_| {
-                ApiError::bad(
-                    "actedUpon",
-                    format!("`actedUpon` must be a UUID, not {value:?}"),
-                )
-            })?),
+        query = match key.as_ref() {
+            "page" => query.page(number("page")?),
+            "pagesize" if value == "all" => query.page_size(PageSize::All),
+            "pagesize" => query.page_size(PageSize::Limit(number("pagesize")?)),
+            "search" => query.search(value),
+            "order" => query.order(parameter(
+                "order",
+                match value {
+                    "asc" => Ok(Order::Asc),
+                    "desc" => Ok(Order::Desc),
+                    _ => Err(format!("`order` must be `asc` or `desc`, not {value:?}")),
+                },
+            )?),
+            "sort" => query.sort(parameter(
+                "sort",
+                match value {
+                    "created_at" => Ok(SortField::CreatedAt),
+                    "updated_at" => Ok(SortField::UpdatedAt),
+                    _ => Err(format!(
+                        "`sort` must be `created_at` or `updated_at`, not {value:?}"
+                    )),
+                },
+            )?),
+            "status" => query.status(parameter("status", value.parse())?),
+            "category" => query.category(parameter("category", Category::new(value.to_owned()))?),
+            "action" => query.action(parameter("action", Action::new(value.to_owned()))?),
+            "severity" => query.severity(parameter("severity", value.parse())?),
+            "actedUpon" => query.acted_upon(parameter(
+                "actedUpon",
+                Uuid::parse_str(value)
+                    .map_err(|_| format!("`actedUpon` must be a UUID, not {value:?}")),
+            )?),
             other => {
                 return Err(ApiError::bad(
                     "query",
@@ -250,9 +222,17 @@ fn parse_query(raw: Option<&str>, user: Uuid) -> Result<EventQuery, ApiError> {
                     ),
                 ));
             }
-        }
+        };
     }
     Ok(query)
+}
+
+/// A parameter's parsed value, or a 400 that names the parameter and says what is wrong.
+fn parameter<T, E: std::fmt::Display>(
+    field: &'static str,
+    parsed: Result<T, E>,
+) -> Result<T, ApiError> {
+    parsed.map_err(|e| ApiError::bad(field, e.to_string()))
 }
 
 async fn list(

@@ -2,14 +2,11 @@
 //! each stored event.
 
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
-use crate::broadcast::Broadcaster;
-use crate::emitter::{DeliveryFailure, Failures};
+use crate::delivery::Delivery;
 use crate::event::Event;
-use crate::store::{EventStore, StoreError};
 
 /// How many events one transaction takes at most. Larger batches mean fewer commits, and each
 /// commit rewrites the pages of the (random) id index it touched.
@@ -44,12 +41,7 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
 
 impl Writer {
     /// Starts the writer thread.
-    pub(crate) fn start(
-        store: Arc<dyn EventStore>,
-        broadcaster: Broadcaster,
-        failures: Arc<Failures>,
-        capacity: usize,
-    ) -> Writer {
+    pub(crate) fn start(delivery: Arc<Delivery>, capacity: usize) -> Writer {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -66,7 +58,7 @@ impl Writer {
             let shared = Arc::clone(&shared);
             thread::Builder::new()
                 .name("tidings-writer".to_owned())
-                .spawn(move || run(&shared, &*store, &broadcaster, &failures))
+                .spawn(move || run(&shared, &delivery))
                 .expect("the tidings writer thread starts")
         };
         Writer {
@@ -120,7 +112,7 @@ impl Writer {
     }
 }
 
-fn run(shared: &Shared, store: &dyn EventStore, broadcaster: &Broadcaster, failures: &Failures) {
+fn run(shared: &Shared, delivery: &Delivery) {
     loop {
         let batch: Vec<Arc<Event>> = {
             let mut state = lock(shared);
@@ -138,36 +130,7 @@ fn run(shared: &Shared, store: &dyn EventStore, broadcaster: &Broadcaster, failu
             shared.room.notify_all();
             batch
         };
-        let results =
-            catch_unwind(AssertUnwindSafe(|| store.insert_batch(&batch))).unwrap_or_else(|_| {
-                batch
-                    .iter()
-                    .map(|_| Err(StoreError::Backend("the event store panicked".into())))
-                    .collect()
-            });
-        let mut results = results.into_iter();
-        for event in &batch {
-            match results.next() {
-                Some(Ok(())) => {
-                    broadcaster.publish(event);
-                }
-                Some(Err(error)) => {
-                    failures.report(DeliveryFailure {
-                        event: Arc::clone(event),
-                        error,
-                    });
-                }
-                None => {
-                    failures.report(DeliveryFailure {
-                        event: Arc::clone(event),
-                        error: StoreError::Backend("the event store gave no result for it".into()),
-                    });
-                }
-            }
-        }
-        // Retention and other housekeeping: off the request path. A failure here loses no
-        // event; the next batch tries again.
-        let _ = catch_unwind(AssertUnwindSafe(|| store.maintain()));
+        delivery.deliver_batch(&batch);
         let mut state = lock(shared);
         state.finished += batch.len() as u64;
         shared.done.notify_all();

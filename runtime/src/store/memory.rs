@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    EventPage, EventQuery, EventStore, EventTypes, Order, PageSize, SortField, StoreError,
+    EventPage, EventQuery, EventStore, EventTypes, Filter, Order, PageSize, SortField, StoreError,
 };
 use crate::event::Event;
 use crate::id_hash::IdHasher;
@@ -161,21 +161,25 @@ impl EventStore for MemoryStore {
 
     fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
         let inner = self.read();
-        let mut matching: Vec<&Arc<Event>> = inner.stored().filter(|e| query.matches(e)).collect();
-        let key = |e: &&Arc<Event>| match query.sort {
+        let filters: Vec<Filter<'_>> = query.filters().collect();
+        let mut matching: Vec<&Arc<Event>> = inner
+            .stored()
+            .filter(|e| filters.iter().all(|filter| filter.matches(e)))
+            .collect();
+        let key = |e: &&Arc<Event>| match query.sort_field() {
             SortField::CreatedAt => e.created_at(),
             SortField::UpdatedAt => e.updated_at(),
         };
         matching.sort_by_key(key);
-        if query.order == Order::Desc {
+        if query.sort_order() == Order::Desc {
             matching.reverse();
         }
         let total = matching.len();
-        let events = match query.page_size {
+        let events = match query.page_limit() {
             PageSize::All => matching.iter().map(|e| (***e).clone()).collect(),
             PageSize::Limit(size) => matching
                 .iter()
-                .skip(query.page.saturating_mul(size))
+                .skip(query.page_number().saturating_mul(size))
                 .take(size)
                 .map(|e| (***e).clone())
                 .collect(),
@@ -183,15 +187,17 @@ impl EventStore for MemoryStore {
         let mut unread_by_severity = BTreeMap::new();
         for event in inner.stored() {
             if event.status() == Status::Unread
-                && (query.user.is_none() || event.user_id() == query.user)
+                && query
+                    .user_id()
+                    .is_none_or(|user| event.user_id() == Some(user))
             {
                 *unread_by_severity.entry(event.severity()).or_insert(0) += 1;
             }
         }
         Ok(EventPage {
             events,
-            page: query.page,
-            page_size: query.page_size,
+            page: query.page_number(),
+            page_size: query.page_limit(),
             total,
             unread_by_severity,
         })

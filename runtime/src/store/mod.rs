@@ -190,10 +190,11 @@ impl Default for PageSize {
     }
 }
 
-/// MeshKit's event filters. An empty list or `None` does not filter.
+/// A query: MeshKit's filters, the order and a page. Set with its builder-style methods; a
+/// filter that is not set does not filter.
 ///
 /// ```
-/// use tidings_runtime::{EventQuery, Order, Severity};
+/// use tidings_runtime::{EventQuery, Filter, Order, Severity};
 ///
 /// let user = uuid::Uuid::new_v4();
 /// let query = EventQuery::new()
@@ -202,34 +203,63 @@ impl Default for PageSize {
 ///     .search("cluster")
 ///     .order(Order::Asc)
 ///     .page(0);
-/// assert_eq!(query.severities, vec![Severity::Error]);
+/// let filters: Vec<Filter<'_>> = query.filters().collect();
+/// assert_eq!(
+///     filters,
+///     [Filter::User(user), Filter::Severities(&[Severity::Error]), Filter::Search("cluster")]
+/// );
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EventQuery {
+    user: Option<Uuid>,
+    categories: Vec<Category>,
+    actions: Vec<Action>,
+    severities: Vec<Severity>,
+    acted_upon: Vec<Uuid>,
+    status: Option<Status>,
+    search: Option<String>,
+    sort: SortField,
+    order: Order,
+    page: usize,
+    page_size: PageSize,
+}
+
+/// One filter of an [`EventQuery`], as [`EventQuery::filters`] lists them: every store handles
+/// each variant in a `match` of its own, so a filter added here does not compile until every
+/// store handles it. An event passes a query when it passes each of its filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter<'a> {
     /// Only the events of this user. Without it, events of every user and system events.
-    pub user: Option<Uuid>,
+    User(Uuid),
     /// Only events with one of these categories.
-    pub categories: Vec<Category>,
+    Categories(&'a [Category]),
     /// Only events with one of these actions.
-    pub actions: Vec<Action>,
+    Actions(&'a [Action]),
     /// Only events with one of these severities.
-    pub severities: Vec<Severity>,
+    Severities(&'a [Severity]),
     /// Only events about one of these resources.
-    pub acted_upon: Vec<Uuid>,
+    ActedUpon(&'a [Uuid]),
     /// Only events with this status.
-    pub status: Option<Status>,
+    Status(Status),
     /// Only events whose description contains this text, ignoring ASCII case. `%`, `_` and
-    /// quotes are plain characters.
-    pub search: Option<String>,
-    /// The sort field.
-    pub sort: SortField,
-    /// The sort direction.
-    pub order: Order,
-    /// The page, from 0.
-    pub page: usize,
-    /// The page size.
-    pub page_size: PageSize,
+    /// quotes are plain characters. Never empty.
+    Search(&'a str),
+}
+
+impl Filter<'_> {
+    /// Whether `event` passes this filter: the reference every store's filtering must agree
+    /// with.
+    pub fn matches(&self, event: &Event) -> bool {
+        match *self {
+            Filter::User(user) => event.user_id() == Some(user),
+            Filter::Categories(categories) => categories.contains(event.category()),
+            Filter::Actions(actions) => actions.contains(event.action()),
+            Filter::Severities(severities) => severities.contains(&event.severity()),
+            Filter::ActedUpon(ids) => event.acted_upon().is_some_and(|id| ids.contains(&id)),
+            Filter::Status(status) => event.status() == status,
+            Filter::Search(needle) => contains_ignore_ascii_case(event.description(), needle),
+        }
+    }
 }
 
 impl EventQuery {
@@ -267,7 +297,8 @@ impl EventQuery {
         self.status = Some(status);
         self
     }
-    /// Only events whose description contains `text` (ASCII case ignored).
+    /// Only events whose description contains `text` (ASCII case ignored); an empty text does
+    /// not filter.
     pub fn search(mut self, text: impl Into<String>) -> Self {
         self.search = Some(text.into());
         self
@@ -293,21 +324,49 @@ impl EventQuery {
         self
     }
 
-    /// Whether `event` passes every filter except the page.
-    pub fn matches(&self, event: &Event) -> bool {
-        (self.user.is_none() || event.user_id() == self.user)
-            && (self.categories.is_empty() || self.categories.contains(event.category()))
-            && (self.actions.is_empty() || self.actions.contains(event.action()))
-            && (self.severities.is_empty() || self.severities.contains(&event.severity()))
-            && (self.acted_upon.is_empty()
-                || event
-                    .acted_upon()
-                    .is_some_and(|id| self.acted_upon.contains(&id)))
-            && self.status.is_none_or(|s| s == event.status())
-            && self
-                .search
+    /// The filters that are set, in a fixed order.
+    pub fn filters(&self) -> impl Iterator<Item = Filter<'_>> {
+        [
+            self.user.map(Filter::User),
+            (!self.categories.is_empty()).then_some(Filter::Categories(&self.categories)),
+            (!self.actions.is_empty()).then_some(Filter::Actions(&self.actions)),
+            (!self.severities.is_empty()).then_some(Filter::Severities(&self.severities)),
+            (!self.acted_upon.is_empty()).then_some(Filter::ActedUpon(&self.acted_upon)),
+            self.status.map(Filter::Status),
+            self.search
                 .as_deref()
-                .is_none_or(|needle| contains_ignore_ascii_case(event.description(), needle))
+                .filter(|text| !text.is_empty())
+                .map(Filter::Search),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// The user whose events are asked for; also whose unread events
+    /// [`EventPage::unread_by_severity`] counts.
+    pub fn user_id(&self) -> Option<Uuid> {
+        self.user
+    }
+    /// The sort field.
+    pub fn sort_field(&self) -> SortField {
+        self.sort
+    }
+    /// The sort direction.
+    pub fn sort_order(&self) -> Order {
+        self.order
+    }
+    /// The page, from 0.
+    pub fn page_number(&self) -> usize {
+        self.page
+    }
+    /// The page size.
+    pub fn page_limit(&self) -> PageSize {
+        self.page_size
+    }
+
+    /// Whether `event` passes every filter (the page aside).
+    pub fn matches(&self, event: &Event) -> bool {
+        self.filters().all(|filter| filter.matches(event))
     }
 }
 

@@ -12,9 +12,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    EventPage, EventQuery, EventStore, EventTypes, Order, PageSize, SortField, StoreError,
+    EventPage, EventQuery, EventStore, EventTypes, Filter, Order, PageSize, SortField, StoreError,
 };
-use crate::event::Event;
+use crate::event::{Event, EventParts};
 use crate::name::{Action, Category};
 use crate::severity::{Severity, Status};
 
@@ -346,7 +346,7 @@ fn conversion(
 fn read_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     let missing = |index| conversion(index, std::io::Error::other("missing id"));
     let metadata: String = row.get(10)?;
-    Ok(Event {
+    Ok(Event::from_parts(EventParts {
         id: read_uuid(row, 0)?.ok_or_else(|| missing(0))?,
         operation_id: read_uuid(row, 1)?.ok_or_else(|| missing(1))?,
         user_id: read_uuid(row, 2)?,
@@ -366,62 +366,44 @@ fn read_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         metadata: serde_json::from_str(&metadata).map_err(|e| conversion(10, e))?,
         created_at: from_nanos(row.get(11)?)?,
         updated_at: from_nanos(row.get(12)?)?,
-    })
+    }))
 }
 
 /// A `WHERE` clause built from fixed text and `?` placeholders only; the values are bound.
 fn filters(query: &EventQuery) -> (String, Vec<SqlValue>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut values: Vec<SqlValue> = Vec::new();
-    let mut any_of = |column: &str, items: Vec<SqlValue>| {
-        if !items.is_empty() {
-            let marks = vec!["?"; items.len()].join(", ");
-            clauses.push(format!("{column} IN ({marks})"));
-            values.extend(items);
-        }
+    // Lists are never empty: `filters` leaves out a list that does not filter.
+    let any_of = |column: &str, items: Vec<SqlValue>| {
+        let marks = vec!["?"; items.len()].join(", ");
+        (format!("{column} IN ({marks})"), items)
     };
-    if let Some(user) = query.user {
-        any_of("user_id", vec![SqlValue::Blob(user.as_bytes().to_vec())]);
-    }
-    any_of(
-        "category",
-        query
-            .categories
-            .iter()
-            .map(|c| SqlValue::Text(c.as_str().to_owned()))
-            .collect(),
-    );
-    any_of(
-        "action",
-        query
-            .actions
-            .iter()
-            .map(|a| SqlValue::Text(a.as_str().to_owned()))
-            .collect(),
-    );
-    any_of(
-        "severity",
-        query
-            .severities
-            .iter()
-            .map(|s| SqlValue::Text(s.as_str().to_owned()))
-            .collect(),
-    );
-    any_of(
-        "acted_upon",
-        query
-            .acted_upon
-            .iter()
-            .map(|id| SqlValue::Blob(id.as_bytes().to_vec()))
-            .collect(),
-    );
-    if let Some(status) = query.status {
-        any_of("status", vec![SqlValue::Text(status.as_str().to_owned())]);
-    }
-    if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
-        // instr, not LIKE: `%`, `_` and quotes in the search text are plain characters.
-        clauses.push("instr(lower(description), lower(?)) > 0".to_owned());
-        values.push(SqlValue::Text(search.to_owned()));
+    let text = |s: &str| SqlValue::Text(s.to_owned());
+    let blob = |id: &Uuid| SqlValue::Blob(id.as_bytes().to_vec());
+    for filter in query.filters() {
+        let (clause, items) = match filter {
+            Filter::User(user) => any_of("user_id", vec![blob(&user)]),
+            Filter::Categories(categories) => any_of(
+                "category",
+                categories.iter().map(|c| text(c.as_str())).collect(),
+            ),
+            Filter::Actions(actions) => {
+                any_of("action", actions.iter().map(|a| text(a.as_str())).collect())
+            }
+            Filter::Severities(severities) => any_of(
+                "severity",
+                severities.iter().map(|s| text(s.as_str())).collect(),
+            ),
+            Filter::ActedUpon(ids) => any_of("acted_upon", ids.iter().map(blob).collect()),
+            Filter::Status(status) => any_of("status", vec![text(status.as_str())]),
+            // instr, not LIKE: `%`, `_` and quotes in the search text are plain characters.
+            Filter::Search(search) => (
+                "instr(lower(description), lower(?)) > 0".to_owned(),
+                vec![text(search)],
+            ),
+        };
+        clauses.push(clause);
+        values.extend(items);
     }
     let clause = if clauses.is_empty() {
         String::new()
@@ -549,11 +531,11 @@ impl EventStore for SqliteStore {
     fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
         let fail = |e: rusqlite::Error| backend("cannot query events", describe(&e));
         let (clause, values) = filters(query);
-        let column = match query.sort {
+        let column = match query.sort_field() {
             SortField::CreatedAt => "created_at",
             SortField::UpdatedAt => "updated_at",
         };
-        let direction = match query.order {
+        let direction = match query.sort_order() {
             Order::Asc => "ASC",
             Order::Desc => "DESC",
         };
@@ -563,11 +545,11 @@ impl EventStore for SqliteStore {
             .and_then(|mut s| s.query_row(params_from_iter(values.iter()), |row| row.get(0)))
             .map_err(fail)?;
         let mut page_values = values.clone();
-        let limit = match query.page_size {
+        let limit = match query.page_limit() {
             PageSize::All => String::new(),
             PageSize::Limit(size) => {
                 let size = i64::try_from(size).unwrap_or(i64::MAX);
-                let offset = i64::try_from(query.page)
+                let offset = i64::try_from(query.page_number())
                     .unwrap_or(i64::MAX)
                     .saturating_mul(size);
                 page_values.push(SqlValue::Integer(size));
@@ -585,7 +567,7 @@ impl EventStore for SqliteStore {
             })
             .map_err(fail)?;
 
-        let (count_clause, count_values) = match query.user {
+        let (count_clause, count_values) = match query.user_id() {
             Some(user) => (
                 "WHERE status = 'unread' AND user_id = ?1",
                 vec![SqlValue::Blob(user.as_bytes().to_vec())],
@@ -612,8 +594,8 @@ impl EventStore for SqliteStore {
         }
         Ok(EventPage {
             events,
-            page: query.page,
-            page_size: query.page_size,
+            page: query.page_number(),
+            page_size: query.page_limit(),
             total: usize::try_from(total).unwrap_or(0),
             unread_by_severity,
         })

@@ -1,0 +1,139 @@
+//! The delivery policy, in one place: store the event, then publish the very same event; when
+//! storing fails, count the failure, hand it to the application's hook, and never publish. The
+//! emitter (one event, on the caller's thread) and the background writer (a batch, on its
+//! thread) both deliver through [`Delivery`].
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::broadcast::Broadcaster;
+use crate::event::Event;
+use crate::store::{EventStore, StoreError};
+
+/// The application's failure hook.
+pub(crate) type FailureHook = Box<dyn Fn(&DeliveryFailure) + Send + Sync>;
+
+/// An event that was not delivered because storing it failed; it was not published either.
+#[derive(Debug)]
+pub struct DeliveryFailure {
+    /// The event, as it would have been stored.
+    pub event: Arc<Event>,
+    /// What the store said.
+    pub error: StoreError,
+}
+
+impl fmt::Display for DeliveryFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "event {} ({}/{}) was not stored, so it was not published",
+            self.event.id(),
+            self.event.category(),
+            self.event.action()
+        )
+    }
+}
+
+impl std::error::Error for DeliveryFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// Stores events, then publishes what was stored; reports what was not.
+///
+/// Publishing is the broadcaster's `publish` of the stored `Arc<Event>`. A store that publishes
+/// through a listener of its own (every instance's events, in the store's order) would replace
+/// that one step; storing first and reporting failures stays here.
+pub(crate) struct Delivery {
+    store: Option<Arc<dyn EventStore>>,
+    broadcaster: Broadcaster,
+    failures: AtomicU64,
+    hook: Option<FailureHook>,
+}
+
+impl Delivery {
+    pub(crate) fn new(
+        store: Option<Arc<dyn EventStore>>,
+        broadcaster: Broadcaster,
+        hook: Option<FailureHook>,
+    ) -> Delivery {
+        Delivery {
+            store,
+            broadcaster,
+            failures: AtomicU64::new(0),
+            hook,
+        }
+    }
+
+    pub(crate) fn store(&self) -> Option<&Arc<dyn EventStore>> {
+        self.store.as_ref()
+    }
+
+    pub(crate) fn broadcaster(&self) -> &Broadcaster {
+        &self.broadcaster
+    }
+
+    /// How many events could not be stored.
+    pub(crate) fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Delivers one event on the caller's thread.
+    pub(crate) fn deliver(&self, event: Arc<Event>) -> Result<Arc<Event>, DeliveryFailure> {
+        if let Some(store) = &self.store
+            && let Err(error) = store.insert(&event)
+        {
+            return Err(self.report(DeliveryFailure { event, error }));
+        }
+        self.broadcaster.publish(&event);
+        Ok(event)
+    }
+
+    /// Delivers a batch: one `insert_batch` (a store that panics fails the whole batch), then
+    /// each event is published or reported, in order; then the store's housekeeping.
+    pub(crate) fn deliver_batch(&self, batch: &[Arc<Event>]) {
+        let Some(store) = &self.store else {
+            for event in batch {
+                self.broadcaster.publish(event);
+            }
+            return;
+        };
+        let results =
+            catch_unwind(AssertUnwindSafe(|| store.insert_batch(batch))).unwrap_or_else(|_| {
+                batch
+                    .iter()
+                    .map(|_| Err(StoreError::Backend("the event store panicked".into())))
+                    .collect()
+            });
+        let mut results = results.into_iter();
+        for event in batch {
+            let error = match results.next() {
+                Some(Ok(())) => {
+                    self.broadcaster.publish(event);
+                    continue;
+                }
+                Some(Err(error)) => error,
+                None => StoreError::Backend("the event store gave no result for it".into()),
+            };
+            self.report(DeliveryFailure {
+                event: Arc::clone(event),
+                error,
+            });
+        }
+        // Retention and other housekeeping: off the request path. A failure here loses no
+        // event; the next batch tries again.
+        let _ = catch_unwind(AssertUnwindSafe(|| store.maintain()));
+    }
+
+    /// Counts a failure and hands it to the hook.
+    fn report(&self, failure: DeliveryFailure) -> DeliveryFailure {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        if let Some(hook) = &self.hook {
+            hook(&failure);
+        }
+        failure
+    }
+}
