@@ -11,7 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::numbered_event;
-use common::store_suite::{event_at, run_all};
+use tidings::testing::{event_at, store_conformance};
 use tidings::{
     DeliveryFailure, Emitter, Event, EventQuery, EventStore, PageSize, Retention, Severity,
     SqliteStore, TryRecvError, Uuid,
@@ -46,12 +46,12 @@ fn count(path: &Path) -> usize {
 }
 
 #[test]
-fn sqlite_store_passes_the_store_suite() {
+fn sqlite_store_passes_the_store_conformance_suite() {
     let dir = TempDir::new();
     let made = std::cell::Cell::new(0);
-    run_all(&|| {
+    store_conformance(|| {
         made.set(made.get() + 1);
-        Box::new(SqliteStore::open(dir.0.join(format!("suite-{}.db", made.get()))).unwrap())
+        SqliteStore::open(dir.0.join(format!("suite-{}.db", made.get()))).unwrap()
     });
 }
 

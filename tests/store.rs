@@ -1,16 +1,14 @@
-//! The store suite on the in-memory store, and what is particular to it.
-
-mod common;
+//! The store conformance suite on the in-memory store, and what is particular to it.
 
 use std::sync::Arc;
 
-use common::store_suite::{event_at, run_all};
+use tidings::testing::{event_at, store_conformance};
 use tidings::{EventQuery, EventStore, MemoryStore, PageSize, Severity, Uuid};
 
 #[test]
-fn memory_store_passes_the_store_suite() {
-    run_all(&|| Box::new(MemoryStore::new()));
-    run_all(&|| Box::new(MemoryStore::unbounded()));
+fn memory_store_passes_the_store_conformance_suite() {
+    store_conformance(MemoryStore::new);
+    store_conformance(MemoryStore::unbounded);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::id_hash::IdHasher;
 
 /// The buffer of each subscription unless said otherwise: enough for a burst of one import.
-pub const DEFAULT_CAPACITY: usize = 1024;
+pub const DEFAULT_SUBSCRIPTION_BUFFER: usize = 1024;
 
 /// Hands published events to the live subscriptions of their user, and to subscriptions to all
 /// events.
@@ -172,9 +172,9 @@ impl ChannelState {
 }
 
 impl Broadcaster {
-    /// A broadcaster whose subscriptions buffer [`DEFAULT_CAPACITY`] events each.
+    /// A broadcaster whose subscriptions buffer [`DEFAULT_SUBSCRIPTION_BUFFER`] events each.
     pub fn new() -> Self {
-        Broadcaster::with_capacity(DEFAULT_CAPACITY)
+        Broadcaster::with_capacity(DEFAULT_SUBSCRIPTION_BUFFER)
     }
 
     /// A broadcaster whose subscriptions buffer `capacity` events each (at least 1).

@@ -379,10 +379,3 @@ impl<T, E> IsResult for Result<T, E> {
         self.as_ref()
     }
 }
-
-/// Forces a closure to be called once, so that bodies returning borrows of `&mut` arguments
-/// compile (a closure the compiler may call twice could not hand out such a borrow).
-#[inline]
-pub fn call_once<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}

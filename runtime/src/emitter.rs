@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::broadcast::{Broadcaster, DEFAULT_CAPACITY, Subscription};
+use crate::broadcast::{Broadcaster, DEFAULT_SUBSCRIPTION_BUFFER, Subscription};
 use crate::delivery::{Delivery, DeliveryFailure, FailureHook};
 use crate::event::Event;
 use crate::store::{EventStore, MemoryStore};
@@ -192,7 +192,7 @@ impl Default for EmitterBuilder {
         EmitterBuilder {
             system_id: None,
             store: StoreChoice::Default,
-            capacity: DEFAULT_CAPACITY,
+            capacity: DEFAULT_SUBSCRIPTION_BUFFER,
             on_failure: None,
             writing: Writing::AsTheStorePrefers,
         }
@@ -243,7 +243,7 @@ impl EmitterBuilder {
         self
     }
 
-    /// The buffer of each live subscription, in events (default [`DEFAULT_CAPACITY`]).
+    /// The buffer of each live subscription, in events (default [`DEFAULT_SUBSCRIPTION_BUFFER`]).
     pub fn buffer(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self

@@ -34,7 +34,8 @@ pub mod web;
 mod writer;
 
 pub use broadcast::{
-    Broadcaster, DEFAULT_CAPACITY, Lagged, RecvError, RecvTimeoutError, Subscription, TryRecvError,
+    Broadcaster, DEFAULT_SUBSCRIPTION_BUFFER, Lagged, RecvError, RecvTimeoutError, Subscription,
+    TryRecvError,
 };
 pub use builder::{BuildError, BuildProblem, EventBuilder};
 pub use delivery::DeliveryFailure;
@@ -62,7 +63,7 @@ pub use uuid::Uuid;
 /// without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::call::{AsEmitter, Call, IdSource, IdValue, InCall, IsResult, Site, call_once};
+    pub use crate::call::{AsEmitter, Call, IdSource, IdValue, InCall, IsResult, Site};
     pub use crate::error_report;
     pub use crate::name::{Action, Category};
     pub use crate::report::specialize;

@@ -133,11 +133,23 @@ pub trait ErrorDetails: Error {
     }
 }
 
-/// The three `dyn Error` trait objects, so that smart pointers to them can be reported.
-pub trait AsDynError {
+/// Keeps the report traits closed: only the impls here exist.
+mod sealed {
+    pub trait Sealed<M> {}
+    pub trait SealedDyn {}
+}
+
+/// The three `dyn Error` trait objects, so that smart pointers to them can be reported. Sealed;
+/// a detail of [`EventBuilder::err`](crate::EventBuilder::err).
+#[doc(hidden)]
+pub trait AsDynError: sealed::SealedDyn {
     /// The trait object.
     fn as_dyn_error(&self) -> &(dyn Error + 'static);
 }
+
+impl sealed::SealedDyn for dyn Error + 'static {}
+impl sealed::SealedDyn for dyn Error + Send + 'static {}
+impl sealed::SealedDyn for dyn Error + Send + Sync + 'static {}
 
 impl AsDynError for dyn Error + 'static {
     fn as_dyn_error(&self) -> &(dyn Error + 'static) {
@@ -158,17 +170,19 @@ impl AsDynError for dyn Error + Send + Sync + 'static {
 }
 
 /// Values [`EventBuilder::err`](crate::EventBuilder::err) accepts. `M` is a marker that the
-/// compiler infers; you never name it.
+/// compiler infers; you never name it. Sealed.
 ///
 /// Implemented for every `std::error::Error` type, for `dyn Error` (with or without `Send` and
 /// `Sync`), for anything that dereferences to one (`Box<dyn Error + Send + Sync>`,
 /// `anyhow::Error`, `eyre::Report`, `Arc<dyn Error>`), and for [`ErrorReport`] itself.
-pub trait ToErrorReport<M> {
+#[doc(hidden)]
+pub trait ToErrorReport<M>: sealed::Sealed<M> {
     /// The report of `self`.
     fn to_error_report(&self) -> ErrorReport;
 }
 
 /// Markers that keep the [`ToErrorReport`] impls apart.
+#[doc(hidden)]
 pub mod marker {
     /// A sized `std::error::Error` type.
     #[derive(Debug)]
@@ -183,6 +197,16 @@ pub mod marker {
     #[derive(Debug)]
     pub struct Report;
 }
+
+impl<E: Error + 'static> sealed::Sealed<marker::StdError> for E {}
+impl<E: AsDynError + ?Sized> sealed::Sealed<marker::DynError> for E {}
+impl<P> sealed::Sealed<marker::DerefDynError> for P
+where
+    P: Deref,
+    P::Target: AsDynError,
+{
+}
+impl sealed::Sealed<marker::Report> for ErrorReport {}
 
 impl<E: Error + 'static> ToErrorReport<marker::StdError> for E {
     fn to_error_report(&self) -> ErrorReport {

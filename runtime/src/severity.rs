@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// The eight MeshKit severity levels.
 ///
@@ -19,7 +19,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// let err = "fatal".parse::<Severity>().unwrap_err();
 /// assert!(err.to_string().contains("\"fatal\""));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum Severity {
     /// The system is unusable.
     Emergency,
@@ -136,21 +137,23 @@ impl FromStr for Severity {
     }
 }
 
-impl Serialize for Severity {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+impl TryFrom<String> for Severity {
+    type Error = UnknownLevel;
+
+    fn try_from(name: String) -> Result<Self, UnknownLevel> {
+        name.parse()
     }
 }
 
-impl<'de> Deserialize<'de> for Severity {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
+impl From<Severity> for &'static str {
+    fn from(value: Severity) -> &'static str {
+        value.as_str()
     }
 }
 
 /// Whether the user has seen an event. New events are `Unread`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum Status {
     /// Not yet seen (every new event).
     #[default]
@@ -191,16 +194,17 @@ impl FromStr for Status {
     }
 }
 
-impl Serialize for Status {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+impl TryFrom<String> for Status {
+    type Error = UnknownLevel;
+
+    fn try_from(name: String) -> Result<Self, UnknownLevel> {
+        name.parse()
     }
 }
 
-impl<'de> Deserialize<'de> for Status {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
+impl From<Status> for &'static str {
+    fn from(value: Status) -> &'static str {
+        value.as_str()
     }
 }
 

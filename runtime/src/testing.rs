@@ -1,4 +1,10 @@
-//! Helpers for testing code that emits events.
+//! Helpers for testing code that emits events, and (with the `testing` feature) the
+//! conformance suite that every [`EventStore`](crate::EventStore) passes.
+
+#[cfg(feature = "testing")]
+mod conformance;
+#[cfg(feature = "testing")]
+pub use conformance::{event_at, store_conformance};
 
 use std::sync::Arc;
 

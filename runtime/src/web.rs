@@ -37,6 +37,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::broadcast::{Lagged, Subscription};
+use crate::builder::BuildProblem;
 use crate::emitter::Emitter;
 use crate::event::Event;
 use crate::name::{Action, Category};
@@ -298,17 +299,18 @@ async fn create(
     let action = client
         .action
         .ok_or_else(|| ApiError::bad("action", "`action` is required"))?;
-    let severity: Severity = client
-        .severity
-        .ok_or_else(|| ApiError::bad("severity", "`severity` is required"))?
-        .parse()
-        .map_err(|e: crate::UnknownLevel| ApiError::bad("severity", e.to_string()))?;
-    let category = Category::new(category).map_err(|e| ApiError::bad("category", e.to_string()))?;
-    let action = Action::new(action).map_err(|e| ApiError::bad("action", e.to_string()))?;
+    let severity: Severity = parameter(
+        "severity",
+        client
+            .severity
+            .ok_or_else(|| "`severity` is required".to_owned())
+            .and_then(|name| name.parse().map_err(|e: crate::UnknownLevel| e.to_string())),
+    )?;
+    // The builder checks the names: one rule, one place.
     let mut builder = Event::builder()
         .from_user(user)
-        .category(category.as_str().to_owned())
-        .action(action.as_str().to_owned())
+        .category(category)
+        .action(action)
         .severity(severity)
         .description(client.description)
         .metadata(client.metadata);
@@ -317,8 +319,8 @@ async fn create(
     }
     let event = builder.build().map_err(|e| {
         let field = match e.problems().first() {
-            Some(crate::BuildProblem::ErrorWithoutErr) => "metadata",
-            Some(crate::BuildProblem::InvalidDoc { .. }) => "metadata",
+            Some(BuildProblem::InvalidName(name)) => name.kind(),
+            Some(BuildProblem::ErrorWithoutErr | BuildProblem::InvalidDoc { .. }) => "metadata",
             _ => "body",
         };
         ApiError::bad(field, e.to_string())
@@ -488,7 +490,7 @@ fn frame(event: &Event) -> Frame {
 }
 
 /// Replayed frames first, then live events not already replayed.
-pub struct LiveStream {
+struct LiveStream {
     replay: VecDeque<Frame>,
     replayed: HashSet<Uuid>,
     live: Subscription,

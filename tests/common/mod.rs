@@ -1,8 +1,6 @@
 //! Helpers shared by the behaviour tests.
 #![allow(dead_code)]
 
-pub mod store_suite;
-
 use std::error::Error;
 use std::fmt;
 

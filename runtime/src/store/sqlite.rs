@@ -109,6 +109,17 @@ fn backend(context: impl std::fmt::Display, error: impl std::fmt::Display) -> St
     StoreError::Backend(format!("{context}: {error}").into())
 }
 
+/// Turns a SQLite error into a [`StoreError`] that says what the store was doing.
+trait Context<T> {
+    fn context(self, doing: impl std::fmt::Display) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for rusqlite::Result<T> {
+    fn context(self, doing: impl std::fmt::Display) -> Result<T, StoreError> {
+        self.map_err(|e| backend(doing, describe(&e)))
+    }
+}
+
 impl SqliteStore {
     /// Opens the database at `path`, creating it and its schema when it does not exist.
     ///
@@ -121,7 +132,7 @@ impl SqliteStore {
         let context = || format!("cannot open event store {}", path.display());
         let version: i64 = connection
             .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(|e| backend(context(), describe(&e)))?;
+            .context(context())?;
         if version > SCHEMA_VERSION {
             return Err(backend(
                 context(),
@@ -134,7 +145,7 @@ impl SqliteStore {
         if version == 0 {
             let tables: i64 = connection
                 .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
-                .map_err(|e| backend(context(), describe(&e)))?;
+                .context(context())?;
             if tables > 0 {
                 return Err(backend(
                     context(),
@@ -144,22 +155,22 @@ impl SqliteStore {
             }
             connection
                 .execute_batch(&format!("BEGIN; {SCHEMA} COMMIT;"))
-                .map_err(|e| backend(context(), describe(&e)))?;
+                .context(context())?;
         }
         connection
             .pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| backend(context(), describe(&e)))?;
+            .context(context())?;
         connection
             .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| backend(context(), describe(&e)))?;
+            .context(context())?;
         // A page cache that holds the id index of a few hundred thousand events: inserts of
         // random v4 ids touch pages all over it.
         connection
             .pragma_update(None, "cache_size", -65_536)
-            .map_err(|e| backend(context(), describe(&e)))?;
+            .context(context())?;
         connection
             .pragma_update(None, "wal_autocheckpoint", 16_384)
-            .map_err(|e| backend(context(), describe(&e)))?;
+            .context(context())?;
         Ok(SqliteStore {
             path,
             connection: Mutex::new(connection),
@@ -203,7 +214,7 @@ impl SqliteStore {
             deleted += connection
                 .prepare_cached("DELETE FROM events WHERE created_at < ?1")
                 .and_then(|mut s| s.execute([cutoff]))
-                .map_err(|e| backend("cannot prune events", describe(&e)))?;
+                .context("cannot prune events")?;
         }
         if let Some(max) = self.retention.max_per_user {
             let max = i64::try_from(max).unwrap_or(i64::MAX);
@@ -214,7 +225,7 @@ impl SqliteStore {
                      FROM events) WHERE n > ?1)",
                 )
                 .and_then(|mut s| s.execute([max]))
-                .map_err(|e| backend("cannot prune events", describe(&e)))?;
+                .context("cannot prune events")?;
         }
         Ok(deleted)
     }
@@ -437,23 +448,24 @@ impl SqliteStore {
         extra: &[&dyn rusqlite::ToSql],
         ids: &[Uuid],
     ) -> Result<usize, StoreError> {
-        let fail = |e: rusqlite::Error| backend(context, describe(&e));
         let mut connection = self.lock();
-        let transaction = connection.transaction().map_err(fail)?;
+        let transaction = connection.transaction().context(context)?;
         let mut changed = 0;
         {
-            let mut statement = transaction.prepare_cached(sql).map_err(fail)?;
+            let mut statement = transaction.prepare_cached(sql).context(context)?;
             for id in ids {
                 statement
                     .raw_bind_parameter(1, id.as_bytes())
-                    .map_err(fail)?;
+                    .context(context)?;
                 for (i, value) in extra.iter().enumerate() {
-                    statement.raw_bind_parameter(i + 2, value).map_err(fail)?;
+                    statement
+                        .raw_bind_parameter(i + 2, value)
+                        .context(context)?;
                 }
-                changed += statement.raw_execute().map_err(fail)?;
+                changed += statement.raw_execute().context(context)?;
             }
         }
-        transaction.commit().map_err(fail)?;
+        transaction.commit().context(context)?;
         Ok(changed)
     }
 }
@@ -519,17 +531,14 @@ impl EventStore for SqliteStore {
         let connection = self.lock();
         let mut statement = connection
             .prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE id = ?1"))
-            .map_err(|e| backend("cannot read events", describe(&e)))?;
+            .context("cannot read events")?;
         let mut rows = statement
             .query_map([id.as_bytes()], read_event)
-            .map_err(|e| backend("cannot read events", describe(&e)))?;
-        rows.next()
-            .transpose()
-            .map_err(|e| backend("cannot read events", describe(&e)))
+            .context("cannot read events")?;
+        rows.next().transpose().context("cannot read events")
     }
 
     fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
-        let fail = |e: rusqlite::Error| backend("cannot query events", describe(&e));
         let (clause, values) = filters(query);
         let column = match query.sort_field() {
             SortField::CreatedAt => "created_at",
@@ -543,7 +552,7 @@ impl EventStore for SqliteStore {
         let total: i64 = connection
             .prepare_cached(&format!("SELECT count(*) FROM events {clause}"))
             .and_then(|mut s| s.query_row(params_from_iter(values.iter()), |row| row.get(0)))
-            .map_err(fail)?;
+            .context("cannot query events")?;
         let mut page_values = values.clone();
         let limit = match query.page_limit() {
             PageSize::All => String::new(),
@@ -565,7 +574,7 @@ impl EventStore for SqliteStore {
                 s.query_map(params_from_iter(page_values.iter()), read_event)?
                     .collect::<rusqlite::Result<Vec<Event>>>()
             })
-            .map_err(fail)?;
+            .context("cannot query events")?;
 
         let (count_clause, count_values) = match query.user_id() {
             Some(user) => (
@@ -579,14 +588,14 @@ impl EventStore for SqliteStore {
             .prepare_cached(&format!(
                 "SELECT severity, count(*) FROM events {count_clause} GROUP BY severity"
             ))
-            .map_err(fail)?;
+            .context("cannot query events")?;
         let rows = statement
             .query_map(params_from_iter(count_values.iter()), |row| {
                 Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
             })
-            .map_err(fail)?;
+            .context("cannot query events")?;
         for row in rows {
-            let (severity, count) = row.map_err(fail)?;
+            let (severity, count) = row.context("cannot query events")?;
             let severity: Severity = severity
                 .parse()
                 .map_err(|e| backend("cannot query events", e))?;
@@ -607,7 +616,6 @@ impl EventStore for SqliteStore {
         after: Uuid,
         limit: usize,
     ) -> Result<Option<Vec<Event>>, StoreError> {
-        let fail = |e: rusqlite::Error| backend("cannot read events", describe(&e));
         let connection = self.lock();
         let seq: Option<i64> = connection
             .prepare_cached("SELECT seq FROM events WHERE id = ?1 AND user_id = ?2")
@@ -616,7 +624,7 @@ impl EventStore for SqliteStore {
                     s.query_map([after.as_bytes(), user.as_bytes()], |row| row.get(0))?;
                 rows.next().transpose()
             })
-            .map_err(fail)?;
+            .context("cannot read events")?;
         let Some(seq) = seq else {
             return Ok(None);
         };
@@ -636,12 +644,11 @@ impl EventStore for SqliteStore {
                 )?
                 .collect::<rusqlite::Result<Vec<Event>>>()
             })
-            .map_err(fail)?;
+            .context("cannot read events")?;
         Ok(Some(events))
     }
 
     fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
-        let fail = |e: rusqlite::Error| backend("cannot read event types", describe(&e));
         let connection = self.lock();
         let (clause, values) = match user {
             Some(user) => (
@@ -659,7 +666,7 @@ impl EventStore for SqliteStore {
                     s.query_map(params_from_iter(values.iter()), |row| row.get(0))?
                         .collect::<rusqlite::Result<Vec<String>>>()
                 })
-                .map_err(fail)
+                .context("cannot read event types")
         };
         let categories = distinct("category")?
             .into_iter()

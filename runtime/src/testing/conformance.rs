@@ -1,28 +1,87 @@
-//! One suite for every `EventStore`: the same calls give the same results on each store.
+//! The store conformance suite: the checks every [`EventStore`] passes, ours and an
+//! application's own.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::json;
-use tidings::{
-    Action, Category, Event, EventQuery, EventStore, Order, PageSize, Severity, SortField, Status,
-    Uuid,
-};
+use uuid::Uuid;
 
-/// Runs every check on stores made fresh by `make`.
-pub fn run_all(make: &dyn Fn() -> Box<dyn EventStore>) {
-    insert_and_get(&*make());
-    filters(&*make());
-    search_is_literal_and_ignores_ascii_case(&*make());
-    order_and_pagination(&*make());
-    unread_counts(&*make());
-    mark_read_and_unread(&*make());
-    delete_by_id_and_in_bulk(&*make());
-    stored_after_for_resuming_a_stream(&*make());
-    distinct_types(&*make());
+use crate::event::Event;
+use crate::name::{Action, Category};
+use crate::severity::{Severity, Status};
+use crate::store::{EventQuery, EventStore, EventTypes, Order, PageSize, SortField};
+
+/// Runs every check of the store conformance suite, each on a fresh store made by `make`, and
+/// panics with what differs at the first check a store fails.
+///
+/// The checks: insert and get (and a duplicate id refused), every filter of [`EventQuery`] alone
+/// and together, literal search ignoring ASCII case, order with ties in storage order, pages,
+/// unread counts per severity, marking read and unread, deleting one and many,
+/// [`EventStore::stored_after`] for resuming a stream, and [`EventStore::types`]. The memory
+/// store is the reference; every store of tidings runs this suite in its tests.
+///
+/// A store of the application's own proves itself with one call in a test:
+///
+/// ```
+/// use std::sync::Arc;
+/// use tidings_runtime::testing::store_conformance;
+/// use tidings_runtime::{
+///     Event, EventPage, EventQuery, EventStore, EventTypes, MemoryStore, Status, StoreError, Uuid,
+/// };
+///
+/// /// A store of the application's own (here it hands every call to a memory store).
+/// struct AuditedStore(MemoryStore);
+///
+/// impl EventStore for AuditedStore {
+///     fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
+///         self.0.insert(event)
+///     }
+///     fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
+///         self.0.get(id)
+///     }
+///     fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+///         self.0.query(query)
+///     }
+///     fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
+///         self.0.set_status_many(ids, status)
+///     }
+///     fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
+///         self.0.delete_many(ids)
+///     }
+///     fn stored_after(
+///         &self,
+///         user: Uuid,
+///         after: Uuid,
+///         limit: usize,
+///     ) -> Result<Option<Vec<Event>>, StoreError> {
+///         self.0.stored_after(user, after, limit)
+///     }
+///     fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
+///         self.0.types(user)
+///     }
+/// }
+///
+/// store_conformance(|| AuditedStore(MemoryStore::new()));
+/// ```
+pub fn store_conformance<S: EventStore>(make: impl Fn() -> S) {
+    insert_and_get(&make());
+    filters(&make());
+    search_is_literal_and_ignores_ascii_case(&make());
+    order_and_pagination(&make());
+    unread_counts(&make());
+    mark_read_and_unread(&make());
+    delete_by_id_and_in_bulk(&make());
+    stored_after_for_resuming_a_stream(&make());
+    distinct_types(&make());
 }
 
-/// An event with a chosen creation time (seconds after 2026-01-01T00:00:00Z).
+/// An event with a chosen creation time (`second` seconds after 2026-01-01T00:00:00Z), for
+/// tests of stores: of `user` (none for a system event), with a fresh id and an `err` entry when
+/// the severity is `error`.
+///
+/// # Panics
+/// When `category` or `action` is not snake_case.
 pub fn event_at(
     user: Option<Uuid>,
     category: &str,
@@ -481,7 +540,7 @@ fn distinct_types(store: &dyn EventStore) {
             4,
         ),
     );
-    let names = |types: tidings::EventTypes| {
+    let names = |types: EventTypes| {
         (
             types
                 .categories
