@@ -3,8 +3,9 @@
 //! annotated handler without a reload, marks it read, and its unread count drops.
 //!
 //! Needs the browser, so it is built only with the `browser-test` feature:
-//! `cargo test -p tidings --features browser-test --test browser` (`.ci/run` installs the packages and
-//! runs it). It leaves a screenshot in `target/notification-center.png`.
+//! `cargo test -p tidings-integration-tests --features browser-test --test browser` (`.ci/run`
+//! installs the packages and runs it). It leaves a screenshot in cargo's scratch directory
+//! (`target/tmp/notification-center.png` by default) and prints where.
 
 use std::net::TcpListener as StdListener;
 use std::path::PathBuf;
@@ -305,8 +306,10 @@ async fn a_notification_appears_live_and_is_marked_read() {
     let png = base64::engine::general_purpose::STANDARD
         .decode(screenshot.as_str().unwrap())
         .unwrap();
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/notification-center.png");
+    // Where cargo keeps the target directory's scratch files, wherever CARGO_TARGET_DIR is.
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("notification-center.png");
     std::fs::write(&path, png).unwrap();
+    println!("screenshot: {}", path.display());
 
     // The newest (the success) is first; mark it read.
     session

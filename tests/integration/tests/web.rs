@@ -2,6 +2,7 @@
 //! `Last-Event-ID`, bursts), the REST API (filters, pagination, counts, marks, deletes, client
 //! events), authorization between users, and clear 400s.
 
+#[path = "../../common/mod.rs"]
 mod common;
 
 use std::time::Duration;

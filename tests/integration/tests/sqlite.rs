@@ -1,5 +1,6 @@
 //! The SQLite store and the batched background writer.
 
+#[path = "../../common/mod.rs"]
 mod common;
 
 use std::collections::HashSet;
