@@ -77,7 +77,14 @@
 //! # Testing
 //!
 //! [`testing::capture`] runs a closure with a scoped in-memory emitter and returns the events it
-//! emitted, in order.
+//! emitted, in order. With the `testing` feature, `testing::store_conformance` runs the checks
+//! every [`EventStore`] must pass on a store of your own.
+//!
+//! # Features
+//!
+//! All off by default: `sqlite` (the SQLite store and its background writer), `axum` (the events
+//! API, the live stream and the notification center, in `web`) and `testing` (the store
+//! conformance suite).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
