@@ -215,7 +215,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .route("/api/connections/{name}/ping", post(ping_route))
         .route("/api/designs/{design}/deploy", post(deploy_route))
-        .nest("/api/events", tidings::web::router(events.clone(), user_of))
+        .nest_service("/api/events", tidings::web::router(events.clone(), user_of))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
     println!(

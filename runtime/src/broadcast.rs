@@ -1,9 +1,10 @@
 //! Live delivery: per-user subscriptions with bounded buffers that never block the publisher.
 
 use std::collections::HashMap;
+use std::hash::RandomState;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -11,7 +12,6 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use crate::event::Event;
-use crate::id_hash::IdHasher;
 
 /// The buffer of each subscription unless said otherwise: enough for a burst of one import.
 pub const DEFAULT_SUBSCRIPTION_BUFFER: usize = 1024;
@@ -45,8 +45,12 @@ pub struct Broadcaster {
 
 struct Shared {
     capacity: usize,
-    users: RwLock<HashMap<Uuid, Arc<Channel>, IdHasher>>,
+    /// Keyed by user ids, which come from requests (a cookie, a header): std's SipHash with
+    /// random keys, so that a client cannot choose ids that all land in one bucket.
+    users: RwLock<HashMap<Uuid, Arc<Channel>, RandomState>>,
     all: Arc<Channel>,
+    /// Set by [`Broadcaster::close`]; changed under the `users` write lock.
+    closed: AtomicBool,
 }
 
 /// One ring of recent events, shared by every subscription of a user (or by every subscription
@@ -119,6 +123,9 @@ impl Channel {
     fn push(&self, event: &Arc<Event>) {
         let wakers = {
             let mut state = lock(&self.state);
+            if state.closed {
+                return;
+            }
             let at = slot(state.tail, state.ring.len());
             state.ring[at] = Some(Arc::clone(event));
             state.tail += 1;
@@ -183,8 +190,9 @@ impl Broadcaster {
         Broadcaster {
             shared: Arc::new(Shared {
                 capacity,
-                users: RwLock::new(HashMap::with_hasher(IdHasher::new())),
+                users: RwLock::new(HashMap::new()),
                 all: Channel::new(capacity),
+                closed: AtomicBool::new(false),
             }),
         }
     }
@@ -209,7 +217,13 @@ impl Broadcaster {
             .users
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        let channel = Arc::clone(users.entry(user).or_insert_with(|| Channel::new(window)));
+        let channel = Arc::clone(users.entry(user).or_insert_with(|| {
+            let channel = Channel::new(window);
+            if self.shared.closed.load(Ordering::Relaxed) {
+                channel.close();
+            }
+            channel
+        }));
         let subscription = self.attach(channel, window, Some(user));
         drop(users);
         subscription
@@ -260,6 +274,27 @@ impl Broadcaster {
             delivered += everyone;
         }
         delivered
+    }
+
+    /// Ends every subscription, now and later: each ends ([`RecvError::Closed`], the end of the
+    /// stream) after the events it has buffered, and events published afterwards reach no one.
+    /// For shutdown: it cannot be undone.
+    pub fn close(&self) {
+        let users = self
+            .shared
+            .users
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.shared.closed.store(true, Ordering::Relaxed);
+        for channel in users.values() {
+            channel.close();
+        }
+        self.shared.all.close();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Relaxed)
     }
 
     /// How many live subscriptions `user` has (not counting subscriptions to all events).
@@ -325,7 +360,7 @@ pub enum RecvError {
     /// The subscriber fell behind and lost this many of its oldest events; receiving again gives
     /// the events that followed.
     Lagged(u64),
-    /// Every handle of the broadcaster is gone and the buffer is empty.
+    /// The broadcaster was closed, or every handle of it is gone, and the buffer is empty.
     Closed,
 }
 
@@ -355,7 +390,7 @@ impl fmt::Display for RecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RecvError::Lagged(n) => fmt::Display::fmt(&Lagged(*n), f),
-            RecvError::Closed => f.write_str("the broadcaster is gone"),
+            RecvError::Closed => f.write_str("the broadcaster is closed or gone"),
         }
     }
 }
@@ -365,7 +400,7 @@ impl fmt::Display for TryRecvError {
         match self {
             TryRecvError::Empty => f.write_str("no event is buffered"),
             TryRecvError::Lagged(n) => fmt::Display::fmt(&Lagged(*n), f),
-            TryRecvError::Closed => f.write_str("the broadcaster is gone"),
+            TryRecvError::Closed => f.write_str("the broadcaster is closed or gone"),
         }
     }
 }
@@ -375,7 +410,7 @@ impl fmt::Display for RecvTimeoutError {
         match self {
             RecvTimeoutError::Timeout => f.write_str("no event arrived in time"),
             RecvTimeoutError::Lagged(n) => fmt::Display::fmt(&Lagged(*n), f),
-            RecvTimeoutError::Closed => f.write_str("the broadcaster is gone"),
+            RecvTimeoutError::Closed => f.write_str("the broadcaster is closed or gone"),
         }
     }
 }
@@ -387,7 +422,7 @@ impl std::error::Error for RecvTimeoutError {}
 /// A live subscription: a blocking receiver and a `futures_core::Stream`, for any runtime.
 ///
 /// As a stream it yields `Ok(event)`, or `Err(Lagged(n))` when `n` events were lost because the
-/// subscriber fell behind, and ends when the broadcaster is gone. Dropping it unsubscribes.
+/// subscriber fell behind, and ends when the broadcaster is closed or gone. Dropping it unsubscribes.
 pub struct Subscription {
     channel: Arc<Channel>,
     id: u64,
@@ -407,7 +442,7 @@ impl Subscription {
     ///
     /// # Errors
     /// [`TryRecvError::Empty`] when nothing is buffered, `Lagged(n)` after a loss, `Closed` when
-    /// the broadcaster is gone and the buffer is empty.
+    /// the broadcaster is closed or gone and the buffer is empty.
     pub fn try_recv(&self) -> Result<Arc<Event>, TryRecvError> {
         let state = lock(&self.channel.state);
         match state.take(&self.next, self.window) {
@@ -421,7 +456,7 @@ impl Subscription {
     /// Waits for the next event, blocking this thread.
     ///
     /// # Errors
-    /// [`RecvError::Lagged`] after a loss, [`RecvError::Closed`] when the broadcaster is gone and
+    /// [`RecvError::Lagged`] after a loss, [`RecvError::Closed`] when the broadcaster is closed or gone and
     /// the buffer is empty.
     pub fn recv(&self) -> Result<Arc<Event>, RecvError> {
         match self.recv_until(None) {
@@ -531,5 +566,40 @@ impl fmt::Debug for Subscription {
             .field("user", &self.user)
             .field("capacity", &self.window)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+
+    use uuid::Uuid;
+
+    use super::Broadcaster;
+
+    /// Ids `(a, b)` and `(a ^ d, b ^ d.rotate_left(29))` (the 64-bit little-endian words of the
+    /// id) all collided under the hand-written fold hash this map used: a client choosing its
+    /// user ids could put every one in one bucket.
+    #[test]
+    fn ids_built_to_collide_land_in_many_buckets() {
+        let broadcaster = Broadcaster::new();
+        let users = broadcaster.shared.users.read().expect("not poisoned");
+        let hasher = users.hasher();
+        let (a, b) = (0x0123_4567_89ab_cdef_u64, 0xfedc_ba98_7654_3210_u64);
+        let hashes: HashSet<u64> = (0..10_000_u64)
+            .map(|i| {
+                let d = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let mut bytes = [0_u8; 16];
+                bytes[..8].copy_from_slice(&(a ^ d).to_le_bytes());
+                bytes[8..].copy_from_slice(&(b ^ d.rotate_left(29)).to_le_bytes());
+                hasher.hash_one(Uuid::from_bytes(bytes))
+            })
+            .collect();
+        assert!(
+            hashes.len() > 9_900,
+            "10,000 ids built to collide gave only {} distinct hashes",
+            hashes.len()
+        );
     }
 }

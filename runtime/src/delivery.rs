@@ -3,6 +3,7 @@
 //! emitter (one event, on the caller's thread) and the background writer (a batch, on its
 //! thread) both deliver through [`Delivery`].
 
+use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -51,7 +52,22 @@ pub(crate) struct Delivery {
     store: Option<Arc<dyn EventStore>>,
     broadcaster: Broadcaster,
     failures: AtomicU64,
+    hook_panics: AtomicU64,
     hook: Option<FailureHook>,
+}
+
+thread_local! {
+    /// Set while this thread runs the failure hook: a failure of an event the hook itself emits
+    /// is counted but not handed to the hook again (no endless recursion on a store that keeps
+    /// failing).
+    static IN_HOOK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Drops a panic's payload; a payload whose own `drop` panics is forgotten instead.
+fn discard(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
 }
 
 impl Delivery {
@@ -64,6 +80,7 @@ impl Delivery {
             store,
             broadcaster,
             failures: AtomicU64::new(0),
+            hook_panics: AtomicU64::new(0),
             hook,
         }
     }
@@ -79,6 +96,16 @@ impl Delivery {
     /// How many events could not be stored.
     pub(crate) fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
+    }
+
+    /// How many times the failure hook panicked.
+    pub(crate) fn hook_panics(&self) -> u64 {
+        self.hook_panics.load(Ordering::Relaxed)
+    }
+
+    /// Counts events that were accepted but will never be stored (the writer stopped).
+    pub(crate) fn count_lost(&self, events: u64) {
+        self.failures.fetch_add(events, Ordering::Relaxed);
     }
 
     /// Delivers one event on the caller's thread.
@@ -102,7 +129,8 @@ impl Delivery {
             return;
         };
         let results =
-            catch_unwind(AssertUnwindSafe(|| store.insert_batch(batch))).unwrap_or_else(|_| {
+            catch_unwind(AssertUnwindSafe(|| store.insert_batch(batch))).unwrap_or_else(|panic| {
+                discard(panic);
                 batch
                     .iter()
                     .map(|_| Err(StoreError::Backend("the event store panicked".into())))
@@ -125,14 +153,28 @@ impl Delivery {
         }
         // Retention and other housekeeping: off the request path. A failure here loses no
         // event; the next batch tries again.
-        let _ = catch_unwind(AssertUnwindSafe(|| store.maintain()));
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| store.maintain())) {
+            discard(panic);
+        }
     }
 
-    /// Counts a failure and hands it to the hook.
+    /// Counts a failure and hands it to the hook. A hook that panics is counted and does not
+    /// stop the caller (the writer thread keeps going); a failure of an event the hook emits is
+    /// counted but not handed to the hook again.
     fn report(&self, failure: DeliveryFailure) -> DeliveryFailure {
         self.failures.fetch_add(1, Ordering::Relaxed);
-        if let Some(hook) = &self.hook {
-            hook(&failure);
+        let Some(hook) = &self.hook else {
+            return failure;
+        };
+        if IN_HOOK.with(Cell::get) {
+            return failure;
+        }
+        IN_HOOK.with(|flag| flag.set(true));
+        let ran = catch_unwind(AssertUnwindSafe(|| hook(&failure)));
+        IN_HOOK.with(|flag| flag.set(false));
+        if let Err(panic) = ran {
+            self.hook_panics.fetch_add(1, Ordering::Relaxed);
+            discard(panic);
         }
         failure
     }

@@ -1,15 +1,18 @@
 //! Delivery: store the event first, then publish the very same event to its user's subscribers.
 
 use std::fmt;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
 
 use uuid::Uuid;
 
 use crate::broadcast::{Broadcaster, DEFAULT_SUBSCRIPTION_BUFFER, Subscription};
 use crate::delivery::{Delivery, DeliveryFailure, FailureHook};
 use crate::event::Event;
-use crate::store::{EventStore, MemoryStore};
-use crate::writer::Writer;
+use crate::store::{EventStore, MemoryStore, StoreError};
+use crate::writer::{Writer, WriterError};
 
 /// How many events a background writer queues before emitting threads wait for room.
 pub const DEFAULT_QUEUE: usize = 65_536;
@@ -101,6 +104,42 @@ impl Emitter {
         self.inner.delivery.failures()
     }
 
+    /// How many times the failure hook panicked. A panicking hook is caught: the failure is
+    /// still counted in [`failures`](Self::failures), and delivery goes on.
+    pub fn failure_hook_panics(&self) -> u64 {
+        self.inner.delivery.hook_panics()
+    }
+
+    /// Ends every live stream of this emitter, now and later ([`Broadcaster::close`]): each
+    /// subscription ends after the events it has buffered, and the Server-Sent-Events streams of
+    /// [`web::router`](crate::web) end with them. Events are still stored.
+    ///
+    /// Call it when the server starts shutting down: a graceful shutdown (axum's
+    /// `with_graceful_shutdown`, hyper's, tonic's) waits for every open connection, and a live
+    /// stream never ends by itself. Then [`flush`](Self::flush) once the server has stopped, so
+    /// that what the last requests emitted is stored.
+    ///
+    /// ```
+    /// let events = tidings_runtime::Emitter::new();
+    /// let tab = events.subscribe(uuid::Uuid::new_v4());
+    /// events.close_streams();
+    /// assert_eq!(tab.recv(), Err(tidings_runtime::RecvError::Closed));
+    /// events.flush()?;
+    /// # Ok::<(), tidings_runtime::WriterError>(())
+    /// ```
+    pub fn close_streams(&self) {
+        self.inner.delivery.broadcaster().close();
+    }
+
+    /// A handle that does not keep the emitter alive: what a failure hook that emits should
+    /// hold (a clone held by the hook would keep its own emitter, and the writer thread, alive
+    /// forever, as any `Arc` cycle does).
+    pub fn downgrade(&self) -> WeakEmitter {
+        WeakEmitter {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
     /// Whether events are stored by a background writer (see [`EmitterBuilder::store`]).
     pub fn has_background_writer(&self) -> bool {
         self.inner.writer.is_some()
@@ -108,10 +147,16 @@ impl Emitter {
 
     /// Returns once every event emitted before the call is stored and published, or reported
     /// as failed. Immediate without a background writer. Dropping the last handle of an emitter
-    /// flushes too. Do not call it from the failure hook, which runs on the writer thread.
-    pub fn flush(&self) {
-        if let Some(writer) = &self.inner.writer {
-            writer.flush();
+    /// flushes too. It blocks the thread: in async code, call it from `spawn_blocking`.
+    ///
+    /// # Errors
+    /// [`WriterError::Stopped`] when the background writer thread has stopped, so that the
+    /// events will never be stored; [`WriterError::FlushFromWriter`] when called from the
+    /// failure hook, on the writer thread, where it would wait for itself.
+    pub fn flush(&self) -> Result<(), WriterError> {
+        match &self.inner.writer {
+            Some(writer) => writer.flush(),
+            None => Ok(()),
         }
     }
 
@@ -122,16 +167,131 @@ impl Emitter {
     /// it, then publishes it, and reports a failure to the failure hook. When the queue is full
     /// the call waits for room rather than drop anything (backpressure).
     ///
+    /// This blocks the thread while the queue is full, and writes inline stores on it: in
+    /// async code, use [`emit_async`](Self::emit_async).
+    ///
     /// # Errors
     /// Without a background writer, a [`DeliveryFailure`] when the store refused the event. It
     /// is then not published; the failure is counted and handed to the failure hook first.
+    /// With one, a [`DeliveryFailure`] whose error is [`WriterError::Stopped`] when the writer
+    /// thread has stopped.
     pub fn emit(&self, event: Event) -> Result<Arc<Event>, DeliveryFailure> {
         let event = Arc::new(event.with_default_system(self.inner.system_id));
         if let Some(writer) = &self.inner.writer {
-            writer.submit(Arc::clone(&event));
-            return Ok(event);
+            return match writer.submit(Arc::clone(&event)) {
+                Ok(()) => Ok(event),
+                Err(error) => Err(stopped(event, error)),
+            };
         }
         self.inner.delivery.deliver(event)
+    }
+
+    /// [`emit`](Self::emit) for async code: when a background writer's queue is full, the task
+    /// waits for room without blocking its executor thread. Without a background writer, the
+    /// store is written on the calling thread, as `emit` does (choose a background writer for a
+    /// store that waits on I/O).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use tidings_runtime::{Emitter, Event};
+    ///
+    /// let events = Emitter::new();
+    /// let event = Event::builder().category("connection").action("ping").build()?;
+    /// let stored = events.emit_async(event).await?;
+    /// assert_eq!(stored.category().as_str(), "connection");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn emit_async(&self, event: Event) -> EmitAsync<'_> {
+        EmitAsync {
+            emitter: self,
+            event: Some(Arc::new(event.with_default_system(self.inner.system_id))),
+        }
+    }
+
+    /// Polls the delivery of the event in `slot` (taken once it is queued or delivered).
+    pub(crate) fn poll_emit(
+        &self,
+        slot: &mut Option<Arc<Event>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Arc<Event>, DeliveryFailure>> {
+        let Some(event) = slot.clone() else {
+            return Poll::Pending;
+        };
+        let Some(writer) = &self.inner.writer else {
+            *slot = None;
+            return Poll::Ready(self.inner.delivery.deliver(event));
+        };
+        writer.poll_submit(slot, cx).map(|done| match done {
+            Ok(()) => Ok(event),
+            Err(error) => {
+                *slot = None;
+                Err(stopped(event, error))
+            }
+        })
+    }
+}
+
+fn stopped(event: Arc<Event>, error: WriterError) -> DeliveryFailure {
+    DeliveryFailure {
+        event,
+        error: StoreError::Backend(Box::new(error)),
+    }
+}
+
+/// The future of [`Emitter::emit_async`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct EmitAsync<'a> {
+    emitter: &'a Emitter,
+    event: Option<Arc<Event>>,
+}
+
+impl Future for EmitAsync<'_> {
+    type Output = Result<Arc<Event>, DeliveryFailure>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        this.emitter.poll_emit(&mut this.event, cx)
+    }
+}
+
+/// A handle to an [`Emitter`] that does not keep it alive; from [`Emitter::downgrade`].
+///
+/// ```
+/// use tidings_runtime::{Emitter, Event, Severity};
+///
+/// // A failure hook that emits a warning of its own holds a weak handle, set once the emitter
+/// // exists.
+/// let slot = std::sync::Arc::new(std::sync::OnceLock::<tidings_runtime::WeakEmitter>::new());
+/// let hook_slot = slot.clone();
+/// let events = Emitter::builder()
+///     .on_failure(move |failure| {
+///         if let Some(events) = hook_slot.get().and_then(|weak| weak.upgrade()) {
+///             let warning = Event::builder()
+///                 .category("storage")
+///                 .action("write")
+///                 .severity(Severity::Warning)
+///                 .description(format!("event {} was not stored", failure.event.id()))
+///                 .build();
+///             if let Ok(warning) = warning {
+///                 let _ = events.emit(warning);
+///             }
+///         }
+///     })
+///     .build();
+/// let _ = slot.set(events.downgrade());
+/// # drop(events);
+/// ```
+#[derive(Clone, Debug)]
+pub struct WeakEmitter {
+    inner: Weak<Inner>,
+}
+
+impl WeakEmitter {
+    /// The emitter, if a handle of it is still alive.
+    pub fn upgrade(&self) -> Option<Emitter> {
+        self.inner.upgrade().map(|inner| Emitter { inner })
     }
 }
 
@@ -250,6 +410,14 @@ impl EmitterBuilder {
     }
 
     /// Called with every event that could not be stored (and so was not published).
+    ///
+    /// With a background writer, the hook runs on the writer thread. A hook that panics is
+    /// caught and counted ([`Emitter::failure_hook_panics`]); delivery goes on. A hook may emit
+    /// through the same emitter: on the writer thread such an event is queued even when the
+    /// queue is full (it cannot wait for itself), and a failure of an event the hook emitted is
+    /// counted but not handed to the hook again. To emit, the hook holds a [`WeakEmitter`]
+    /// ([`Emitter::downgrade`]): a clone would keep the emitter alive forever, as any `Arc`
+    /// cycle does. [`Emitter::flush`] from the hook returns [`WriterError::FlushFromWriter`].
     pub fn on_failure(mut self, hook: impl Fn(&DeliveryFailure) + Send + Sync + 'static) -> Self {
         self.on_failure = Some(Box::new(hook));
         self

@@ -5,6 +5,7 @@
 //! | verb, path | what |
 //! |---|---|
 //! | `GET /` | the user's events: `page` (from 0), `pagesize` (a number or `all`, default 25), `search`, `order` (`asc`/`desc`), `sort` (`created_at`/`updated_at`), `status`, and repeatable `category`, `action`, `severity`, `actedUpon` |
+//! | `GET /{id}` | one event of the user (404 for another user's) |
 //! | `GET /types` | the distinct categories and actions of the user's events |
 //! | `GET /subscribe` | Server-Sent Events: every frame has `id:` (the event id) and the event as JSON in `data:`; a reconnect with `Last-Event-ID` first gets the stored events it missed, in order, then the live ones, with no gap and no duplicate; a subscriber that fell behind gets an `event: lagged` frame with `{"missed": n}`; an unknown `Last-Event-ID` gets `event: reload` |
 //! | `POST /` | a client event: `category`, `action`, `severity` required; the server sets id, user, system, status and timestamps; 201 with the stored event |
@@ -15,7 +16,8 @@
 //!
 //! tidings has no authentication of its own: the application says who the user of a request
 //! is, with a function of the request's parts (headers, extensions set by its own middleware).
-//! A request without a user gets 401. A user never reads, marks or deletes another user's
+//! Every route answers the same with and without a trailing slash. A request without a user
+//! gets 401. A user never reads, marks or deletes another user's
 //! events: such requests answer as if the event did not exist. Bad bodies and parameters get
 //! 400 with a JSON error naming the field and the value.
 
@@ -27,13 +29,15 @@ use std::task::{Context, Poll};
 
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::sse::{Event as Frame, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use tower::ServiceExt;
 use uuid::Uuid;
 
 use crate::broadcast::{Lagged, Subscription};
@@ -59,11 +63,15 @@ struct Web {
 /// The events API and live stream of `emitter`'s store and broadcaster; `user_of` says who the
 /// user of a request is (`None`: 401).
 ///
+/// Mount it with `nest_service`: every route then answers the same with and without a trailing
+/// slash, the mount point too (`/api/events/` as `/api/events`). axum's `nest` also works, but it
+/// copies the routes into the outer router and does not route the mount point with a slash.
+///
 /// ```
 /// use tidings_runtime::{Emitter, Uuid};
 ///
 /// let events = Emitter::new();
-/// let api: axum::Router = axum::Router::new().nest(
+/// let api: axum::Router = axum::Router::new().nest_service(
 ///     "/api/events",
 ///     tidings_runtime::web::router(events, |parts| {
 ///         // Here, a header set by the application's own authentication layer.
@@ -84,6 +92,27 @@ where
         emitter,
         user_of: Arc::new(user_of),
     };
+    // A path with a trailing slash that matched no route is tried again without it, so that
+    // `/types/` answers as `/types` does (and `/api/events/` as `/api/events`).
+    let without_slash = routes().with_state(web.clone());
+    routes()
+        .with_state(web)
+        .fallback_service(tower::service_fn(move |mut request: Request| {
+            let retry = without_slash.clone();
+            async move {
+                let trimmed = trim_trailing_slash(request.uri());
+                match trimmed {
+                    Some(uri) => {
+                        *request.uri_mut() = uri;
+                        retry.oneshot(request).await
+                    }
+                    None => Ok(StatusCode::NOT_FOUND.into_response()),
+                }
+            }
+        }))
+}
+
+fn routes() -> Router<Web> {
     Router::new()
         .route("/", get(list).post(create))
         .route("/types", get(types))
@@ -91,8 +120,24 @@ where
         .route("/status/bulk", put(set_status_bulk))
         .route("/status/{id}", put(set_status_one))
         .route("/bulk", axum::routing::delete(delete_bulk))
-        .route("/{id}", axum::routing::delete(delete_one))
-        .with_state(web)
+        .route("/{id}", get(get_one).delete(delete_one))
+}
+
+/// The URI without the trailing slash of its path; `None` when there is none to take away.
+fn trim_trailing_slash(uri: &Uri) -> Option<Uri> {
+    let path = uri.path();
+    let trimmed = path.strip_suffix('/')?;
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    if trimmed == path {
+        return None;
+    }
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    Uri::from_parts(parts).ok()
 }
 
 /// The notification center: one static page (no build step) that lists the user's events,
@@ -170,6 +215,19 @@ fn store(web: &Web) -> Result<&Arc<dyn EventStore>, ApiError> {
         .ok_or_else(|| ApiError::internal("this server keeps no events"))
 }
 
+/// Runs store work on tokio's blocking pool: a slow query (a large database, a file locked by
+/// another writer) must not hold an executor thread, and with it other requests and the
+/// keepalives of live streams. A store that panics answers 500.
+async fn with_store<T: Send + 'static>(
+    web: &Web,
+    work: impl FnOnce(&dyn EventStore) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = Arc::clone(store(web)?);
+    tokio::task::spawn_blocking(move || work(&*store))
+        .await
+        .map_err(|_| ApiError::internal("the event store failed"))?
+}
+
 /// Parses the list parameters; repeated keys add values.
 fn parse_query(raw: Option<&str>, user: Uuid) -> Result<EventQuery, ApiError> {
     let mut query = EventQuery::new().user(user);
@@ -242,7 +300,7 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let query = parse_query(raw.as_deref(), user)?;
-    let page = store(&web)?.query(&query).map_err(ApiError::internal)?;
+    let page = with_store(&web, move |store| store.query(&query).map_err(ApiError::internal)).await?;
     let unread: Map<String, Value> = page
         .unread_by_severity
         .iter()
@@ -261,7 +319,10 @@ async fn list(
 }
 
 async fn types(State(web): State<Web>, User(user): User) -> Result<Json<Value>, ApiError> {
-    let types = store(&web)?.types(Some(user)).map_err(ApiError::internal)?;
+    let types = with_store(&web, move |store| {
+        store.types(Some(user)).map_err(ApiError::internal)
+    })
+    .await?;
     Ok(Json(json!({
         "categories": types.categories,
         "actions": types.actions,
@@ -325,19 +386,22 @@ async fn create(
         };
         ApiError::bad(field, e.to_string())
     })?;
-    let emitted = web.emitter.emit(event).map_err(ApiError::internal)?;
-    if web.emitter.has_background_writer() {
-        // Waiting for the writer blocks: not on the async executor's thread.
-        let emitter = web.emitter.clone();
-        tokio::task::spawn_blocking(move || emitter.flush())
-            .await
-            .map_err(ApiError::internal)?;
-    }
+    let emitted = web
+        .emitter
+        .emit_async(event)
+        .await
+        .map_err(ApiError::internal)?;
+    let emitter = web.emitter.clone();
     // 201 only for an event that is stored: a failed write was reported, not published.
-    let stored = store(&web)?
-        .get(emitted.id())
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::internal("the event could not be stored"))?;
+    let stored = with_store(&web, move |store| {
+        // Waits for the background writer, if any.
+        emitter.flush().map_err(ApiError::internal)?;
+        store
+            .get(emitted.id())
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("the event could not be stored"))
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(stored)))
 }
 
@@ -394,16 +458,35 @@ async fn set_status_one(
 ) -> Result<Json<Event>, ApiError> {
     let id = parse_id(&id)?;
     let status = parse_status(&body::<StatusBody>(&bytes)?.status)?;
-    let store = store(&web)?;
-    if owned(&**store, user, &[id])?.is_empty() {
-        return Err(ApiError::not_found());
-    }
-    store.set_status(id, status).map_err(ApiError::internal)?;
-    store
-        .get(id)
-        .map_err(ApiError::internal)?
-        .map(Json)
-        .ok_or_else(ApiError::not_found)
+    with_store(&web, move |store| {
+        if owned(store, user, &[id])?.is_empty() {
+            return Err(ApiError::not_found());
+        }
+        store.set_status(id, status).map_err(ApiError::internal)?;
+        store
+            .get(id)
+            .map_err(ApiError::internal)?
+            .map(Json)
+            .ok_or_else(ApiError::not_found)
+    })
+    .await
+}
+
+async fn get_one(
+    State(web): State<Web>,
+    User(user): User,
+    Path(id): Path<String>,
+) -> Result<Json<Event>, ApiError> {
+    let id = parse_id(&id)?;
+    with_store(&web, move |store| {
+        store
+            .get(id)
+            .map_err(ApiError::internal)?
+            .filter(|event| event.user_id() == Some(user))
+            .map(Json)
+            .ok_or_else(ApiError::not_found)
+    })
+    .await
 }
 
 async fn set_status_bulk(
@@ -413,11 +496,13 @@ async fn set_status_bulk(
 ) -> Result<Json<Value>, ApiError> {
     let request: BulkStatusBody = body(&bytes)?;
     let status = parse_status(&request.status)?;
-    let store = store(&web)?;
-    let mine = owned(&**store, user, &request.ids)?;
-    let updated = store
-        .set_status_many(&mine, status)
-        .map_err(ApiError::internal)?;
+    let updated = with_store(&web, move |store| {
+        let mine = owned(store, user, &request.ids)?;
+        store
+            .set_status_many(&mine, status)
+            .map_err(ApiError::internal)
+    })
+    .await?;
     Ok(Json(json!({ "updated": updated })))
 }
 
@@ -427,11 +512,13 @@ async fn delete_one(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
-    let store = store(&web)?;
-    if owned(&**store, user, &[id])?.is_empty() {
-        return Err(ApiError::not_found());
-    }
-    store.delete(id).map_err(ApiError::internal)?;
+    with_store(&web, move |store| {
+        if owned(store, user, &[id])?.is_empty() {
+            return Err(ApiError::not_found());
+        }
+        store.delete(id).map_err(ApiError::internal)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -441,9 +528,11 @@ async fn delete_bulk(
     bytes: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
     let request: BulkBody = body(&bytes)?;
-    let store = store(&web)?;
-    let mine = owned(&**store, user, &request.ids)?;
-    store.delete_many(&mine).map_err(ApiError::internal)?;
+    with_store(&web, move |store| {
+        let mine = owned(store, user, &request.ids)?;
+        store.delete_many(&mine).map_err(ApiError::internal)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -466,10 +555,13 @@ async fn subscribe(
             .ok()
             .and_then(|text| Uuid::parse_str(text).ok())
             .ok_or_else(|| ApiError::bad("Last-Event-ID", "`Last-Event-ID` must be an event id"))?;
-        match store(&web)?
-            .stored_after(user, last, MAX_REPLAY + 1)
-            .map_err(ApiError::internal)?
-        {
+        let missed = with_store(&web, move |store| {
+            store
+                .stored_after(user, last, MAX_REPLAY + 1)
+                .map_err(ApiError::internal)
+        })
+        .await?;
+        match missed {
             Some(missed) if missed.len() <= MAX_REPLAY => {
                 for event in missed {
                     stream.replayed.insert(event.id());

@@ -2,8 +2,10 @@
 //! each stored event.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, JoinHandle};
+use std::task::{Context, Poll, Waker};
+use std::thread::{self, JoinHandle, ThreadId};
 
 use crate::delivery::Delivery;
 use crate::event::Event;
@@ -12,9 +14,38 @@ use crate::event::Event;
 /// commit rewrites the pages of the (random) id index it touched.
 const MAX_BATCH: usize = 65_536;
 
+/// Why the background writer could not take an event or finish a flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WriterError {
+    /// The writer thread has stopped: it ended with a failure its guards could not catch.
+    /// Events it had not stored were counted as failures; no more are taken.
+    Stopped,
+    /// `flush` was called on the writer thread itself (from the failure hook), where it would
+    /// wait for itself forever.
+    FlushFromWriter,
+}
+
+impl fmt::Display for WriterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriterError::Stopped => f.write_str(
+                "the background writer has stopped; events it had not stored were not stored",
+            ),
+            WriterError::FlushFromWriter => f.write_str(
+                "`flush` was called from the failure hook, on the writer thread, where it would \
+                 wait for itself",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WriterError {}
+
 pub(crate) struct Writer {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    thread_id: ThreadId,
 }
 
 struct Shared {
@@ -33,6 +64,10 @@ struct State {
     accepted: u64,
     finished: u64,
     closing: bool,
+    /// The writer thread is gone: nothing queued will be stored.
+    stopped: bool,
+    /// Emitting tasks waiting for room in a full queue.
+    room_wakers: Vec<Waker>,
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
@@ -42,12 +77,23 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
 impl Writer {
     /// Starts the writer thread.
     pub(crate) fn start(delivery: Arc<Delivery>, capacity: usize) -> Writer {
+        Writer::start_with(delivery, capacity, run)
+    }
+
+    /// Starts a writer thread that runs `body` (the tests give one that fails).
+    fn start_with(
+        delivery: Arc<Delivery>,
+        capacity: usize,
+        body: fn(&Shared, &Delivery),
+    ) -> Writer {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 accepted: 0,
                 finished: 0,
                 closing: false,
+                stopped: false,
+                room_wakers: Vec::new(),
             }),
             work: Condvar::new(),
             room: Condvar::new(),
@@ -58,57 +104,149 @@ impl Writer {
             let shared = Arc::clone(&shared);
             thread::Builder::new()
                 .name("tidings-writer".to_owned())
-                .spawn(move || run(&shared, &delivery))
+                .spawn(move || {
+                    // Marks the writer stopped however the body ends, also by a panic.
+                    let _stopped = OnStop {
+                        shared: &shared,
+                        delivery: &delivery,
+                    };
+                    body(&shared, &delivery);
+                })
                 .expect("the tidings writer thread starts")
         };
         Writer {
             shared,
+            thread_id: thread.thread().id(),
             thread: Mutex::new(Some(thread)),
         }
     }
 
+    fn on_writer_thread(&self) -> bool {
+        thread::current().id() == self.thread_id
+    }
+
+    /// Queues the event in `slot` if there is room (always on the writer thread itself, so
+    /// that a failure hook that emits cannot wait for itself); `false` when the queue is full.
+    fn try_push(
+        &self,
+        state: &mut State,
+        slot: &mut Option<Arc<Event>>,
+    ) -> Option<Result<(), WriterError>> {
+        if state.stopped {
+            return Some(Err(WriterError::Stopped));
+        }
+        if state.queue.len() >= self.shared.capacity && !state.closing && !self.on_writer_thread()
+        {
+            return None;
+        }
+        if let Some(event) = slot.take() {
+            state.queue.push_back(event);
+            state.accepted += 1;
+            self.shared.work.notify_one();
+        }
+        Some(Ok(()))
+    }
+
     /// Queues an event; waits while the queue is full (backpressure), never drops it.
-    pub(crate) fn submit(&self, event: Arc<Event>) {
+    pub(crate) fn submit(&self, event: Arc<Event>) -> Result<(), WriterError> {
+        let mut slot = Some(event);
         let mut state = lock(&self.shared);
-        while state.queue.len() >= self.shared.capacity && !state.closing {
+        loop {
+            if let Some(done) = self.try_push(&mut state, &mut slot) {
+                return done;
+            }
             state = self
                 .shared
                 .room
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        state.queue.push_back(event);
-        state.accepted += 1;
-        self.shared.work.notify_one();
+    }
+
+    /// Queues the event in `slot`, or registers the task to be woken when there is room.
+    pub(crate) fn poll_submit(
+        &self,
+        slot: &mut Option<Arc<Event>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), WriterError>> {
+        let mut state = lock(&self.shared);
+        if let Some(done) = self.try_push(&mut state, slot) {
+            return Poll::Ready(done);
+        }
+        if !state.room_wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            state.room_wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
     }
 
     /// Returns once every event queued before the call is stored and published (or reported).
-    pub(crate) fn flush(&self) {
+    pub(crate) fn flush(&self) -> Result<(), WriterError> {
         let mut state = lock(&self.shared);
         let target = state.accepted;
+        if state.finished >= target {
+            return Ok(());
+        }
+        if self.on_writer_thread() {
+            return Err(WriterError::FlushFromWriter);
+        }
         while state.finished < target {
+            if state.stopped {
+                return Err(WriterError::Stopped);
+            }
             state = self
                 .shared
                 .done
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+        Ok(())
     }
 
     /// Stores what is queued, then stops the thread.
     pub(crate) fn shutdown(&self) {
         lock(&self.shared).closing = true;
         self.shared.work.notify_all();
-        self.shared.room.notify_all();
+        wake_for_room(&self.shared, &mut lock(&self.shared));
+        if self.on_writer_thread() {
+            // The last handle was dropped by the failure hook: the thread ends by itself once
+            // the queue is empty; it cannot wait for itself.
+            return;
+        }
         let thread = self
             .thread
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(thread) = thread {
-            // The loop catches store panics, so the thread ends normally.
             let _ = thread.join();
         }
+    }
+}
+
+fn wake_for_room(shared: &Shared, state: &mut State) {
+    shared.room.notify_all();
+    for waker in state.room_wakers.drain(..) {
+        waker.wake();
+    }
+}
+
+/// Runs when the writer thread ends, however it ends.
+struct OnStop<'a> {
+    shared: &'a Shared,
+    delivery: &'a Delivery,
+}
+
+impl Drop for OnStop<'_> {
+    fn drop(&mut self) {
+        let mut state = lock(self.shared);
+        state.stopped = true;
+        let lost = state.queue.len() as u64;
+        state.queue.clear();
+        if lost > 0 {
+            self.delivery.count_lost(lost);
+        }
+        self.shared.done.notify_all();
+        wake_for_room(self.shared, &mut state);
     }
 }
 
@@ -123,16 +261,72 @@ fn run(shared: &Shared, delivery: &Delivery) {
                     .unwrap_or_else(PoisonError::into_inner);
             }
             if state.queue.is_empty() {
+                // Stopped under the same lock that saw the queue empty: an event queued after
+                // this is refused, not left behind.
+                state.stopped = true;
                 return;
             }
             let n = state.queue.len().min(MAX_BATCH);
             let batch = state.queue.drain(..n).collect();
-            shared.room.notify_all();
+            wake_for_room(shared, &mut state);
             batch
         };
         delivery.deliver_batch(&batch);
         let mut state = lock(shared);
         state.finished += batch.len() as u64;
         shared.done.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::{Writer, WriterError};
+    use crate::broadcast::Broadcaster;
+    use crate::delivery::Delivery;
+    use crate::event::Event;
+    use crate::store::MemoryStore;
+
+    fn event() -> Arc<Event> {
+        Arc::new(
+            Event::builder()
+                .category("pattern")
+                .action("deploy")
+                .build()
+                .expect("valid"),
+        )
+    }
+
+    /// A writer whose thread ended (here: a bug that panics) makes `submit` on a full queue and
+    /// `flush` return an error instead of waiting forever.
+    #[test]
+    fn a_stopped_writer_refuses_instead_of_waiting_forever() {
+        let delivery = Arc::new(Delivery::new(
+            Some(Arc::new(MemoryStore::new())),
+            Broadcaster::new(),
+            None,
+        ));
+        let writer = Arc::new(Writer::start_with(Arc::clone(&delivery), 1, |_, _| {
+            panic!("a bug in the writer")
+        }));
+        let (done, results) = mpsc::channel();
+        let calls = Arc::clone(&writer);
+        std::thread::spawn(move || {
+            // The first fills the queue (or is refused), the second would wait for room.
+            let first = calls.submit(event());
+            let second = calls.submit(event());
+            let flushed = calls.flush();
+            let _ = done.send((first, second, flushed));
+        });
+        let (first, second, flushed) = results
+            .recv_timeout(Duration::from_secs(30))
+            .expect("submit and flush returned instead of waiting forever");
+        assert_eq!(second, Err(WriterError::Stopped));
+        assert!(first.is_ok() || first == Err(WriterError::Stopped));
+        assert_eq!(flushed, Err(WriterError::Stopped));
+        writer.shutdown();
     }
 }

@@ -11,7 +11,6 @@ use super::{
     EventPage, EventQuery, EventStore, EventTypes, Filter, Order, PageSize, SortField, StoreError,
 };
 use crate::event::Event;
-use crate::id_hash::IdHasher;
 use crate::severity::Status;
 
 /// The in-memory store: the embedded default.
@@ -29,7 +28,9 @@ pub struct MemoryStore {
 struct MemoryInner {
     first: u64,
     slots: VecDeque<Option<Arc<Event>>>,
-    seq_of: HashMap<Uuid, u64, IdHasher>,
+    /// std's SipHash with random keys: an application may store events with ids from anywhere
+    /// (`Event::from_parts`, deserialized JSON), so they are not trusted to be random.
+    seq_of: HashMap<Uuid, u64>,
 }
 
 impl Default for MemoryInner {
@@ -37,7 +38,7 @@ impl Default for MemoryInner {
         MemoryInner {
             first: 0,
             slots: VecDeque::new(),
-            seq_of: HashMap::with_hasher(IdHasher::new()),
+            seq_of: HashMap::new(),
         }
     }
 }

@@ -79,7 +79,7 @@ async fn app(events: Emitter) -> String {
                 },
             ),
         )
-        .nest("/api/events", tidings::web::router(events, user_of));
+        .nest_service("/api/events", tidings::web::router(events, user_of));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -23,7 +23,7 @@ async fn start() -> Server {
 }
 
 async fn start_with(events: Emitter) -> Server {
-    let app = axum::Router::new().nest(
+    let app = axum::Router::new().nest_service(
         "/api/events",
         tidings::web::router(events.clone(), |parts| {
             let value = parts.headers.get("x-user-id")?;
@@ -572,4 +572,89 @@ async fn malformed_requests_get_clear_400s_and_no_user_gets_401() {
 
     let anonymous = server.client.get(server.base.clone()).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_the_same_with_a_trailing_slash() {
+    let server = start().await;
+    let user = Uuid::new_v4();
+    let stored = json_of(server.send(
+        reqwest::Method::POST,
+        user,
+        "",
+        json!({"category": "connection", "action": "ping", "severity": "informational"}),
+    ))
+    .await;
+    let id = stored["id"].as_str().unwrap().to_owned();
+    for path in ["", "/types", &format!("/{id}")] {
+        let plain = server.get(user, path).send().await.unwrap();
+        let slashed = server.get(user, &format!("{path}/")).send().await.unwrap();
+        assert_eq!(plain.status(), StatusCode::OK, "GET {path:?}");
+        assert_eq!(slashed.status(), StatusCode::OK, "GET {path:?} with a trailing slash");
+        let (plain, slashed): (Value, Value) =
+            (plain.json().await.unwrap(), slashed.json().await.unwrap());
+        assert_eq!(plain, slashed, "GET {path:?}");
+    }
+    for (method, path, body) in [
+        (reqwest::Method::PUT, format!("/status/{id}/"), json!({"status": "read"})),
+        (
+            reqwest::Method::PUT,
+            "/status/bulk/".to_owned(),
+            json!({"status": "read", "ids": [id]}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/".to_owned(),
+            json!({"category": "connection", "action": "ping", "severity": "informational"}),
+        ),
+        (reqwest::Method::DELETE, "/bulk/".to_owned(), json!({"ids": []})),
+        (reqwest::Method::DELETE, format!("/{id}/"), json!({})),
+    ] {
+        let status = server
+            .send(method.clone(), user, &path, body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success(), "{method} {path}: {status}");
+    }
+    let stream = server.get(user, "/subscribe/").send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(
+        stream.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_event_by_id_for_its_owner_only() {
+    let server = start().await;
+    let (owner, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let stored = json_of(server.send(
+        reqwest::Method::POST,
+        owner,
+        "",
+        json!({"category": "connection", "action": "ping", "severity": "warning",
+               "description": "one event"}),
+    ))
+    .await;
+    let id = stored["id"].as_str().unwrap();
+    let mine = server.get(owner, &format!("/{id}")).send().await.unwrap();
+    assert_eq!(mine.status(), StatusCode::OK);
+    assert_eq!(mine.json::<Value>().await.unwrap(), stored);
+
+    let (status, body) = error_of(server.get(other, &format!("/{id}")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _) = error_of(
+        server
+            .get(owner, &format!("/{}", Uuid::new_v4()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = error_of(server.get(owner, "/not-an-id").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "id");
 }
