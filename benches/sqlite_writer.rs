@@ -52,7 +52,7 @@ fn emit_all(emitter: &Emitter, batch: Vec<Event>) {
     for event in batch {
         black_box(emitter.emit(event).expect("accepted"));
     }
-    emitter.flush();
+    emitter.flush().expect("the writer runs");
 }
 
 fn sqlite_writer(c: &mut Criterion) {

@@ -16,7 +16,9 @@
 //! curl -X POST -b "tidings_user=<...>" http://127.0.0.1:8080/api/designs/web-frontend/deploy
 //! ```
 //!
-//! The port also comes from `PORT`, the database path from `TIDINGS_DB`.
+//! The port also comes from `PORT`, the database path from `TIDINGS_DB`. Ctrl-C or SIGTERM ends the
+//! open live streams, waits for the requests in flight, stores every event they emitted, and
+//! exits.
 
 use std::error::Error;
 use std::fmt;
@@ -223,11 +225,42 @@ async fn main() -> Result<(), Box<dyn Error>> {
         listener.local_addr()?,
         options.db.display()
     );
+    let shutdown = {
+        let events = events.clone();
+        async move {
+            shutdown_signal().await;
+            println!("shutting down: ending live streams, storing what was emitted");
+            // Open streams never end by themselves, and graceful shutdown waits for them.
+            events.close_streams();
+        }
+    };
     axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown)
         .await?;
-    events.flush();
+    // Every request has answered: store what the last ones emitted before exiting.
+    events.flush()?;
+    println!("stopped; every event emitted is stored");
     Ok(())
+}
+
+/// Ctrl-C (SIGINT), or SIGTERM, which containers and systemd send.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }

@@ -1,8 +1,8 @@
 //! Live delivery: per-user subscriptions with bounded buffers that never block the publisher.
 
 use std::collections::HashMap;
-use std::hash::RandomState;
 use std::fmt;
+use std::hash::RandomState;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, Weak};
@@ -255,6 +255,9 @@ impl Broadcaster {
     /// Hands `event` to the subscriptions of its user and to those of all events, and returns
     /// how many subscriptions got it. Never waits for a subscriber.
     pub fn publish(&self, event: &Arc<Event>) -> usize {
+        if self.shared.closed.load(Ordering::Relaxed) {
+            return 0;
+        }
         let mut delivered = 0;
         if let Some(user) = event.user_id() {
             let users = self
@@ -601,5 +604,43 @@ mod tests {
             "10,000 ids built to collide gave only {} distinct hashes",
             hashes.len()
         );
+    }
+}
+
+#[cfg(test)]
+mod close_tests {
+    use std::sync::Arc;
+
+    use uuid::Uuid;
+
+    use super::{Broadcaster, RecvError};
+    use crate::event::Event;
+
+    #[test]
+    fn close_ends_every_subscription_after_its_buffer_and_those_made_later() {
+        let broadcaster = Broadcaster::new();
+        let user = Uuid::new_v4();
+        let tab = broadcaster.subscribe(user);
+        let all = broadcaster.subscribe_all();
+        let event = Arc::new(
+            Event::builder()
+                .from_user(user)
+                .category("pattern")
+                .action("deploy")
+                .build()
+                .expect("valid"),
+        );
+        broadcaster.publish(&event);
+        broadcaster.close();
+        assert!(broadcaster.is_closed());
+        assert_eq!(broadcaster.publish(&event), 0, "reaches no one");
+        assert_eq!(tab.recv().map(|e| e.id()), Ok(event.id()));
+        assert_eq!(tab.recv().map(|e| e.id()), Err(RecvError::Closed));
+        assert_eq!(all.recv().map(|e| e.id()), Ok(event.id()));
+        assert_eq!(all.recv().map(|e| e.id()), Err(RecvError::Closed));
+        let later = broadcaster.subscribe(Uuid::new_v4());
+        assert_eq!(later.recv().map(|e| e.id()), Err(RecvError::Closed));
+        drop((tab, later));
+        assert_eq!(broadcaster.user_count(), 0);
     }
 }

@@ -43,7 +43,6 @@ pub use dispatch::{
     set_global_default, with_default,
 };
 pub use emitter::{DEFAULT_QUEUE, EmitAsync, Emitter, EmitterBuilder, WeakEmitter};
-pub use writer::WriterError;
 pub use event::{DOC_KEY, ERR_KEY, Event, EventParts};
 pub use name::{Action, Category, InvalidName, MAX_LEN as MAX_NAME_LEN};
 pub use report::{AsDynError, ErrorDetails, ErrorReport, ToErrorReport, marker};
@@ -54,6 +53,7 @@ pub use store::{
 };
 #[cfg(feature = "sqlite")]
 pub use store::{Retention, SqliteStore};
+pub use writer::WriterError;
 
 pub use serde_json::{Map, Value};
 pub use time::OffsetDateTime;

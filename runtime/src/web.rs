@@ -27,9 +27,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum::extract::Request;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
-use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::sse::{Event as Frame, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -300,7 +300,10 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let query = parse_query(raw.as_deref(), user)?;
-    let page = with_store(&web, move |store| store.query(&query).map_err(ApiError::internal)).await?;
+    let page = with_store(&web, move |store| {
+        store.query(&query).map_err(ApiError::internal)
+    })
+    .await?;
     let unread: Map<String, Value> = page
         .unread_by_severity
         .iter()

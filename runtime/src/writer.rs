@@ -135,8 +135,7 @@ impl Writer {
         if state.stopped {
             return Some(Err(WriterError::Stopped));
         }
-        if state.queue.len() >= self.shared.capacity && !state.closing && !self.on_writer_thread()
-        {
+        if state.queue.len() >= self.shared.capacity && !state.closing && !self.on_writer_thread() {
             return None;
         }
         if let Some(event) = slot.take() {

@@ -1,47 +1,170 @@
 //! The example server itself (`cargo test` builds it first), on an ephemeral port.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tidings::{EventQuery, EventStore, PageSize, SqliteStore, Uuid};
+
+/// The example server, started on an ephemeral port with a fresh database.
+struct Server {
+    child: Child,
+    base: String,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn start() -> Server {
+        let mut path = std::env::current_exe().unwrap();
+        path.pop();
+        if path.ends_with("deps") {
+            path.pop();
+        }
+        let dir = std::env::temp_dir().join(format!("tidings-example-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = Command::new(path.join("examples").join("server"))
+            .args(["--port", "0", "--db"])
+            .arg(dir.join("events.db"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut banner = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut banner).unwrap();
+        // Keep reading what it prints, so that it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let base = banner
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {banner:?}"))
+            .to_owned();
+        Server { child, base, dir }
+    }
+
+    /// A demo user's cookie, as the page gives it.
+    async fn cookie(&self, client: &reqwest::Client) -> String {
+        let page = client.get(format!("{}/", self.base)).send().await.unwrap();
+        page.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Open live streams, events emitted, then the signal: the server ends the streams, exits
+/// cleanly, and the database holds every event emitted before the signal.
+async fn shutdown_on(signal: &str) {
+    const EVENTS: usize = 200;
+    let mut server = Server::start();
+    let client = reqwest::Client::new();
+    let cookie = server.cookie(&client).await;
+    let user: Uuid = client
+        .get(format!("{}/api/me", server.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let stream = client
+            .get(format!("{}/api/events/subscribe", server.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 200);
+        // Each reads until its stream ends; a clean end is `Ok`.
+        streams.push(tokio::spawn(async move {
+            stream.bytes().await.map(|b| b.len())
+        }));
+    }
+    for i in 0..EVENTS {
+        let answer = client
+            .post(format!("{}/api/designs/design-{i}/deploy", server.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+
+    let pid = server.child.id().to_string();
+    let sent = Instant::now();
+    let status = Command::new("kill")
+        .args(["-s", signal, &pid])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -s {signal} {pid}");
+    let exited = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(10),
+            "the server was still running 10 s after SIG{signal}, with live streams open"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    println!(
+        "SIG{signal}: the server exited {:?} after the signal",
+        sent.elapsed()
+    );
+    assert!(
+        exited.success(),
+        "after SIG{signal} the server exited with {exited}"
+    );
+    for stream in streams {
+        let body = stream.await.unwrap();
+        assert!(body.is_ok(), "a live stream did not end cleanly: {body:?}");
+    }
+
+    let store = SqliteStore::open(server.dir.join("events.db")).unwrap();
+    let stored = store
+        .query(&EventQuery::new().user(user).page_size(PageSize::All))
+        .unwrap();
+    assert_eq!(
+        stored.total, EVENTS,
+        "events emitted before SIG{signal} missing from the database"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_open_streams_exits_and_keeps_every_event() {
+    shutdown_on("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_with_open_streams_exits_and_keeps_every_event() {
+    shutdown_on("INT").await;
+}
 
 /// The example server itself, on an ephemeral port: the page gives a demo user, the annotated
 /// handlers emit through SQLite, and the events API shows the user's events.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_server_serves_the_page_the_handlers_and_the_api() {
-    use std::io::{BufRead, BufReader};
-
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    let dir = std::env::temp_dir().join(format!("tidings-example-{}", tidings::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut server = Command::new(path.join("examples").join("server"))
-        .args(["--port", "0", "--db"])
-        .arg(dir.join("events.db"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let base = banner
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {banner:?}"))
-        .to_owned();
-
+    let server = Server::start();
+    let base = server.base.clone();
     let client = reqwest::Client::new();
+    let cookie = server.cookie(&client).await;
     let page = client.get(format!("{base}/")).send().await.unwrap();
-    let cookie = page.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
     assert!(page.text().await.unwrap().contains("Notifications"));
     for (path, status) in [
         ("/api/connections/minikube/ping", 200),
@@ -90,7 +213,4 @@ async fn the_example_server_serves_the_page_the_handlers_and_the_api() {
         "connection refused"
     );
     assert_eq!(listed["events"][2]["metadata"]["Design"], "web-frontend");
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -25,22 +25,13 @@ pub struct MemoryStore {
 
 /// Events in the order they were stored: `slots[i]` holds the event stored `first + i`-th, or
 /// `None` once deleted; `seq_of` finds an event's place by id.
+#[derive(Default)]
 struct MemoryInner {
     first: u64,
     slots: VecDeque<Option<Arc<Event>>>,
     /// std's SipHash with random keys: an application may store events with ids from anywhere
     /// (`Event::from_parts`, deserialized JSON), so they are not trusted to be random.
     seq_of: HashMap<Uuid, u64>,
-}
-
-impl Default for MemoryInner {
-    fn default() -> Self {
-        MemoryInner {
-            first: 0,
-            slots: VecDeque::new(),
-            seq_of: HashMap::new(),
-        }
-    }
 }
 
 impl std::fmt::Debug for MemoryInner {

@@ -84,7 +84,7 @@ pub struct Retention {
 /// let store = std::sync::Arc::new(SqliteStore::open(dir.join("events.db"))?);
 /// let emitter = Emitter::builder().shared_store(store.clone()).build();
 /// emitter.emit(Event::builder().category("connection").action("ping").build()?)?;
-/// emitter.flush();
+/// emitter.flush()?;
 /// assert_eq!(store.query(&EventQuery::new())?.total, 1);
 /// # drop(emitter); std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())

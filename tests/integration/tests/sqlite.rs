@@ -84,7 +84,7 @@ fn emitting_with_a_sqlite_store_goes_through_the_background_writer() {
     let user = Uuid::new_v4();
     let tab = emitter.subscribe(user);
     let emitted = emitter.emit(numbered_event(user, 1)).unwrap();
-    emitter.flush();
+    emitter.flush().unwrap();
     let live = tab.try_recv().unwrap();
     assert!(Arc::ptr_eq(&live, &emitted));
     assert_eq!(store.get(live.id()).unwrap().as_ref(), Some(&*live));
@@ -117,7 +117,7 @@ fn concurrent_emitters_store_and_publish_every_event_exactly_once() {
     for thread in threads {
         thread.join().unwrap();
     }
-    emitter.flush();
+    emitter.flush().unwrap();
 
     let published = all.drain();
     assert_eq!(published.len(), THREADS * EACH);
@@ -161,7 +161,7 @@ fn a_process_killed_after_flush_keeps_every_flushed_event() {
         for n in 0..CHILD_EVENTS {
             emitter.emit(numbered_event(user, n)).unwrap();
         }
-        emitter.flush();
+        emitter.flush().unwrap();
         println!("\ntidings-child-flushed");
         loop {
             thread::park();
@@ -311,7 +311,7 @@ fn a_failed_write_is_reported_not_published_and_the_writer_goes_on() {
     blocker.rollback();
 
     let kept = emitter.emit(numbered_event(user, 2)).unwrap();
-    emitter.flush();
+    emitter.flush().unwrap();
     assert_eq!(tab.try_recv().unwrap().id(), kept.id());
     assert_eq!(emitter.failures(), 1);
     drop(emitter);
@@ -346,7 +346,7 @@ fn retention_prunes_old_events_and_keeps_the_newest_per_user() {
         .map(|n| emitter.emit(numbered_event(alice, n)).unwrap())
         .collect();
     emitter.emit(numbered_event(bob, 9)).unwrap();
-    emitter.flush();
+    emitter.flush().unwrap();
 
     assert_eq!(store.get(ancient.id()).unwrap(), None);
     let alice_left = store

@@ -230,7 +230,7 @@ async fn resume_and_list_work_the_same_with_sqlite_and_its_writer() {
     for n in 20..25 {
         server.events.emit(numbered_event(user, n)).unwrap();
     }
-    server.events.flush();
+    server.events.flush().unwrap();
     let mut second = subscribe(&server, user, Some(sent[19])).await;
     let mut resumed = Vec::new();
     for _ in 20..25 {
@@ -590,13 +590,21 @@ async fn every_route_answers_the_same_with_a_trailing_slash() {
         let plain = server.get(user, path).send().await.unwrap();
         let slashed = server.get(user, &format!("{path}/")).send().await.unwrap();
         assert_eq!(plain.status(), StatusCode::OK, "GET {path:?}");
-        assert_eq!(slashed.status(), StatusCode::OK, "GET {path:?} with a trailing slash");
+        assert_eq!(
+            slashed.status(),
+            StatusCode::OK,
+            "GET {path:?} with a trailing slash"
+        );
         let (plain, slashed): (Value, Value) =
             (plain.json().await.unwrap(), slashed.json().await.unwrap());
         assert_eq!(plain, slashed, "GET {path:?}");
     }
     for (method, path, body) in [
-        (reqwest::Method::PUT, format!("/status/{id}/"), json!({"status": "read"})),
+        (
+            reqwest::Method::PUT,
+            format!("/status/{id}/"),
+            json!({"status": "read"}),
+        ),
         (
             reqwest::Method::PUT,
             "/status/bulk/".to_owned(),
@@ -607,7 +615,11 @@ async fn every_route_answers_the_same_with_a_trailing_slash() {
             "/".to_owned(),
             json!({"category": "connection", "action": "ping", "severity": "informational"}),
         ),
-        (reqwest::Method::DELETE, "/bulk/".to_owned(), json!({"ids": []})),
+        (
+            reqwest::Method::DELETE,
+            "/bulk/".to_owned(),
+            json!({"ids": []}),
+        ),
         (reqwest::Method::DELETE, format!("/{id}/"), json!({})),
     ] {
         let status = server
