@@ -44,6 +44,9 @@ struct Parts {
     prologue: TokenStream,
     /// Hands the outcome to the call, at the return type's location.
     finish: TokenStream,
+    /// The same in an async function: awaits room in a full queue instead of blocking the
+    /// executor's thread.
+    finish_async: TokenStream,
     /// `return __tidings_result;`
     tail: TokenStream,
 }
@@ -98,6 +101,9 @@ fn wrap(function: &Wrappable<'_>, args: &Args) -> TokenStream {
         finish: quote_spanned! {located=>
             #call.finish(&#result_at_type, |error| #private::error_report!(*error));
         },
+        finish_async: quote_spanned! {located=>
+            #call.finish_async(&#result_at_type, |error| #private::error_report!(*error)).await;
+        },
         // An explicit `return`: users who deny `clippy::implicit_return` would otherwise see it
         // fire on generated code.
         tail: quote! {
@@ -130,9 +136,10 @@ fn wrap_body(
         result,
         prologue,
         finish,
+        finish_async,
         tail,
-        ..
     } = parts;
+    let finish = if is_async { finish_async } else { finish };
     // The declared return type, for the type checker: the closure's (or async block's) `return`s
     // and tail then have it, so `?`, `.into()` and `.collect()` in the body infer exactly as
     // they would without the attribute. It stands outside the body's block, so items that the
@@ -168,7 +175,7 @@ fn wrap_async_trait(parts: &Parts, body: AsyncTraitBody) -> TokenStream {
         call,
         result,
         prologue,
-        finish,
+        finish_async,
         tail,
         ..
     } = parts;
@@ -184,7 +191,7 @@ fn wrap_async_trait(parts: &Parts, body: AsyncTraitBody) -> TokenStream {
         Delimiter::Brace,
         quote! {
             let #result = #call.run_async(async move #inner).await;
-            #finish
+            #finish_async
             #tail
         },
     );

@@ -155,9 +155,43 @@ impl Call {
         result: &R,
         report: impl FnOnce(&R::Err) -> ErrorReport,
     ) {
-        let Some(emitter) = self.emitter else {
-            return;
-        };
+        if let Some((emitter, event)) = self.into_event(result, report) {
+            // A store failure is counted and reported by the emitter's failure hook; the
+            // function's own result is not changed by it.
+            let _ = emitter.get().emit(event);
+        }
+    }
+
+    /// [`finish`](Self::finish) for an async function: builds the event now; the returned
+    /// future hands it to the emitter, and waits for room in a full background-writer queue
+    /// without blocking the executor's thread.
+    pub fn finish_async<R: IsResult + ?Sized>(
+        self,
+        result: &R,
+        report: impl FnOnce(&R::Err) -> ErrorReport,
+    ) -> Finish {
+        match self.into_event(result, report) {
+            Some((emitter, event)) => {
+                let event = emitter.get().prepare(event);
+                Finish {
+                    emitter: Some(emitter),
+                    event: Some(event),
+                }
+            }
+            None => Finish {
+                emitter: None,
+                event: None,
+            },
+        }
+    }
+
+    /// The event of this call, with the emitter it goes to; `None` with no emitter.
+    fn into_event<R: IsResult + ?Sized>(
+        self,
+        result: &R,
+        report: impl FnOnce(&R::Err) -> ErrorReport,
+    ) -> Option<(EmitterRef, Event)> {
+        let emitter = self.emitter?;
         let site = self.site;
         let mut metadata = self.frame.metadata;
         let (severity, description) = match result.as_result() {
@@ -189,9 +223,35 @@ impl Call {
             description: self.frame.description.map_or(description, Cow::Owned),
             metadata,
         });
-        // A store failure is counted and reported by the emitter's failure hook; the
-        // function's own result is not changed by it.
-        let _ = emitter.get().emit(event);
+        Some((emitter, event))
+    }
+}
+
+/// The future of [`Call::finish_async`]: delivers the call's event, if any.
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Finish {
+    emitter: Option<EmitterRef>,
+    event: Option<Arc<Event>>,
+}
+
+impl Future for Finish {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let Some(emitter) = &this.emitter else {
+            return Poll::Ready(());
+        };
+        match emitter.get().poll_emit(&mut this.event, cx) {
+            Poll::Pending => Poll::Pending,
+            // A store failure is counted and reported by the emitter's failure hook; the
+            // function's own result is not changed by it.
+            Poll::Ready(_) => {
+                this.emitter = None;
+                Poll::Ready(())
+            }
+        }
     }
 }
 

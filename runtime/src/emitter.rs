@@ -176,7 +176,7 @@ impl Emitter {
     /// With one, a [`DeliveryFailure`] whose error is [`WriterError::Stopped`] when the writer
     /// thread has stopped.
     pub fn emit(&self, event: Event) -> Result<Arc<Event>, DeliveryFailure> {
-        let event = Arc::new(event.with_default_system(self.inner.system_id));
+        let event = self.prepare(event);
         if let Some(writer) = &self.inner.writer {
             return match writer.submit(Arc::clone(&event)) {
                 Ok(()) => Ok(event),
@@ -205,8 +205,13 @@ impl Emitter {
     pub fn emit_async(&self, event: Event) -> EmitAsync<'_> {
         EmitAsync {
             emitter: self,
-            event: Some(Arc::new(event.with_default_system(self.inner.system_id))),
+            event: Some(self.prepare(event)),
         }
+    }
+
+    /// The event as this emitter delivers it: with its system id when it has none.
+    pub(crate) fn prepare(&self, event: Event) -> Arc<Event> {
+        Arc::new(event.with_default_system(self.inner.system_id))
     }
 
     /// Polls the delivery of the event in `slot` (taken once it is queued or delivered).

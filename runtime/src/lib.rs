@@ -63,7 +63,7 @@ pub use uuid::Uuid;
 /// without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::call::{AsEmitter, Call, IdSource, IdValue, InCall, IsResult, Site};
+    pub use crate::call::{AsEmitter, Call, Finish, IdSource, IdValue, InCall, IsResult, Site};
     pub use crate::error_report;
     pub use crate::name::{Action, Category};
     pub use crate::report::specialize;

@@ -1,0 +1,267 @@
+//! A slow store does not stall the async executor: the events API runs store work off the
+//! executor's threads, and an async `#[emits_event]` function waits for room in a full
+//! background-writer queue without blocking its thread. Each test holds the store's calls on a
+//! latch, on a server runtime with 2 worker threads, and checks the order of what happens.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use tidings::{
+    Emitter, Event, EventPage, EventQuery, EventStore, EventTypes, MemoryStore, Status,
+    StoreError, Uuid, emits_event,
+};
+
+/// A memory store whose chosen calls wait until the test opens the latch.
+#[derive(Default)]
+struct LatchedStore {
+    inner: MemoryStore,
+    hold_queries: bool,
+    hold_inserts: bool,
+    open: Mutex<bool>,
+    opened: Condvar,
+    held: Mutex<usize>,
+    held_changed: Condvar,
+}
+
+impl LatchedStore {
+    fn hold(&self) {
+        *self.held.lock().unwrap() += 1;
+        self.held_changed.notify_all();
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+    }
+
+    fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+
+    /// Waits (on this thread) until `n` calls are held; fails the test after a minute.
+    fn wait_until_held(&self, n: usize, what: &str) {
+        let held = self.held.lock().unwrap();
+        let (held, timeout) = self
+            .held_changed
+            .wait_timeout_while(held, Duration::from_secs(60), |held| *held < n)
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "only {} of {n} {what} reached the store: the ones held there hold the executor's threads",
+            *held
+        );
+    }
+}
+
+impl EventStore for LatchedStore {
+    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
+        if self.hold_inserts {
+            self.hold();
+        }
+        self.inner.insert(event)
+    }
+    fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
+        self.inner.get(id)
+    }
+    fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        if self.hold_queries {
+            self.hold();
+        }
+        self.inner.query(query)
+    }
+    fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
+        self.inner.set_status_many(ids, status)
+    }
+    fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
+        self.inner.delete_many(ids)
+    }
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<Event>>, StoreError> {
+        self.inner.stored_after(user, after, limit)
+    }
+    fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
+        self.inner.types(user)
+    }
+}
+
+/// A multi-thread runtime with 2 workers, as a small server has.
+fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn four_slow_queries_leave_live_streams_and_cheap_requests_running() {
+    let store = Arc::new(LatchedStore {
+        hold_queries: true,
+        ..LatchedStore::default()
+    });
+    let events = Emitter::builder()
+        .shared_store(store.clone())
+        .inline_writes()
+        .build();
+    let server = server_runtime();
+    let app = axum::Router::new()
+        .route("/cheap", axum::routing::get(|| async { "cheap" }))
+        .nest_service(
+            "/api/events",
+            tidings::web::router(events.clone(), |parts| {
+                Uuid::parse_str(parts.headers.get("x-user-id")?.to_str().ok()?).ok()
+            }),
+        );
+    let listener = server
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    server.spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    // The client runs on a runtime of its own, so that only the server's threads are at stake.
+    let client_runtime = tokio::runtime::Runtime::new().unwrap();
+    client_runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let user = Uuid::new_v4();
+        let mut stream = client
+            .get(format!("{base}/api/events/subscribe"))
+            .header("x-user-id", user.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 200);
+
+        let slow: Vec<_> = (0..4)
+            .map(|_| {
+                let request = client
+                    .get(format!("{base}/api/events"))
+                    .header("x-user-id", user.to_string());
+                tokio::spawn(async move { request.send().await.unwrap().status() })
+            })
+            .collect();
+        let held = Arc::clone(&store);
+        tokio::task::spawn_blocking(move || held.wait_until_held(4, "list requests"))
+            .await
+            .unwrap();
+
+        // 1. While the four are held: an event published now reaches the live stream.
+        let event = Arc::new(
+            Event::builder()
+                .from_user(user)
+                .category("connection")
+                .action("ping")
+                .build()
+                .unwrap(),
+        );
+        assert_eq!(events.broadcaster().publish(&event), 1);
+        let mut received = String::new();
+        while !received.contains(&event.id().to_string()) {
+            let chunk = tokio::time::timeout(Duration::from_secs(30), stream.chunk())
+                .await
+                .expect("the live stream stalled while slow queries ran")
+                .unwrap()
+                .expect("the stream is open");
+            received.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        // 2. A cheap request answers.
+        let cheap = tokio::time::timeout(
+            Duration::from_secs(30),
+            client.get(format!("{base}/cheap")).send(),
+        )
+        .await
+        .expect("a cheap request stalled while slow queries ran")
+        .unwrap();
+        assert_eq!(cheap.text().await.unwrap(), "cheap");
+        // 3. The four were still held through all of this.
+        assert!(slow.iter().all(|request| !request.is_finished()));
+        // 4. The latch opens and the four complete.
+        store.open();
+        for request in slow {
+            assert_eq!(request.await.unwrap(), 200);
+        }
+    });
+    events.close_streams();
+}
+
+/// Counts the bodies that ran.
+#[derive(Default)]
+struct Bodies {
+    ran: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Bodies {
+    fn ran(&self) {
+        *self.ran.lock().unwrap() += 1;
+        self.changed.notify_all();
+    }
+
+    fn wait_until(&self, n: usize) {
+        let ran = self.ran.lock().unwrap();
+        let (ran, timeout) = self
+            .changed
+            .wait_timeout_while(ran, Duration::from_secs(60), |ran| *ran < n)
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "only {} of {n} bodies ran: callers waiting for room hold the executor's threads",
+            *ran
+        );
+    }
+}
+
+#[emits_event(category = "pattern", action = "deploy", emitter = events)]
+async fn deploy(events: &Emitter, bodies: &Bodies) -> Result<(), std::io::Error> {
+    bodies.ran();
+    Ok(())
+}
+
+#[test]
+fn async_functions_wait_for_room_in_a_full_queue_without_blocking_the_executor() {
+    let store = Arc::new(LatchedStore {
+        hold_inserts: true,
+        ..LatchedStore::default()
+    });
+    let events = Emitter::builder()
+        .shared_store(store.clone())
+        .background_writer(1)
+        .build();
+    // The writer takes this one and is held inside the store.
+    events
+        .emit(Event::builder().category("pattern").action("deploy").build().unwrap())
+        .unwrap();
+    store.wait_until_held(1, "writes");
+
+    let server = server_runtime();
+    let bodies = Arc::new(Bodies::default());
+    // One fills the queue; five wait for room.
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let (events, bodies) = (events.clone(), Arc::clone(&bodies));
+            server.spawn(async move { deploy(&events, &bodies).await })
+        })
+        .collect();
+    // Every body has run: its call is now queued or waiting for room.
+    bodies.wait_until(6);
+    let cheap = server.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), tokio::spawn(async { 6 * 7 }))
+            .await
+            .expect("a cheap task stalled while emitters waited for room")
+            .unwrap()
+    });
+    assert_eq!(cheap, 42);
+    let waiting = calls.iter().filter(|call| !call.is_finished()).count();
+    assert!(waiting >= 5, "only {waiting} calls were waiting for room");
+    store.open();
+    server.block_on(async {
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+    });
+    events.flush().unwrap();
+    assert_eq!(store.query(&EventQuery::new()).unwrap().total, 7);
+}
