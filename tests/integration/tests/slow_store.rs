@@ -88,6 +88,16 @@ impl EventStore for LatchedStore {
     }
 }
 
+/// Opens the latch when dropped: a failing test releases the held calls, so that the server
+/// runtime can shut down and the failure be reported.
+struct OpensOnDrop(Arc<LatchedStore>);
+
+impl Drop for OpensOnDrop {
+    fn drop(&mut self) {
+        self.0.open();
+    }
+}
+
 /// A multi-thread runtime with 2 workers, as a small server has.
 fn server_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -108,6 +118,7 @@ fn four_slow_queries_leave_live_streams_and_cheap_requests_running() {
         .inline_writes()
         .build();
     let server = server_runtime();
+    let _release = OpensOnDrop(Arc::clone(&store));
     let app = axum::Router::new()
         .route("/cheap", axum::routing::get(|| async { "cheap" }))
         .nest_service(
@@ -237,6 +248,7 @@ fn async_functions_wait_for_room_in_a_full_queue_without_blocking_the_executor()
     store.wait_until_held(1, "writes");
 
     let server = server_runtime();
+    let _release = OpensOnDrop(Arc::clone(&store));
     let bodies = Arc::new(Bodies::default());
     // One fills the queue; five wait for room.
     let calls: Vec<_> = (0..6)
