@@ -151,3 +151,15 @@ fn every_severity_string() {
     assert_eq!(Severity::ALL.map(Severity::as_str), names);
     assert_eq!(serde_json::to_value(Status::Read).unwrap(), "read");
 }
+
+/// Found by the `event_json` fuzz target: a metadata number read from JSON must read back the
+/// same after the event is written again (as a store that keeps JSON text does), not drift by
+/// one unit in the last place.
+#[test]
+fn metadata_numbers_survive_a_second_round_trip() {
+    let text = r#"{"id":"0b6a3f5e-8d7c-4b1a-9f2e-3c4d5e6f7a8b","operationId":"4f5a6b7c-8d9e-4f0a-1b2c-3d4e5f6a7b8c","category":"connection","action":"ping","severity":"error","status":"unread","description":"","metadata":{"load":99999999999994.11,"ratio":0.30000000000000004},"createdAt":"2026-11-28T21:52:55.123456Z","updatedAt":"2026-11-28T21:52:55.123456Z"}"#;
+    let first: Event = serde_json::from_str(text).unwrap();
+    let second: Event = serde_json::from_str(&serde_json::to_string(&first).unwrap()).unwrap();
+    assert_eq!(second, first);
+    assert_eq!(first.metadata()["load"], json!(99_999_999_999_994.11));
+}

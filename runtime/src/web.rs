@@ -286,6 +286,13 @@ fn parse_query(raw: Option<&str>, user: Uuid) -> Result<EventQuery, ApiError> {
     Ok(query)
 }
 
+/// The list parameters' parser, for the fuzz target: the query, or the parameter a 400 would
+/// name and its message. Not a public API.
+#[doc(hidden)]
+pub fn __parse_query(raw: &str) -> Result<EventQuery, (&'static str, String)> {
+    parse_query(Some(raw), Uuid::nil()).map_err(|e| (e.field.unwrap_or("query"), e.message))
+}
+
 /// A parameter's parsed value, or a 400 that names the parameter and says what is wrong.
 fn parameter<T, E: std::fmt::Display>(
     field: &'static str,

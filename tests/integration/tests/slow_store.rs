@@ -7,8 +7,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use tidings::{
-    Emitter, Event, EventPage, EventQuery, EventStore, EventTypes, MemoryStore, Status,
-    StoreError, Uuid, emits_event,
+    Emitter, Event, EventPage, EventQuery, EventStore, EventTypes, MemoryStore, Status, StoreError,
+    Uuid, emits_event,
 };
 
 /// A memory store whose chosen calls wait until the test opens the latch.
@@ -243,7 +243,13 @@ fn async_functions_wait_for_room_in_a_full_queue_without_blocking_the_executor()
         .build();
     // The writer takes this one and is held inside the store.
     events
-        .emit(Event::builder().category("pattern").action("deploy").build().unwrap())
+        .emit(
+            Event::builder()
+                .category("pattern")
+                .action("deploy")
+                .build()
+                .unwrap(),
+        )
         .unwrap();
     store.wait_until_held(1, "writes");
 

@@ -1,0 +1,634 @@
+//! The load and soak harness: many Server-Sent-Events clients against the real example server on
+//! loopback, events emitted through its annotated handler at a fixed rate, every frame checked,
+//! then a shutdown with the streams open.
+//!
+//! ```sh
+//! cargo run --release -p tidings-load -- --clients 1000 --rate 2000 --seconds 60
+//! ```
+//!
+//! It builds the example server with the same profile as itself, starts it on an ephemeral port
+//! with a fresh SQLite file, and raises its own open-file limit to the hard limit first (the
+//! server inherits it). The clients are spread over `clients / 10` users (at least one); each
+//! user's events are emitted one request after another (`POST /api/designs/d{n}/deploy`), so
+//! every client knows the exact sequence it must receive. Then:
+//!
+//! 1. warm-up: emitting for `--warmup` seconds; the server's memory (RSS) is read;
+//! 2. the run: emitting for `--seconds` seconds; the server's CPU time is read around it;
+//! 3. drain: every client that was never told it lagged must receive every event of its user,
+//!    once and in order; the server's memory is read again;
+//! 4. shutdown: SIGTERM; the server must exit cleanly within 10 s and every stream end.
+//!
+//! It prints the figures and exits with 1 when a frame was lost, duplicated or out of order,
+//! when a client was told it lagged, when the shutdown failed, or (with `--max-growth P`) when
+//! the memory after the run exceeds the memory after warm-up by more than P percent.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::sync::watch;
+
+/// What the command line asks for.
+#[derive(Debug, Clone)]
+struct Options {
+    clients: usize,
+    rate: u64,
+    seconds: u64,
+    warmup: u64,
+    max_growth: Option<f64>,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        clients: 1000,
+        rate: 2000,
+        seconds: 60,
+        warmup: 10,
+        max_growth: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        let number = |name: &str, text: String| {
+            text.parse::<u64>()
+                .map_err(|_| format!("{name} must be a whole number, not {text:?}"))
+        };
+        match arg.as_str() {
+            "--clients" => options.clients = number("--clients", value("--clients")?)? as usize,
+            "--rate" => options.rate = number("--rate", value("--rate")?)?,
+            "--seconds" => options.seconds = number("--seconds", value("--seconds")?)?,
+            "--warmup" => options.warmup = number("--warmup", value("--warmup")?)?,
+            "--max-growth" => {
+                let text = value("--max-growth")?;
+                options.max_growth = Some(text.parse().map_err(|_| {
+                    format!("--max-growth must be a percentage such as 10, not {text:?}")
+                })?);
+            }
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?}; use --clients N --rate EVENTS_PER_S --seconds S \
+                     --warmup S --max-growth PERCENT"
+                ));
+            }
+        }
+    }
+    if options.clients == 0 || options.rate == 0 || options.seconds == 0 {
+        return Err("--clients, --rate and --seconds must be at least 1".to_owned());
+    }
+    Ok(options)
+}
+
+fn main() {
+    let options = match options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("tidings-load: {message}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let failures = runtime.block_on(run(options));
+    if failures.is_empty() {
+        println!("\nPASS");
+    } else {
+        println!("\nFAIL");
+        for failure in &failures {
+            println!("- {failure}");
+        }
+        std::process::exit(1);
+    }
+}
+
+/// The example server, built with this program's profile and started on an ephemeral port.
+struct Server {
+    child: Child,
+    base: String,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn start() -> Server {
+        let release = !cfg!(debug_assertions);
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = Command::new(cargo);
+        build.args([
+            "build",
+            "-p",
+            "tidings-example-server",
+            "--example",
+            "server",
+            "--message-format=json-render-diagnostics",
+        ]);
+        if release {
+            build.arg("--release");
+        }
+        let output = build.stderr(Stdio::inherit()).output().expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "building the example server failed"
+        );
+        let binary = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|message| message["target"]["name"] == "server")
+            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+            .expect("cargo names the example server's executable");
+
+        let dir = std::env::temp_dir().join(format!("tidings-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let mut child = Command::new(binary)
+            .args(["--port", "0", "--db"])
+            .arg(dir.join("events.db"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the example server starts");
+        let stdout = child.stdout.take().expect("piped");
+        let (banner, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = banner.send(line);
+            }
+        });
+        let first = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the example server prints its address");
+        let base = first
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .to_owned();
+        Server { child, base, dir }
+    }
+
+    /// The server's resident memory, in KiB.
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The server's CPU time (user and system), in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) start after the last ')'.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        (ticks(11) + ticks(12)) as f64 / clock_ticks_per_second()
+    }
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What one client saw.
+#[derive(Default)]
+struct Seen {
+    /// Events received.
+    frames: AtomicU64,
+    /// The next sequence number it expects.
+    next: AtomicU64,
+    /// Frames that were not the next in sequence (lost, duplicated or out of order).
+    out_of_order: AtomicU64,
+    lagged: AtomicBool,
+    /// The stream ended cleanly (after the shutdown).
+    ended: AtomicBool,
+    /// The stream failed.
+    failed: AtomicBool,
+}
+
+/// One demo user: its cookie and how many events were emitted for it.
+struct User {
+    cookie: String,
+    emitted: AtomicU64,
+}
+
+async fn run(options: Options) -> Vec<String> {
+    let mut failures = Vec::new();
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => println!("open-file limit: {limit}"),
+        Err(e) => println!("open-file limit could not be raised: {e}"),
+    }
+    let server = Server::start();
+    let base = server.base.clone();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(usize::MAX)
+        .build()
+        .expect("an HTTP client");
+    let users_n = (options.clients / 10).max(1);
+    println!(
+        "{} clients over {users_n} users on {base}; {} events/s for {} s after {} s of warm-up",
+        options.clients, options.rate, options.seconds, options.warmup
+    );
+
+    let mut users = Vec::with_capacity(users_n);
+    for _ in 0..users_n {
+        let page = client
+            .get(format!("{base}/"))
+            .send()
+            .await
+            .expect("the page answers");
+        let cookie = page.headers()["set-cookie"]
+            .to_str()
+            .expect("a cookie")
+            .split(';')
+            .next()
+            .expect("a cookie")
+            .to_owned();
+        users.push(Arc::new(User {
+            cookie,
+            emitted: AtomicU64::new(0),
+        }));
+    }
+
+    // The clients: each connects, then reads until its stream ends.
+    let latencies: Arc<std::sync::Mutex<Vec<f64>>> = Arc::default();
+    let connected = Arc::new(AtomicUsize::new(0));
+    let (all_connected, mut on_connected) = watch::channel(0_usize);
+    let all_connected = Arc::new(all_connected);
+    let mut clients = Vec::with_capacity(options.clients);
+    for i in 0..options.clients {
+        let seen = Arc::new(Seen::default());
+        let user = Arc::clone(&users[i % users_n]);
+        let request = client
+            .get(format!("{base}/api/events/subscribe"))
+            .header("cookie", &user.cookie);
+        let (seen2, latencies, connected, all_connected) = (
+            Arc::clone(&seen),
+            Arc::clone(&latencies),
+            Arc::clone(&connected),
+            Arc::clone(&all_connected),
+        );
+        let task = tokio::spawn(async move {
+            let response = match request.send().await {
+                Ok(response) if response.status() == 200 => response,
+                _ => {
+                    seen2.failed.store(true, Ordering::Relaxed);
+                    let n = connected.fetch_add(1, Ordering::Relaxed) + 1;
+                    let _ = all_connected.send(n);
+                    return;
+                }
+            };
+            let n = connected.fetch_add(1, Ordering::Relaxed) + 1;
+            let _ = all_connected.send(n);
+            read_stream(response, &seen2, &latencies).await;
+        });
+        clients.push((i % users_n, seen, task));
+    }
+    while *on_connected.borrow_and_update() < options.clients {
+        if on_connected.changed().await.is_err() {
+            break;
+        }
+    }
+    let rss_connected = server.rss_kib();
+    println!(
+        "connected: {} clients; server RSS {} MiB",
+        options.clients,
+        rss_connected / 1024
+    );
+
+    // Emitting: each user's events one request after another, at rate / users per second.
+    let period = Duration::from_secs_f64(users_n as f64 / options.rate as f64);
+    let (stop, stopped) = watch::channel(false);
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut emitters = Vec::with_capacity(users_n);
+    for user in &users {
+        let (client, base, user, mut stopped, errors) = (
+            client.clone(),
+            base.clone(),
+            Arc::clone(user),
+            stopped.clone(),
+            Arc::clone(&errors),
+        );
+        emitters.push(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = stopped.changed() => return,
+                }
+                let n = user.emitted.load(Ordering::Relaxed);
+                let answer = client
+                    .post(format!("{base}/api/designs/d{n}/deploy"))
+                    .header("cookie", &user.cookie)
+                    .send()
+                    .await;
+                match answer {
+                    Ok(answer) if answer.status() == 200 => {
+                        user.emitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(options.warmup)).await;
+    let rss_warm = server.rss_kib();
+    let cpu_before = server.cpu_seconds();
+    let emitted_before: u64 = users
+        .iter()
+        .map(|u| u.emitted.load(Ordering::Relaxed))
+        .sum();
+    let frames_before: u64 = clients
+        .iter()
+        .map(|(_, seen, _)| seen.frames.load(Ordering::Relaxed))
+        .sum();
+    latencies.lock().expect("not poisoned").clear();
+    println!(
+        "after {} s of warm-up: server RSS {} MiB",
+        options.warmup,
+        rss_warm / 1024
+    );
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(options.seconds)).await;
+    let _ = stop.send(true);
+    for emitter in emitters {
+        let _ = emitter.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let emitted: u64 = users
+        .iter()
+        .map(|u| u.emitted.load(Ordering::Relaxed))
+        .sum();
+
+    // Drain: every client that keeps up receives every event of its user.
+    let drain_deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let behind = clients.iter().any(|(user, seen, _)| {
+            !seen.lagged.load(Ordering::Relaxed)
+                && !seen.failed.load(Ordering::Relaxed)
+                && seen.frames.load(Ordering::Relaxed)
+                    < users[*user].emitted.load(Ordering::Relaxed)
+        });
+        if !behind || Instant::now() > drain_deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cpu_after = server.cpu_seconds();
+    let rss_end = server.rss_kib();
+    let frames: u64 = clients
+        .iter()
+        .map(|(_, seen, _)| seen.frames.load(Ordering::Relaxed))
+        .sum();
+
+    // Shutdown with every stream open.
+    let mut server = server;
+    let signalled = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-s", "TERM", &server.child.id().to_string()])
+        .status();
+    let exit = loop {
+        if let Ok(Some(exit)) = server.child.try_wait() {
+            break Some(exit);
+        }
+        if signalled.elapsed() > Duration::from_secs(10) {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let shutdown = signalled.elapsed();
+    for (_, _, task) in &mut clients {
+        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    }
+
+    // The figures.
+    let rate = (emitted - emitted_before) as f64 / elapsed;
+    let mut latencies = std::mem::take(&mut *latencies.lock().expect("not poisoned"));
+    latencies.sort_by(f64::total_cmp);
+    let quantile = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let lagged = clients
+        .iter()
+        .filter(|(_, seen, _)| seen.lagged.load(Ordering::Relaxed))
+        .count();
+    let failed = clients
+        .iter()
+        .filter(|(_, seen, _)| seen.failed.load(Ordering::Relaxed))
+        .count();
+    let not_ended = clients
+        .iter()
+        .filter(|(_, seen, _)| !seen.ended.load(Ordering::Relaxed))
+        .count();
+    let mut missing = 0_u64;
+    let mut out_of_order = 0_u64;
+    for (user, seen, _) in &clients {
+        if seen.lagged.load(Ordering::Relaxed) {
+            continue;
+        }
+        out_of_order += seen.out_of_order.load(Ordering::Relaxed);
+        let expected = users[*user].emitted.load(Ordering::Relaxed);
+        missing += expected.saturating_sub(seen.frames.load(Ordering::Relaxed));
+    }
+    let growth = (rss_end as f64 - rss_warm as f64) / rss_warm as f64 * 100.0;
+    let cpu_per_frame = (cpu_after - cpu_before) / (frames - frames_before).max(1) as f64;
+    let by_user: HashMap<usize, usize> =
+        clients
+            .iter()
+            .fold(HashMap::new(), |mut counts, (user, _, _)| {
+                *counts.entry(*user).or_default() += 1;
+                counts
+            });
+
+    println!();
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!(
+        "| clients, users | {} over {} ({} per user) |",
+        options.clients,
+        users_n,
+        by_user.get(&0).copied().unwrap_or(0)
+    );
+    println!(
+        "| events emitted (after warm-up) | {} in {elapsed:.1} s: {rate:.0}/s (asked {}/s) |",
+        emitted - emitted_before,
+        options.rate
+    );
+    println!(
+        "| emit requests refused | {} |",
+        errors.load(Ordering::Relaxed)
+    );
+    println!("| frames delivered in all | {frames} |");
+    println!(
+        "| latency emit → frame, p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |",
+        quantile(0.5),
+        quantile(0.99),
+        latencies.last().copied().unwrap_or(f64::NAN)
+    );
+    println!("| lost (clients that kept up) | {missing} |");
+    println!("| duplicated or out of order | {out_of_order} |");
+    println!("| clients told they lagged | {lagged} |");
+    println!(
+        "| server RSS: connected / after warm-up / end | {} / {} / {} MiB ({growth:+.1}% over the run) |",
+        rss_connected / 1024,
+        rss_warm / 1024,
+        rss_end / 1024
+    );
+    println!(
+        "| server CPU per delivered frame | {:.2} µs |",
+        cpu_per_frame * 1e6
+    );
+    println!(
+        "| shutdown (SIGTERM to exit) | {} |",
+        match exit {
+            Some(exit) => format!("{:.0} ms, {exit}", shutdown.as_secs_f64() * 1000.0),
+            None => "did not exit within 10 s".to_owned(),
+        }
+    );
+    println!("| streams not ended cleanly | {not_ended} |");
+
+    if missing > 0 {
+        failures.push(format!("{missing} frames lost by clients that kept up"));
+    }
+    if out_of_order > 0 {
+        failures.push(format!("{out_of_order} frames duplicated or out of order"));
+    }
+    if lagged > 0 {
+        failures.push(format!("{lagged} clients were told they lagged"));
+    }
+    if failed > 0 {
+        failures.push(format!(
+            "{failed} clients could not connect or their stream failed"
+        ));
+    }
+    if errors.load(Ordering::Relaxed) > 0 {
+        failures.push(format!(
+            "{} emit requests failed",
+            errors.load(Ordering::Relaxed)
+        ));
+    }
+    match exit {
+        Some(exit) if exit.success() => {}
+        Some(exit) => failures.push(format!("the server exited with {exit} after SIGTERM")),
+        None => failures.push("the server did not exit within 10 s of SIGTERM".to_owned()),
+    }
+    if not_ended > 0 {
+        failures.push(format!(
+            "{not_ended} streams did not end cleanly at shutdown"
+        ));
+    }
+    if let Some(max) = options.max_growth
+        && growth > max
+    {
+        failures.push(format!(
+            "server memory grew {growth:.1}% over the run (limit {max}%)"
+        ));
+    }
+    failures
+}
+
+/// Reads one client's stream until it ends, checking each event's place in its user's sequence.
+async fn read_stream(
+    mut response: reqwest::Response,
+    seen: &Seen,
+    latencies: &std::sync::Mutex<Vec<f64>>,
+) {
+    let mut buffer = String::new();
+    let mut local = Vec::new();
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => {
+                seen.ended.store(true, Ordering::Relaxed);
+                break;
+            }
+            Err(_) => {
+                seen.failed.store(true, Ordering::Relaxed);
+                break;
+            }
+        };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let mut kind = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("event:") {
+                    kind = Some(value.trim().to_owned());
+                } else if let Some(value) = line.strip_prefix("data:") {
+                    data.push_str(value.trim_start());
+                }
+            }
+            match kind.as_deref() {
+                Some("lagged") => seen.lagged.store(true, Ordering::Relaxed),
+                Some(_) => {}
+                None if data.is_empty() => {}
+                None => {
+                    let received = OffsetDateTime::now_utc();
+                    let Ok(event) = serde_json::from_str::<serde_json::Value>(&data) else {
+                        seen.out_of_order.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    let n = event["metadata"]["Design"]
+                        .as_str()
+                        .and_then(|design| design.strip_prefix('d')?.parse::<u64>().ok());
+                    let expected = seen.next.load(Ordering::Relaxed);
+                    if n == Some(expected) {
+                        seen.next.store(expected + 1, Ordering::Relaxed);
+                    } else {
+                        seen.out_of_order.fetch_add(1, Ordering::Relaxed);
+                        if let Some(n) = n {
+                            seen.next.store(n + 1, Ordering::Relaxed);
+                        }
+                    }
+                    seen.frames.fetch_add(1, Ordering::Relaxed);
+                    if let Some(created) = event["createdAt"]
+                        .as_str()
+                        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+                    {
+                        local.push((received - created).as_seconds_f64() * 1000.0);
+                    }
+                    if local.len() >= 256 {
+                        latencies.lock().expect("not poisoned").append(&mut local);
+                    }
+                }
+            }
+        }
+    }
+    latencies.lock().expect("not poisoned").append(&mut local);
+}
