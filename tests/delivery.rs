@@ -345,3 +345,59 @@ fn publishing_while_others_subscribe_and_drop_loses_nothing_and_never_panics() {
     }
     assert_eq!(emitter.broadcaster().subscriber_count(user), 3);
 }
+
+/// Any mix of subscribing (with small buffers, so that some lag), publishing, receiving and
+/// unsubscribing: nothing panics, and once every subscription is gone no ring holds an event.
+#[test]
+fn the_ring_releases_every_event_whatever_the_readers_do() {
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Subscribe(usize),
+        Publish,
+        Receive(usize),
+        Drop(usize),
+    }
+    let step = prop_oneof![
+        (1_usize..5).prop_map(Step::Subscribe),
+        Just(Step::Publish),
+        (0_usize..8).prop_map(Step::Receive),
+        (0_usize..8).prop_map(Step::Drop),
+    ];
+    proptest!(ProptestConfig::with_cases(300), |(steps in proptest::collection::vec(step, 1..80))| {
+        let broadcaster = Broadcaster::with_capacity(3);
+        let user = Uuid::new_v4();
+        let mut subscriptions: Vec<Subscription> = Vec::new();
+        let mut published = Vec::new();
+        for step in steps {
+            match step {
+                Step::Subscribe(capacity) if capacity == 4 => {
+                    subscriptions.push(broadcaster.subscribe_all_with_capacity(2));
+                }
+                Step::Subscribe(capacity) => {
+                    subscriptions.push(broadcaster.subscribe_with_capacity(user, capacity));
+                }
+                Step::Publish => {
+                    let event = Arc::new(numbered_event(user, published.len()));
+                    broadcaster.publish(&event);
+                    published.push(event);
+                }
+                Step::Receive(i) => {
+                    if let Some(subscription) = subscriptions.get(i) {
+                        let _ = subscription.try_recv();
+                    }
+                }
+                Step::Drop(i) => {
+                    if i < subscriptions.len() {
+                        subscriptions.swap_remove(i);
+                    }
+                }
+            }
+        }
+        drop(subscriptions);
+        for event in &published {
+            prop_assert_eq!(Arc::strong_count(event), 1);
+        }
+    });
+}

@@ -63,14 +63,24 @@ struct Channel {
 }
 
 struct ChannelState {
-    /// The last `ring.len()` events; the event at position `p` is at `ring[p % ring.len()]`.
-    ring: Vec<Option<Arc<Event>>>,
+    /// The last `ring.len()` positions; the event at position `p` is at `ring[p % ring.len()]`,
+    /// until every subscription has taken it (or left, or skipped it).
+    ring: Vec<Option<Slot>>,
     /// The position the next event gets.
     tail: u64,
     closed: bool,
     blocked_receivers: usize,
     wakers: Vec<(u64, Waker)>,
     next_id: u64,
+}
+
+/// An event in the ring and how many subscriptions have yet to take it: the last one to take it
+/// empties the slot, so that the ring holds what is unread, as `tokio::sync::broadcast` does,
+/// not the last `ring.len()` events whatever their readers.
+#[derive(Clone)]
+struct Slot {
+    event: Arc<Event>,
+    unread: usize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -113,10 +123,13 @@ impl Channel {
         (state.next_id, state.tail)
     }
 
-    /// Removes a subscription; returns how many are left.
-    fn leave(&self, id: u64) -> usize {
+    /// Removes a subscription whose next position is `next`, releasing what it left unread;
+    /// returns how many are left.
+    fn leave(&self, id: u64, next: u64) -> usize {
         let mut state = lock(&self.state);
         state.wakers.retain(|(owner, _)| *owner != id);
+        let tail = state.tail;
+        state.release(next..tail);
         self.subscribers.fetch_sub(1, Ordering::Relaxed) - 1
     }
 
@@ -127,7 +140,13 @@ impl Channel {
                 return;
             }
             let at = slot(state.tail, state.ring.len());
-            state.ring[at] = Some(Arc::clone(event));
+            // Under the lock that `join` and `leave` take: exactly the subscriptions that will
+            // read this position. With none, nothing is kept.
+            let unread = self.subscribers.load(Ordering::Relaxed);
+            state.ring[at] = (unread > 0).then(|| Slot {
+                event: Arc::clone(event),
+                unread,
+            });
             state.tail += 1;
             if state.blocked_receivers > 0 {
                 self.ready.notify_all();
@@ -163,18 +182,41 @@ fn slot(position: u64, len: usize) -> usize {
 
 impl ChannelState {
     /// The next item for a subscription at `next` that keeps `window` events.
-    fn take(&self, next: &AtomicU64, window: usize) -> Option<Result<Arc<Event>, Lagged>> {
+    fn take(&mut self, next: &AtomicU64, window: usize) -> Option<Result<Arc<Event>, Lagged>> {
         let position = next.load(Ordering::Relaxed);
         let oldest = self.tail.saturating_sub(window.min(self.ring.len()) as u64);
         if position < oldest {
             next.store(oldest, Ordering::Relaxed);
+            self.release(position..oldest);
             return Some(Err(Lagged(oldest - position)));
         }
         if position < self.tail {
             next.store(position + 1, Ordering::Relaxed);
-            return self.ring[slot(position, self.ring.len())].clone().map(Ok);
+            let at = slot(position, self.ring.len());
+            let held = self.ring[at].as_mut()?;
+            held.unread -= 1;
+            return Some(Ok(if held.unread == 0 {
+                self.ring[at].take()?.event
+            } else {
+                Arc::clone(&held.event)
+            }));
         }
         None
+    }
+
+    /// One subscription will not take the events at `positions`: those still in the ring have
+    /// one reader fewer.
+    fn release(&mut self, positions: std::ops::Range<u64>) {
+        let first_kept = self.tail.saturating_sub(self.ring.len() as u64);
+        for position in positions.start.max(first_kept)..positions.end {
+            let at = slot(position, self.ring.len());
+            if let Some(held) = &mut self.ring[at] {
+                held.unread -= 1;
+                if held.unread == 0 {
+                    self.ring[at] = None;
+                }
+            }
+        }
     }
 }
 
@@ -447,7 +489,7 @@ impl Subscription {
     /// [`TryRecvError::Empty`] when nothing is buffered, `Lagged(n)` after a loss, `Closed` when
     /// the broadcaster is closed or gone and the buffer is empty.
     pub fn try_recv(&self) -> Result<Arc<Event>, TryRecvError> {
-        let state = lock(&self.channel.state);
+        let mut state = lock(&self.channel.state);
         match state.take(&self.next, self.window) {
             Some(Ok(event)) => Ok(event),
             Some(Err(Lagged(n))) => Err(TryRecvError::Lagged(n)),
@@ -512,7 +554,7 @@ impl Subscription {
 
     /// Takes every event buffered now, without waiting (a loss notice is skipped).
     pub fn drain(&self) -> Vec<Arc<Event>> {
-        let state = lock(&self.channel.state);
+        let mut state = lock(&self.channel.state);
         let mut events = Vec::new();
         while let Some(item) = state.take(&self.next, self.window) {
             if let Ok(event) = item {
@@ -552,12 +594,12 @@ impl Drop for Subscription {
         match self.user {
             Some(user) => {
                 let mut users = shared.users.write().unwrap_or_else(PoisonError::into_inner);
-                if self.channel.leave(self.id) == 0 {
+                if self.channel.leave(self.id, self.next.load(Ordering::Relaxed)) == 0 {
                     users.remove(&user);
                 }
             }
             None => {
-                self.channel.leave(self.id);
+                self.channel.leave(self.id, self.next.load(Ordering::Relaxed));
             }
         }
     }
@@ -642,5 +684,70 @@ mod close_tests {
         assert_eq!(later.recv().map(|e| e.id()), Err(RecvError::Closed));
         drop((tab, later));
         assert_eq!(broadcaster.user_count(), 0);
+    }
+}
+
+#[cfg(test)]
+mod release_tests {
+    use std::sync::Arc;
+
+    use uuid::Uuid;
+
+    use super::Broadcaster;
+    use crate::event::Event;
+
+    fn event(user: Uuid) -> Arc<Event> {
+        Arc::new(
+            Event::builder()
+                .from_user(user)
+                .category("pattern")
+                .action("deploy")
+                .build()
+                .expect("valid"),
+        )
+    }
+
+    /// The ring holds an event only until every subscription has taken it (or left, or skipped
+    /// it when told it lagged): memory follows what is unread, not the buffer's size.
+    #[test]
+    fn an_event_is_released_once_every_subscription_has_it() {
+        let broadcaster = Broadcaster::new();
+        let user = Uuid::new_v4();
+        let (a, b) = (broadcaster.subscribe(user), broadcaster.subscribe(user));
+        let all = broadcaster.subscribe_all();
+        let first = event(user);
+        broadcaster.publish(&first);
+        assert!(a.try_recv().is_ok());
+        assert!(all.try_recv().is_ok());
+        assert_eq!(Arc::strong_count(&first), 2, "b has not taken it yet");
+        assert!(b.try_recv().is_ok());
+        assert_eq!(Arc::strong_count(&first), 1, "taken by all, held by no ring");
+
+        // A subscription that leaves with unread events releases them.
+        let second = event(user);
+        broadcaster.publish(&second);
+        assert!(a.try_recv().is_ok());
+        assert!(all.try_recv().is_ok());
+        drop(b);
+        assert_eq!(Arc::strong_count(&second), 1);
+
+        // With no subscription, nothing is kept.
+        let nobody = Uuid::new_v4();
+        let unseen = event(nobody);
+        drop(all);
+        broadcaster.publish(&unseen);
+        assert_eq!(Arc::strong_count(&unseen), 1);
+
+        // A subscription with a smaller buffer that lagged releases what it skipped.
+        let small = broadcaster.subscribe_with_capacity(user, 1);
+        let skipped = event(user);
+        let kept = event(user);
+        broadcaster.publish(&skipped);
+        broadcaster.publish(&kept);
+        assert!(a.try_recv().is_ok() && a.try_recv().is_ok());
+        assert!(small.try_recv().is_err(), "told it lagged");
+        assert_eq!(Arc::strong_count(&skipped), 1);
+        assert!(small.try_recv().is_ok());
+        assert_eq!(Arc::strong_count(&kept), 1);
     }
 }
