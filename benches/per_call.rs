@@ -5,7 +5,9 @@
 //!   hand, as Meshery's handlers do;
 //! - `tracing_instrument_ok` / `tracing_instrument_err`: the same handler under
 //!   `#[tracing::instrument(err)]`, with a subscriber that records every span and event in
-//!   memory.
+//!   memory;
+//! - `plain_async_*` / `emits_event_async_*`: the handler as an `async fn`, without and with the
+//!   attribute, each call polled to completion by `futures::executor::block_on`.
 //!
 //! Delivery goes to an in-memory emitter (its default memory store) with one live subscriber.
 //! Also: building events alone (`build/*`), and what the performance anchors call the floor: a
@@ -22,6 +24,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use futures::executor::block_on;
 use tidings::{Emitter, Event, Severity, Subscription, Uuid, emits_event};
 use tracing::span;
 
@@ -87,6 +90,19 @@ fn plain(connection_id: Uuid, fail: bool) -> Result<u64, PingError> {
 #[inline(never)]
 #[emits_event(category = "connection", action = "ping", acted_upon = connection_id, user = user)]
 fn annotated(user: Uuid, connection_id: Uuid, fail: bool) -> Result<u64, PingError> {
+    work(connection_id, fail)
+}
+
+/// The same handler as an `async fn`, without the attribute.
+#[inline(never)]
+async fn plain_async(connection_id: Uuid, fail: bool) -> Result<u64, PingError> {
+    work(connection_id, fail)
+}
+
+/// The same handler as an annotated `async fn`: its event is handed over by an awaited submit.
+#[inline(never)]
+#[emits_event(category = "connection", action = "ping", acted_upon = connection_id, user = user)]
+async fn annotated_async(user: Uuid, connection_id: Uuid, fail: bool) -> Result<u64, PingError> {
     work(connection_id, fail)
 }
 
@@ -227,6 +243,16 @@ fn per_call(c: &mut Criterion) {
             b.iter(|| {
                 drain_sometimes(&tab, &mut n);
                 black_box(annotated(user, black_box(id), fail).is_ok())
+            });
+        });
+        // Async: each call polled to completion by `block_on` on this thread.
+        group.bench_function(format!("plain_async_{name}"), |b| {
+            b.iter(|| black_box(block_on(plain_async(black_box(id), fail)).is_ok()));
+        });
+        group.bench_function(format!("emits_event_async_{name}"), |b| {
+            b.iter(|| {
+                drain_sometimes(&tab, &mut n);
+                black_box(block_on(annotated_async(user, black_box(id), fail)).is_ok())
             });
         });
         drop(default);

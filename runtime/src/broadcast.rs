@@ -594,12 +594,17 @@ impl Drop for Subscription {
         match self.user {
             Some(user) => {
                 let mut users = shared.users.write().unwrap_or_else(PoisonError::into_inner);
-                if self.channel.leave(self.id, self.next.load(Ordering::Relaxed)) == 0 {
+                if self
+                    .channel
+                    .leave(self.id, self.next.load(Ordering::Relaxed))
+                    == 0
+                {
                     users.remove(&user);
                 }
             }
             None => {
-                self.channel.leave(self.id, self.next.load(Ordering::Relaxed));
+                self.channel
+                    .leave(self.id, self.next.load(Ordering::Relaxed));
             }
         }
     }
@@ -721,7 +726,11 @@ mod release_tests {
         assert!(all.try_recv().is_ok());
         assert_eq!(Arc::strong_count(&first), 2, "b has not taken it yet");
         assert!(b.try_recv().is_ok());
-        assert_eq!(Arc::strong_count(&first), 1, "taken by all, held by no ring");
+        assert_eq!(
+            Arc::strong_count(&first),
+            1,
+            "taken by all, held by no ring"
+        );
 
         // A subscription that leaves with unread events releases them.
         let second = event(user);
