@@ -6,6 +6,8 @@
 
 #[path = "../../macros/src/args.rs"]
 mod args;
+#[path = "../../macros/src/depth.rs"]
+mod depth;
 #[path = "../../macros/src/errors.rs"]
 mod errors;
 #[path = "../../macros/src/template.rs"]

@@ -14,6 +14,10 @@ use crate::function::{self, AsyncTraitBody, Function, Wrappable};
 /// The attribute's entry point: the wrapped function, or on any mistake the original function
 /// followed by every error, so that its callers and rust-analyzer keep working.
 pub(crate) fn emits_event(args: TokenStream, item: TokenStream) -> TokenStream {
+    if let Err(error) = crate::depth::check_head(&item) {
+        let error = error.to_compile_error();
+        return quote!(#item #error);
+    }
     let Some(function) = Function::parse(item.clone()) else {
         let error = syn::Error::new(
             Span::call_site(),

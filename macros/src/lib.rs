@@ -5,10 +5,12 @@
 //! `function` splits the annotated item into its signature and body without parsing the body and
 //! checks that it can be wrapped, `template` checks description placeholders, and `expand` writes
 //! the wrapper, or on any mistake the original function followed by every error (`errors`).
+//! `depth` refuses input nested deeper than the parser can recurse.
 
 #![forbid(unsafe_code)]
 
 mod args;
+mod depth;
 mod errors;
 mod expand;
 mod function;
