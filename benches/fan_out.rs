@@ -5,6 +5,9 @@
 //! (and likewise for 1 and 256). Divide a median by the number of subscribers for the cost per
 //! delivered event.
 //!
+//! `tokio_broadcast_per_user` is what a server written by hand does: one channel per user, found
+//! by the event's user id in a `RwLock<HashMap>` with std's SipHash, as tidings' user map.
+//!
 //! `user_map_10000`: subscribing, publishing to and unsubscribing one more user while 10,000
 //! are subscribed, with ids built to collide under a linear hash against random ids:
 //! `python3 benches/report.py user_map_10000 random_ids`.
@@ -47,6 +50,31 @@ fn fan_out(c: &mut Criterion) {
         group.bench_function("tokio_broadcast", |b| {
             b.iter(|| {
                 sender.send(Arc::clone(&event)).expect("receivers exist");
+                for receiver in &mut receivers {
+                    black_box(receiver.try_recv().expect("delivered"));
+                }
+            });
+        });
+
+        // What a server written by hand does: one channel per user, found in a map by the
+        // event's user id (std's `HashMap`, SipHash, as tidings' user map).
+        let mut channels = std::collections::HashMap::new();
+        for _ in 0..1000 {
+            channels.insert(
+                Uuid::new_v4(),
+                tokio::sync::broadcast::channel::<Arc<Event>>(16).0,
+            );
+        }
+        let (sender, _) = tokio::sync::broadcast::channel::<Arc<Event>>(16);
+        let mut receivers: Vec<_> = (0..subscribers).map(|_| sender.subscribe()).collect();
+        channels.insert(user, sender);
+        let channels = std::sync::RwLock::new(channels);
+        group.bench_function("tokio_broadcast_per_user", |b| {
+            b.iter(|| {
+                let user = event.user_id().expect("has a user");
+                if let Some(sender) = channels.read().expect("not poisoned").get(&user) {
+                    sender.send(Arc::clone(&event)).expect("receivers exist");
+                }
                 for receiver in &mut receivers {
                     black_box(receiver.try_recv().expect("delivered"));
                 }
