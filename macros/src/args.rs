@@ -147,7 +147,7 @@ struct Partial {
 /// Parses and checks the arguments against the function's parameter names. Mistakes go to
 /// `errors`, each at its own span; `None` when a required key is missing or unreadable.
 pub(crate) fn parse(tokens: TokenStream, params: &[String], errors: &mut Errors) -> Option<Args> {
-    if let Err(error) = crate::depth::check(&tokens) {
+    if let Err(error) = crate::depth::check_arguments(&tokens) {
         errors.push(error);
         return None;
     }

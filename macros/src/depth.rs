@@ -10,11 +10,47 @@ use proc_macro2::{Delimiter, TokenStream, TokenTree};
 /// real signature or argument, far below what overflows the stack.
 pub(crate) const MAX_DEPTH: usize = 128;
 
+/// How many tokens the attribute's arguments may have, counted inside groups too. Every level of
+/// `syn`'s recursion takes at least one token, so this bounds it whatever the construct
+/// (`return return ...`, `move || move || ...`, generics in a turbofish); real arguments have a
+/// few dozen.
+pub(crate) const MAX_ARGUMENT_TOKENS: usize = 384;
+
+/// Checks the attribute's arguments: their depth, and their size.
+pub(crate) fn check_arguments(tokens: &TokenStream) -> Result<(), syn::Error> {
+    check(tokens)?;
+    let mut count = 0;
+    let mut open = vec![tokens.clone().into_iter()];
+    while let Some(level) = open.last_mut() {
+        let Some(token) = level.next() else {
+            open.pop();
+            continue;
+        };
+        count += 1;
+        if count > MAX_ARGUMENT_TOKENS {
+            return Err(syn::Error::new(
+                token.span(),
+                format!(
+                    "#[emits_event] takes at most {MAX_ARGUMENT_TOKENS} tokens of arguments; \
+                     compute long values in the body, or bind them to a variable"
+                ),
+            ));
+        }
+        if let TokenTree::Group(group) = token {
+            open.push(group.stream().into_iter());
+        }
+    }
+    Ok(())
+}
+
 /// Checks `tokens` without recursion (the check itself must not overflow).
 pub(crate) fn check(tokens: &TokenStream) -> Result<(), syn::Error> {
     let mut open = vec![tokens.clone().into_iter()];
     // Consecutive punctuation: prefix operators (`!`, `-`, `&`, `*`) recurse too.
     let mut run = 0;
+    // Unclosed `<` of generics (`Vec<Vec<..>>`), which are not groups but nest as deep.
+    let mut angles: usize = 0;
+    let mut previous = ' ';
     while let Some(level) = open.last_mut() {
         let (span, depth) = match level.next() {
             None => {
@@ -23,16 +59,24 @@ pub(crate) fn check(tokens: &TokenStream) -> Result<(), syn::Error> {
             }
             Some(TokenTree::Group(group)) => {
                 run = 0;
+                previous = ' ';
                 let span = group.span_open();
                 open.push(group.stream().into_iter());
-                (span, open.len() - 1)
+                (span, open.len() - 1 + angles)
             }
             Some(TokenTree::Punct(punct)) => {
                 run += 1;
-                (punct.span(), open.len() - 1 + run)
+                match punct.as_char() {
+                    '<' => angles += 1,
+                    '>' if previous != '-' && previous != '=' => angles = angles.saturating_sub(1),
+                    _ => {}
+                }
+                previous = punct.as_char();
+                (punct.span(), open.len() - 1 + run + angles)
             }
             Some(_) => {
                 run = 0;
+                previous = ' ';
                 continue;
             }
         };
@@ -64,7 +108,7 @@ mod tests {
 
     use proc_macro2::TokenStream;
 
-    use super::{MAX_DEPTH, check, check_head};
+    use super::{MAX_ARGUMENT_TOKENS, MAX_DEPTH, check, check_arguments, check_head};
 
     fn nested(open: &str, close: &str, n: usize) -> TokenStream {
         TokenStream::from_str(&format!("user = {}id{}", open.repeat(n), close.repeat(n))).unwrap()
@@ -78,6 +122,29 @@ mod tests {
         assert!(check(&nested("!", "", MAX_DEPTH - 1)).is_ok());
         assert!(check(&nested("!", "", 100_000)).is_err());
         assert!(check(&TokenStream::from_str("a::b::<C>(|x| x.y()?) => &&d").unwrap()).is_ok());
+    }
+
+    #[test]
+    fn generics_count_and_arrows_do_not() {
+        let deep = format!(
+            "x: {}u8{}",
+            "Vec<".repeat(MAX_DEPTH + 1),
+            ">".repeat(MAX_DEPTH + 1)
+        );
+        assert!(check(&TokenStream::from_str(&deep).unwrap()).is_err());
+        let flat = "a: HashMap<K, Vec<V>>, f: impl Fn(u8) -> u8, g: Box<dyn Fn() -> Vec<u8>>";
+        let many = [flat; 200].join(", ");
+        assert!(check(&TokenStream::from_str(&many).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn arguments_are_bounded_in_size() {
+        let keywords = format!("user = {}id", "return ".repeat(MAX_ARGUMENT_TOKENS));
+        assert!(check(&TokenStream::from_str(&keywords).unwrap()).is_ok());
+        assert!(check_arguments(&TokenStream::from_str(&keywords).unwrap()).is_err());
+        let real = "category = \"connection\", action = \"ping\", acted_upon = connection_id, \
+                    user = user.id, description = \"Pinged {name}\", emitter = self.events";
+        assert!(check_arguments(&TokenStream::from_str(real).unwrap()).is_ok());
     }
 
     #[test]
