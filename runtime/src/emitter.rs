@@ -220,12 +220,14 @@ impl Emitter {
         slot: &mut Option<Arc<Event>>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Arc<Event>, DeliveryFailure>> {
+        let Some(writer) = &self.inner.writer else {
+            return match slot.take() {
+                Some(event) => Poll::Ready(self.inner.delivery.deliver(event)),
+                None => Poll::Pending,
+            };
+        };
         let Some(event) = slot.clone() else {
             return Poll::Pending;
-        };
-        let Some(writer) = &self.inner.writer else {
-            *slot = None;
-            return Poll::Ready(self.inner.delivery.deliver(event));
         };
         writer.poll_submit(slot, cx).map(|done| match done {
             Ok(()) => Ok(event),
