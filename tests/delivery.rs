@@ -372,7 +372,7 @@ fn the_ring_releases_every_event_whatever_the_readers_do() {
         let mut published = Vec::new();
         for step in steps {
             match step {
-                Step::Subscribe(capacity) if capacity == 4 => {
+                Step::Subscribe(4) => {
                     subscriptions.push(broadcaster.subscribe_all_with_capacity(2));
                 }
                 Step::Subscribe(capacity) => {
