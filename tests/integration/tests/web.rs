@@ -670,3 +670,147 @@ async fn one_event_by_id_for_its_owner_only() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["field"], "id");
 }
+
+/// Whether the history read happens before or after the latch.
+#[derive(Clone, Copy, Debug)]
+enum HistoryRead {
+    /// Reads the missed events, then waits: what is published while it waits is only live.
+    ThenWait,
+    /// Waits, then reads: what was published while it waited is both in the history and live.
+    AfterWaiting,
+}
+
+/// A memory store whose `stored_after` (the resume's history read) waits on a latch.
+struct LatchedHistory {
+    inner: tidings::MemoryStore,
+    read: HistoryRead,
+    held: std::sync::Mutex<bool>,
+    held_changed: std::sync::Condvar,
+    open: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+}
+
+impl LatchedHistory {
+    fn wait_at_latch(&self) {
+        *self.held.lock().unwrap() = true;
+        self.held_changed.notify_all();
+        let open = self.open.lock().unwrap();
+        drop(self.opened.wait_while(open, |open| !*open).unwrap());
+    }
+}
+
+impl tidings::EventStore for LatchedHistory {
+    fn insert(&self, event: &std::sync::Arc<Event>) -> Result<(), tidings::StoreError> {
+        self.inner.insert(event)
+    }
+    fn get(&self, id: Uuid) -> Result<Option<Event>, tidings::StoreError> {
+        self.inner.get(id)
+    }
+    fn query(&self, query: &tidings::EventQuery) -> Result<tidings::EventPage, tidings::StoreError> {
+        self.inner.query(query)
+    }
+    fn set_status_many(
+        &self,
+        ids: &[Uuid],
+        status: tidings::Status,
+    ) -> Result<usize, tidings::StoreError> {
+        self.inner.set_status_many(ids, status)
+    }
+    fn delete_many(&self, ids: &[Uuid]) -> Result<usize, tidings::StoreError> {
+        self.inner.delete_many(ids)
+    }
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<Event>>, tidings::StoreError> {
+        match self.read {
+            HistoryRead::ThenWait => {
+                let missed = self.inner.stored_after(user, after, limit);
+                self.wait_at_latch();
+                missed
+            }
+            HistoryRead::AfterWaiting => {
+                self.wait_at_latch();
+                self.inner.stored_after(user, after, limit)
+            }
+        }
+    }
+    fn types(&self, user: Option<Uuid>) -> Result<tidings::EventTypes, tidings::StoreError> {
+        self.inner.types(user)
+    }
+}
+
+/// A resume while events are published: the stream's history read is held on a latch while two
+/// events are stored and published, then released. Each event must arrive exactly once, in
+/// order, whichever side of the read they fall on: after the history when they are only live,
+/// and skipped live when the history already had them.
+async fn resume_while_events_are_published(read: HistoryRead) {
+    let store = std::sync::Arc::new(LatchedHistory {
+        inner: tidings::MemoryStore::new(),
+        read,
+        held: std::sync::Mutex::new(false),
+        held_changed: std::sync::Condvar::new(),
+        open: std::sync::Mutex::new(false),
+        opened: std::sync::Condvar::new(),
+    });
+    let events = Emitter::builder()
+        .shared_store(store.clone())
+        .inline_writes()
+        .build();
+    let server = start_with(events).await;
+    let user = Uuid::new_v4();
+    let first = server.events.emit(numbered_event(user, 0)).unwrap();
+    for n in 1..3 {
+        server.events.emit(numbered_event(user, n)).unwrap();
+    }
+    let request = server
+        .get(user, "/subscribe")
+        .header("last-event-id", first.id().to_string());
+    let pending = tokio::spawn(request.send());
+
+    // The server has subscribed (or not) and is held in the history read.
+    let held = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let guard = held.held.lock().unwrap();
+        let (guard, timeout) = held
+            .held_changed
+            .wait_timeout_while(guard, Duration::from_secs(30), |held| !*held)
+            .unwrap();
+        assert!(!timeout.timed_out(), "the resume never read its history");
+        drop(guard);
+    })
+    .await
+    .unwrap();
+    for n in 3..5 {
+        server.events.emit(numbered_event(user, n)).unwrap();
+    }
+    *store.open.lock().unwrap() = true;
+    store.opened.notify_all();
+
+    let response = pending.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = SseReader {
+        response,
+        buffer: String::new(),
+    };
+    // A live event after them shows what came between: a duplicate or a gap would be seen
+    // before it.
+    server.events.emit(numbered_event(user, 5)).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.push(n_of(&stream.next_event().await));
+    }
+    assert_eq!(got, [1, 2, 3, 4, 5], "{read:?}: each once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_gets_events_published_during_its_history_read_once_no_gap() {
+    resume_while_events_are_published(HistoryRead::ThenWait).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_gets_events_both_in_its_history_and_live_once_no_duplicate() {
+    resume_while_events_are_published(HistoryRead::AfterWaiting).await;
+}
