@@ -706,7 +706,10 @@ impl tidings::EventStore for LatchedHistory {
     fn get(&self, id: Uuid) -> Result<Option<Event>, tidings::StoreError> {
         self.inner.get(id)
     }
-    fn query(&self, query: &tidings::EventQuery) -> Result<tidings::EventPage, tidings::StoreError> {
+    fn query(
+        &self,
+        query: &tidings::EventQuery,
+    ) -> Result<tidings::EventPage, tidings::StoreError> {
         self.inner.query(query)
     }
     fn set_status_many(
