@@ -176,7 +176,6 @@ fn a_lagging_subscriber_is_told_its_loss_and_others_are_unaffected() {
     for n in 0..10 {
         let event = Arc::new(numbered_event(user, n));
         assert_eq!(broadcaster.publish(&event), 2);
-        let _ = event;
     }
     assert_eq!(slow.recv(), Err(RecvError::Lagged(6)));
     let rest: Vec<usize> = (0..4).map(|_| number_of(&slow.recv().unwrap())).collect();

@@ -65,12 +65,19 @@ fn exact_field_names() {
 
 #[test]
 fn timestamps_are_rfc3339_utc() {
-    let json = serde_json::to_value(full_event()).unwrap();
-    for field in ["createdAt", "updatedAt"] {
+    let event = full_event();
+    let json = serde_json::to_value(&event).unwrap();
+    for (field, at) in [
+        ("createdAt", event.created_at()),
+        ("updatedAt", event.updated_at()),
+    ] {
         let text = json[field].as_str().unwrap();
-        assert!(text.ends_with('Z'), "{field} = {text}");
-        assert_eq!(&text[4..5], "-");
-        assert_eq!(&text[10..11], "T");
+        assert!(text.ends_with('Z'), "{field} = {text}: UTC, written as Z");
+        let parsed =
+            tidings::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|e| panic!("{field} = {text} is not RFC 3339: {e}"));
+        assert_eq!(parsed, at, "{field} = {text} is the event's time");
+        assert!(parsed.offset().is_utc());
     }
 }
 

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::event::Event;
 use crate::name::{Action, Category};
 use crate::severity::{Severity, Status};
-use crate::store::{EventQuery, EventStore, EventTypes, Order, PageSize, SortField};
+use crate::store::{EventQuery, EventStore, EventTypes, Order, PageSize, SortField, StoreError};
 
 /// Runs every check of the store conformance suite, each on a fresh store made by `make`, and
 /// panics with what differs at the first check a store fails.
@@ -135,10 +135,13 @@ fn insert_and_get(store: &dyn EventStore) {
     );
     assert_eq!(store.get(event.id()).unwrap(), Some(event.clone()));
     assert_eq!(store.get(Uuid::new_v4()).unwrap(), None);
-    assert!(
-        store.insert(&Arc::new(event)).is_err(),
-        "duplicate ids are refused"
-    );
+    let id = event.id();
+    match store.insert(&Arc::new(event)) {
+        Err(StoreError::DuplicateId(refused)) => assert_eq!(refused, id, "the duplicate's id"),
+        other => {
+            panic!("a duplicate id must be refused with StoreError::DuplicateId, not {other:?}")
+        }
+    }
 }
 
 fn filters(store: &dyn EventStore) {
