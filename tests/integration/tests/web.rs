@@ -817,3 +817,54 @@ async fn a_resume_gets_events_published_during_its_history_read_once_no_gap() {
 async fn a_resume_gets_events_both_in_its_history_and_live_once_no_duplicate() {
     resume_while_events_are_published(HistoryRead::AfterWaiting).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_acted_upon_updated_at_sorting_and_marking_unread_over_http() {
+    let server = start().await;
+    let user = Uuid::new_v4();
+    let resource = Uuid::new_v4();
+    let mut ids = Vec::new();
+    for (action, acted_upon) in [("ping", Some(resource)), ("deploy", None), ("ping", None)] {
+        let mut builder = Event::builder()
+            .from_user(user)
+            .category("connection")
+            .action(action);
+        if let Some(id) = acted_upon {
+            builder = builder.acted_upon(id);
+        }
+        ids.push(server.events.emit(builder.build().unwrap()).unwrap().id());
+    }
+    let listed = |query: String| json_of(server.get(user, &format!("?{query}")));
+    let ids_of = |page: Value| -> Vec<String> {
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let pings = listed("action=ping&order=asc".to_owned()).await;
+    assert_eq!(ids_of(pings), [ids[0].to_string(), ids[2].to_string()]);
+    let about = listed(format!("actedUpon={resource}")).await;
+    assert_eq!(ids_of(about), [ids[0].to_string()]);
+
+    // Marking the oldest read, then unread again, touches its `updatedAt`: it sorts first by
+    // `updated_at`, newest first, while `created_at` keeps it last.
+    for status in ["read", "unread"] {
+        let marked = json_of(server.send(
+            reqwest::Method::PUT,
+            user,
+            &format!("/status/{}", ids[0]),
+            json!({ "status": status }),
+        ))
+        .await;
+        assert_eq!(marked["status"], status);
+    }
+    let unread = listed("status=unread".to_owned()).await;
+    assert_eq!(unread["totalCount"], 3, "marked unread again over HTTP");
+    let by_update = listed("sort=updated_at&order=desc".to_owned()).await;
+    assert_eq!(ids_of(by_update)[0], ids[0].to_string());
+    let by_creation = listed("sort=created_at&order=desc".to_owned()).await;
+    assert_eq!(ids_of(by_creation)[2], ids[0].to_string());
+}
