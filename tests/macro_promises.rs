@@ -138,3 +138,62 @@ fn enrichment_reaches_the_event_from_a_body_that_moved_to_another_worker_thread(
     assert_eq!(event.metadata()["before"], format!("{before:?}"));
     assert_eq!(event.metadata()["after"], format!("{after:?}"));
 }
+
+struct Cluster {
+    name: String,
+}
+
+impl Cluster {
+    #[emits_event(
+        category = "connection",
+        action = "ping",
+        description = "Pinged {name:?}"
+    )]
+    fn boxed(self: Box<Self>, name: &str) -> Result<String, PingError> {
+        Ok(format!("{}:{name}", self.name))
+    }
+
+    #[emits_event(
+        category = "connection",
+        action = "ping",
+        description = "Pinged {name:?}"
+    )]
+    fn counted(self: std::rc::Rc<Self>, name: &str) -> Result<String, PingError> {
+        Ok(format!("{}:{name}", self.name))
+    }
+
+    #[emits_event(
+        category = "connection",
+        action = "ping",
+        description = "Pinged {name:?}"
+    )]
+    fn pinned(self: std::pin::Pin<&mut Self>, name: &str) -> Result<String, PingError> {
+        let this = self.get_mut();
+        this.name.push('!');
+        Ok(format!("{}:{name}", this.name))
+    }
+}
+
+#[test]
+fn box_rc_and_pin_receivers_work_and_debug_placeholders_render() {
+    let (results, events) = capture(|| {
+        let boxed = Box::new(Cluster { name: "a".into() }).boxed("x");
+        let counted = std::rc::Rc::new(Cluster { name: "b".into() }).counted("y");
+        let mut cluster = Cluster { name: "c".into() };
+        let pinned = std::pin::Pin::new(&mut cluster).pinned("z \"quoted\"");
+        (boxed, counted, pinned, cluster.name)
+    });
+    assert_eq!(results.0.unwrap(), "a:x");
+    assert_eq!(results.1.unwrap(), "b:y");
+    assert_eq!(results.2.unwrap(), "c!:z \"quoted\"");
+    assert_eq!(results.3, "c!", "the body changed the pinned value");
+    let descriptions: Vec<&str> = events.iter().map(|e| e.description()).collect();
+    assert_eq!(
+        descriptions,
+        [
+            "Pinged \"x\"",
+            "Pinged \"y\"",
+            "Pinged \"z \\\"quoted\\\"\""
+        ]
+    );
+}
