@@ -76,8 +76,9 @@ pub fn store_conformance<S: EventStore>(make: impl Fn() -> S) {
     distinct_types(&make());
 }
 
-/// An event with a chosen creation time (`second` seconds after 2026-01-01T00:00:00Z), for
-/// tests of stores: of `user` (none for a system event), with a fresh id and an `err` entry when
+/// An event with a chosen creation time (`second` seconds after a base time one day before the
+/// first call, the same for the whole process: the times are in the past on any day the tests
+/// run), for tests of stores: of `user` (none for a system event), with a fresh id and an `err` entry when
 /// the severity is `error`.
 ///
 /// # Panics
@@ -100,8 +101,8 @@ pub fn event_at(
         "status": "unread",
         "description": description,
         "metadata": {},
-        "createdAt": format!("2026-01-01T00:{:02}:{:02}Z", second / 60, second % 60),
-        "updatedAt": format!("2026-01-01T00:{:02}:{:02}Z", second / 60, second % 60),
+        "createdAt": at(second),
+        "updatedAt": at(second),
     });
     if let Some(user) = user {
         json["userId"] = json!(user);
@@ -110,6 +111,18 @@ pub fn event_at(
         json["metadata"] = json!({"err": {"message": "failed", "causes": []}});
     }
     serde_json::from_value(json).unwrap()
+}
+
+/// `second` seconds after the suite's base time, as RFC 3339.
+fn at(second: u32) -> String {
+    static BASE: std::sync::OnceLock<time::OffsetDateTime> = std::sync::OnceLock::new();
+    let base = BASE.get_or_init(|| {
+        let day_ago = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+        day_ago.replace_nanosecond(0).unwrap_or(day_ago)
+    });
+    (*base + time::Duration::seconds(second.into()))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn put(store: &dyn EventStore, event: Event) -> Event {
