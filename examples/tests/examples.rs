@@ -1,19 +1,21 @@
-//! The light examples run and print what their documentation says (`cargo test` builds them
-//! first).
+//! The light examples run and print what their documentation says (each test builds the example
+//! it runs).
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
 
 fn run_example(name: &str) -> Vec<Value> {
-    let mut path: PathBuf = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.push("examples");
-    path.push(name);
+    // Built here, with this test's profile, so that the test runs alone too
+    // (`cargo test -p tidings-examples --test examples` builds no example by itself).
+    let path = escargot::CargoBuild::new()
+        .package("tidings-examples")
+        .example(name)
+        .current_release()
+        .run()
+        .unwrap_or_else(|e| panic!("cannot build the {name} example: {e}"))
+        .path()
+        .to_owned();
     let output = Command::new(&path)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));

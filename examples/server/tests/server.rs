@@ -1,4 +1,4 @@
-//! The example server itself (`cargo test` builds it first), on an ephemeral port.
+//! The example server itself (built by the test), on an ephemeral port.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -17,14 +17,18 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
-        let mut path = std::env::current_exe().unwrap();
-        path.pop();
-        if path.ends_with("deps") {
-            path.pop();
-        }
+        // Built here, with this test's profile, so that the test runs alone too.
+        let binary = escargot::CargoBuild::new()
+            .package("tidings-example-server")
+            .example("server")
+            .current_release()
+            .run()
+            .expect("the example server builds")
+            .path()
+            .to_owned();
         let dir = std::env::temp_dir().join(format!("tidings-example-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut child = Command::new(path.join("examples").join("server"))
+        let mut child = Command::new(binary)
             .args(["--port", "0", "--db"])
             .arg(dir.join("events.db"))
             .stdout(Stdio::piped())
