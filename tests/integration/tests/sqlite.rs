@@ -224,13 +224,41 @@ fn a_newer_schema_or_a_foreign_database_is_refused() {
         SqliteStore::open(dir.db()).unwrap();
     }
     set_user_version(&dir.db(), 99);
+    let newer = std::fs::read(dir.db()).unwrap();
     let err = SqliteStore::open(dir.db()).unwrap_err().to_string();
     assert!(err.contains("schema version is 99"), "{err}");
+    assert!(
+        err.contains(&dir.db().display().to_string()),
+        "names the file: {err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.db()).unwrap(),
+        newer,
+        "left byte for byte"
+    );
 
     let foreign = dir.0.join("foreign.db");
     foreign_database(&foreign);
+    let theirs = std::fs::read(&foreign).unwrap();
     let err = SqliteStore::open(&foreign).unwrap_err().to_string();
     assert!(err.contains("belongs to something else"), "{err}");
+    assert!(
+        err.contains(&foreign.display().to_string()),
+        "names the file: {err}"
+    );
+    assert_eq!(
+        std::fs::read(&foreign).unwrap(),
+        theirs,
+        "left byte for byte"
+    );
+    for sidecar in ["-wal", "-shm", "-journal"] {
+        let mut path = foreign.clone().into_os_string();
+        path.push(sidecar);
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "no {sidecar} file was made next to it"
+        );
+    }
 }
 
 fn set_user_version(path: &Path, version: i64) {

@@ -868,3 +868,26 @@ async fn action_acted_upon_updated_at_sorting_and_marking_unread_over_http() {
     let by_creation = listed("sort=created_at&order=desc".to_owned()).await;
     assert_eq!(ids_of(by_creation)[2], ids[0].to_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_that_missed_more_than_the_replay_limit_is_told_to_reload() {
+    let server = start().await;
+    let user = Uuid::new_v4();
+    let limit = tidings::web::MAX_REPLAY;
+    let first = server.events.emit(numbered_event(user, 0)).unwrap().id();
+    let mut ids = vec![first];
+    for n in 1..=limit + 1 {
+        ids.push(server.events.emit(numbered_event(user, n)).unwrap().id());
+    }
+    // Exactly the limit missed: replayed, the first and the last of them in place.
+    let mut at_limit = subscribe(&server, user, Some(ids[1])).await;
+    assert_eq!(n_of(&at_limit.next_event().await), 2);
+    for _ in 3..=limit {
+        at_limit.next_event().await;
+    }
+    assert_eq!(n_of(&at_limit.next_event().await), limit as u64 + 1);
+    // One more than the limit: a reload, not a partial history.
+    let mut beyond = subscribe(&server, user, Some(first)).await;
+    let frame = beyond.next().await;
+    assert_eq!(frame.event.as_deref(), Some("reload"), "{frame:?}");
+}
