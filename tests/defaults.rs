@@ -130,3 +130,73 @@ fn a_background_writer_queues_65536_events_before_emitting_waits() {
     futures::executor::block_on(full.as_mut()).expect("room, once the writer goes on");
     events.flush().unwrap();
 }
+
+/// Records the threads that store events and run the store's housekeeping.
+#[derive(Default)]
+struct ThreadRecorder {
+    inner: MemoryStore,
+    writes: Mutex<Vec<std::thread::ThreadId>>,
+    housekeeping: Mutex<Vec<std::thread::ThreadId>>,
+}
+
+impl EventStore for ThreadRecorder {
+    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
+        self.writes
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+        self.inner.insert(event)
+    }
+    fn prefers_background_writer(&self) -> bool {
+        true
+    }
+    fn maintain(&self) -> Result<usize, StoreError> {
+        self.housekeeping
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+        Ok(0)
+    }
+    fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
+        self.inner.get(id)
+    }
+    fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        self.inner.query(query)
+    }
+    fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
+        self.inner.set_status_many(ids, status)
+    }
+    fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
+        self.inner.delete_many(ids)
+    }
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<Event>>, StoreError> {
+        self.inner.stored_after(user, after, limit)
+    }
+    fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
+        self.inner.types(user)
+    }
+}
+
+/// Retention (the store's housekeeping) and the writes themselves run on the writer's thread,
+/// never on the thread that emits.
+#[test]
+fn with_a_background_writer_neither_writes_nor_retention_run_on_the_callers_thread() {
+    let store = Arc::new(ThreadRecorder::default());
+    let events = Emitter::builder().shared_store(store.clone()).build();
+    let user = Uuid::new_v4();
+    for n in 0..100 {
+        events.emit(numbered_event(user, n)).unwrap();
+    }
+    events.flush().unwrap();
+    let me = std::thread::current().id();
+    let writes = store.writes.lock().unwrap();
+    let housekeeping = store.housekeeping.lock().unwrap();
+    assert_eq!(writes.len(), 100);
+    assert!(!housekeeping.is_empty(), "housekeeping ran");
+    assert!(writes.iter().chain(housekeeping.iter()).all(|t| *t != me));
+}
