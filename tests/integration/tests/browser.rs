@@ -268,6 +268,30 @@ async fn a_notification_appears_live_and_is_marked_read() {
         .expect("the page set the demo user cookie")
         .to_owned();
 
+    // An event stored while the page is closed: a reload must load it (the count "1" cannot be
+    // the page's static "0").
+    let earlier = tidings::Event::builder()
+        .from_user(user.parse().expect("a user id"))
+        .category("system")
+        .action("notice")
+        .severity(tidings::Severity::Informational)
+        .description("Stored before the page loaded")
+        .build()
+        .unwrap();
+    events.emit(earlier).unwrap();
+    session
+        .call(
+            reqwest::Method::POST,
+            "/url",
+            Some(json!({"url": format!("{base}/")})),
+        )
+        .await;
+    wait_for("the reloaded page's live stream", || async {
+        (session.texts("#state").await == ["live"]).then_some(())
+    })
+    .await;
+    assert_eq!(session.texts("#unread").await, ["1"], "loaded from the API");
+
     // Annotated handlers, over HTTP, as the browser's user: one that fails, one that succeeds.
     for name in ["staging", "minikube"] {
         let answer = client
@@ -296,7 +320,7 @@ async fn a_notification_appears_live_and_is_marked_read() {
         "the error's message is shown"
     );
     wait_for("the unread count", || async {
-        (session.texts("#unread").await == ["2"]).then_some(())
+        (session.texts("#unread").await == ["3"]).then_some(())
     })
     .await;
 
@@ -316,7 +340,7 @@ async fn a_notification_appears_live_and_is_marked_read() {
         .click("li[data-severity=\"success\"] .mark-read")
         .await;
     wait_for("the unread count to drop", || async {
-        (session.texts("#unread").await == ["1"]).then_some(())
+        (session.texts("#unread").await == ["2"]).then_some(())
     })
     .await;
     let stored = events
@@ -326,6 +350,7 @@ async fn a_notification_appears_live_and_is_marked_read() {
         .unwrap();
     assert_eq!(stored.events[0].status(), tidings::Status::Read);
     assert_eq!(stored.events[1].status(), tidings::Status::Unread);
+    assert_eq!(stored.events[2].status(), tidings::Status::Unread);
 
     session.call(reqwest::Method::DELETE, "", None).await;
     drop(driver);
