@@ -234,18 +234,49 @@ fn blocking_receive_wakes_when_an_event_arrives() {
     let emitter = Emitter::new();
     let user = Uuid::new_v4();
     let tab = emitter.subscribe(user);
-    let ready = Arc::new(Barrier::new(2));
-    let receiver = {
-        let ready = ready.clone();
-        thread::spawn(move || {
-            ready.wait();
-            tab.recv_timeout(Duration::from_secs(30))
-                .map(|e| number_of(&e))
-        })
-    };
-    ready.wait();
+    let receiver = thread::spawn(move || {
+        tab.recv_timeout(Duration::from_secs(30))
+            .map(|e| number_of(&e))
+    });
+    // Publish only once the receiver is blocked, so that the wake-up is what is tested.
+    while emitter.broadcaster().__blocked_receivers(user) == 0 {
+        assert!(
+            !receiver.is_finished(),
+            "the receiver returned before anything was sent"
+        );
+        thread::yield_now();
+    }
     emitter.emit(numbered_event(user, 5)).unwrap();
     assert_eq!(receiver.join().unwrap(), Ok(5));
+}
+
+#[test]
+fn a_pending_stream_is_woken_when_an_event_arrives() {
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let emitter = Emitter::new();
+    let user = Uuid::new_v4();
+    let mut tab = emitter.subscribe(user);
+    let woken = Arc::new(Count(AtomicUsize::new(0)));
+    let waker = Waker::from(woken.clone());
+    let mut cx = Context::from_waker(&waker);
+    assert!(
+        tab.poll_next_unpin(&mut cx).is_pending(),
+        "nothing yet: it waits"
+    );
+    assert_eq!(woken.0.load(Ordering::SeqCst), 0);
+    emitter.emit(numbered_event(user, 7)).unwrap();
+    assert_eq!(woken.0.load(Ordering::SeqCst), 1, "publishing woke it");
+    match tab.poll_next_unpin(&mut cx) {
+        Poll::Ready(Some(Ok(event))) => assert_eq!(number_of(&event), 7),
+        other => panic!("expected the event, got {other:?}"),
+    }
 }
 
 #[test]

@@ -352,6 +352,18 @@ impl Broadcaster {
             .map_or(0, |channel| channel.subscribers.load(Ordering::Relaxed))
     }
 
+    /// How many threads wait in [`Subscription::recv`] for `user`'s events now: for tests that
+    /// must publish only once a receiver blocks. Not a public API.
+    #[doc(hidden)]
+    pub fn __blocked_receivers(&self, user: Uuid) -> usize {
+        self.shared
+            .users
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&user)
+            .map_or(0, |channel| lock(&channel.state).blocked_receivers)
+    }
+
     /// How many users have at least one live subscription.
     pub fn user_count(&self) -> usize {
         self.shared
