@@ -58,7 +58,46 @@ type UserOf = dyn Fn(&Parts) -> Option<Uuid> + Send + Sync;
 struct Web {
     emitter: Emitter,
     user_of: Arc<UserOf>,
+    options: Options,
 }
+
+/// How the events API behaves where the defaults do not suit; for [`router_with`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let options = tidings_runtime::web::Options::default().keep_alive(Duration::from_secs(30));
+/// assert_eq!(options.keep_alive_interval(), Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Options {
+    keep_alive: std::time::Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            keep_alive: DEFAULT_KEEP_ALIVE,
+        }
+    }
+}
+
+impl Options {
+    /// How often a live stream sends a comment when it has nothing else to send, so that
+    /// proxies keep the connection open (default [`DEFAULT_KEEP_ALIVE`]).
+    pub fn keep_alive(mut self, interval: std::time::Duration) -> Self {
+        self.keep_alive = interval;
+        self
+    }
+
+    /// The keep-alive interval.
+    pub fn keep_alive_interval(&self) -> std::time::Duration {
+        self.keep_alive
+    }
+}
+
+/// How often a live stream sends a keep-alive comment unless told otherwise: 15 seconds.
+pub const DEFAULT_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The events API and live stream of `emitter`'s store and broadcaster; `user_of` says who the
 /// user of a request is (`None`: 401).
@@ -88,9 +127,22 @@ pub fn router<S>(
 where
     S: Clone + Send + Sync + 'static,
 {
+    router_with(emitter, user_of, Options::default())
+}
+
+/// [`router`] with [`Options`].
+pub fn router_with<S>(
+    emitter: Emitter,
+    user_of: impl Fn(&Parts) -> Option<Uuid> + Send + Sync + 'static,
+    options: Options,
+) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     let web = Web {
         emitter,
         user_of: Arc::new(user_of),
+        options,
     };
     // A path with a trailing slash that matched no route is tried again without it, so that
     // `/types/` answers as `/types` does (and `/api/events/` as `/api/events`).
@@ -583,7 +635,7 @@ async fn subscribe(
                 .push_back(Frame::default().event("reload").data("{}")),
         }
     }
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(web.options.keep_alive)))
 }
 
 fn frame(event: &Event) -> Frame {

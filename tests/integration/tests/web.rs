@@ -891,3 +891,41 @@ async fn a_resume_that_missed_more_than_the_replay_limit_is_told_to_reload() {
     let frame = beyond.next().await;
     assert_eq!(frame.event.as_deref(), Some("reload"), "{frame:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_stream_gets_keepalive_comments_at_the_configured_interval() {
+    let events = Emitter::new();
+    let app = axum::Router::new().nest_service(
+        "/api/events",
+        tidings::web::router_with(
+            events,
+            |parts| Uuid::parse_str(parts.headers.get("x-user-id")?.to_str().ok()?).ok(),
+            tidings::web::Options::default().keep_alive(Duration::from_millis(50)),
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut stream = Client::new()
+        .get(format!("http://{address}/api/events/subscribe"))
+        .header("x-user-id", Uuid::new_v4().to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut received = String::new();
+    // Three comments from a stream that has nothing to send (bounded: 30 s at most).
+    while received
+        .lines()
+        .filter(|line| line.starts_with(':'))
+        .count()
+        < 3
+    {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), stream.chunk())
+            .await
+            .expect("no keep-alive comment within 30 s")
+            .unwrap()
+            .expect("the stream is open");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!received.contains("data:"), "only comments: {received:?}");
+}
