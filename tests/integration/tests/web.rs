@@ -929,3 +929,46 @@ async fn an_idle_stream_gets_keepalive_comments_at_the_configured_interval() {
     }
     assert!(!received.contains("data:"), "only comments: {received:?}");
 }
+
+/// A client cannot choose whose event it is, its id, its status, its system or its times: a
+/// body that carries them is refused today, and if such fields are ever ignored instead, the
+/// stored event must still have the server's values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_event_never_takes_user_id_status_system_or_times_from_its_body() {
+    let server = start().await;
+    let (user, someone_else, chosen_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    for (field, value) in [
+        ("userId", json!(someone_else)),
+        ("id", json!(chosen_id)),
+        ("status", json!("read")),
+        ("systemId", json!(someone_else)),
+        ("createdAt", json!("2001-01-01T00:00:00Z")),
+        ("updatedAt", json!("2001-01-01T00:00:00Z")),
+    ] {
+        let mut body = json!({"category": "ui", "action": "page_view", "severity": "debug"});
+        body[field] = value;
+        let answer = server
+            .send(reqwest::Method::POST, user, "", body)
+            .send()
+            .await
+            .unwrap();
+        match answer.status() {
+            StatusCode::BAD_REQUEST => {}
+            StatusCode::CREATED => {
+                let event: Event = answer.json().await.unwrap();
+                assert_eq!(event.user_id(), Some(user), "{field}");
+                assert_ne!(event.id(), chosen_id, "{field}");
+                assert_eq!(event.status(), tidings::Status::Unread, "{field}");
+                assert_eq!(
+                    event.system_id(),
+                    Some(server.events.system_id()),
+                    "{field}"
+                );
+                assert!(event.created_at().year() > 2001, "{field}");
+            }
+            other => panic!("{field}: {other}"),
+        }
+    }
+    let theirs: Value = json_of(server.get(someone_else, "?pagesize=all")).await;
+    assert_eq!(theirs["totalCount"], 0, "nothing reached the other user");
+}
