@@ -121,6 +121,26 @@ impl<T> Context<T> for rusqlite::Result<T> {
 }
 
 impl SqliteStore {
+    /// A pragma's value on the store's connection, for tests of its settings (journal mode,
+    /// synchronous level). Not a public API.
+    #[doc(hidden)]
+    pub fn __pragma(&self, name: &str) -> Result<String, StoreError> {
+        let connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        connection
+            .pragma_query_value(None, name, |row| {
+                row.get::<_, rusqlite::types::Value>(0)
+                    .map(|value| match value {
+                        rusqlite::types::Value::Integer(n) => n.to_string(),
+                        rusqlite::types::Value::Text(text) => text,
+                        other => format!("{other:?}"),
+                    })
+            })
+            .context(format!("reading the pragma {name}"))
+    }
+
     /// Opens the database at `path`, creating it and its schema when it does not exist.
     ///
     /// # Errors

@@ -412,3 +412,18 @@ mod rusqlite_for_tests {
         }
     }
 }
+
+/// What the README promises of the SQLite store's settings is what the connection has: the WAL
+/// journal (kept in the file, so another connection sees it too) and `synchronous=NORMAL` (1).
+#[test]
+fn the_store_runs_in_wal_mode_with_synchronous_normal() {
+    let dir = TempDir::new();
+    let store = SqliteStore::open(dir.db()).unwrap();
+    assert_eq!(store.__pragma("journal_mode").unwrap(), "wal");
+    assert_eq!(store.__pragma("synchronous").unwrap(), "1", "NORMAL");
+    let other = rusqlite::Connection::open(dir.db()).unwrap();
+    let mode: String = other
+        .pragma_query_value(None, "journal_mode", |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
