@@ -50,13 +50,24 @@ fn the_memory_store_keeps_the_newest_10000_events_by_default() {
 }
 
 /// A store that prefers a background writer and holds its first write until told.
-#[derive(Default)]
 struct Held {
     inner: MemoryStore,
     holding: Mutex<bool>,
     held: Condvar,
     open: Mutex<bool>,
     opened: Condvar,
+}
+
+impl Default for Held {
+    fn default() -> Self {
+        Held {
+            inner: MemoryStore::with_capacity(2 * DEFAULT_QUEUE),
+            holding: Mutex::default(),
+            held: Condvar::new(),
+            open: Mutex::default(),
+            opened: Condvar::new(),
+        }
+    }
 }
 
 impl EventStore for Held {
@@ -129,6 +140,14 @@ fn a_background_writer_queues_65536_events_before_emitting_waits() {
     store.opened.notify_all();
     futures::executor::block_on(full.as_mut()).expect("room, once the writer goes on");
     events.flush().unwrap();
+    let stored = store
+        .query(&EventQuery::new().page_size(PageSize::All))
+        .unwrap();
+    assert_eq!(
+        stored.total,
+        DEFAULT_QUEUE + 2,
+        "nothing was lost while emitting waited"
+    );
 }
 
 /// Records the threads that store events and run the store's housekeeping.

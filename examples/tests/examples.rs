@@ -1,7 +1,9 @@
 //! The light examples run and print what their documentation says (each test builds the example
 //! it runs).
 
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -16,11 +18,33 @@ fn run_example(name: &str) -> Vec<Value> {
         .unwrap_or_else(|e| panic!("cannot build the {name} example: {e}"))
         .path()
         .to_owned();
-    let output = Command::new(&path)
-        .output()
+    let mut child = Command::new(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
-    assert!(output.status.success(), "{name} failed: {output:?}");
-    String::from_utf8(output.stdout)
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    // Bounded: a hung example is killed and fails the test instead of hanging it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{name} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{name} failed: {status}");
+    reader
+        .join()
         .unwrap()
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))

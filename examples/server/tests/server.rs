@@ -34,17 +34,30 @@ impl Server {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut banner = String::new();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        stdout.read_line(&mut banner).unwrap();
-        // Keep reading what it prints, so that it never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let (first_line, banner) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = stdout.read_line(&mut line);
+            let _ = first_line.send(line);
+            // Keep reading what it prints, so that it never blocks on a full pipe.
+            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+        });
+        let mut server = Server {
+            child,
+            base: String::new(),
+            dir,
+        };
+        let banner = banner
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server printed its address within 60 s");
         let base = banner
             .split_whitespace()
             .find(|word| word.starts_with("http://"))
             .unwrap_or_else(|| panic!("no address in {banner:?}"))
             .to_owned();
-        Server { child, base, dir }
+        server.base = base;
+        server
     }
 
     /// A demo user's cookie, as the page gives it.
