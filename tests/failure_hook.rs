@@ -7,47 +7,21 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+mod common;
+
+use common::{StoreCall, WatchedStore};
 use tidings::{
-    Emitter, Event, EventPage, EventQuery, EventStore, EventTypes, MemoryStore, Severity, Status,
-    StoreError, Uuid, WeakEmitter, WriterError,
+    Emitter, Event, EventQuery, EventStore, Severity, StoreError, WeakEmitter, WriterError,
 };
 
 /// Refuses events of category `pattern`, stores the others in memory.
-#[derive(Default)]
-struct RefusesPatterns {
-    kept: MemoryStore,
-}
-
-impl EventStore for RefusesPatterns {
-    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
-        if event.category().as_str() == "pattern" {
-            return Err(StoreError::Backend("disk full".into()));
+fn refuses_patterns() -> WatchedStore {
+    WatchedStore::new(|call| match call {
+        StoreCall::Insert(event) if event.category().as_str() == "pattern" => {
+            Err(StoreError::Backend("disk full".into()))
         }
-        self.kept.insert(event)
-    }
-    fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
-        self.kept.get(id)
-    }
-    fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
-        self.kept.query(query)
-    }
-    fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
-        self.kept.set_status_many(ids, status)
-    }
-    fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
-        self.kept.delete_many(ids)
-    }
-    fn stored_after(
-        &self,
-        user: Uuid,
-        after: Uuid,
-        limit: usize,
-    ) -> Result<Option<Vec<Event>>, StoreError> {
-        self.kept.stored_after(user, after, limit)
-    }
-    fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
-        self.kept.types(user)
-    }
+        _ => Ok(()),
+    })
 }
 
 fn deploy() -> Event {
@@ -72,7 +46,7 @@ fn returns<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + Send + 'sta
 #[test]
 fn a_panicking_hook_is_caught_counted_and_the_writer_keeps_going() {
     let emitter = Emitter::builder()
-        .store(RefusesPatterns::default())
+        .store(refuses_patterns())
         .background_writer(2)
         .on_failure(|failure| panic!("the hook failed on {}", failure.event.id()))
         .build();
@@ -124,7 +98,7 @@ fn hook_emitting_warnings(
 
 #[test]
 fn a_hook_that_emits_on_the_writer_thread_with_a_full_queue_does_not_deadlock_or_leak() {
-    let store = Arc::new(RefusesPatterns::default());
+    let store = Arc::new(refuses_patterns());
     let slot = Arc::new(OnceLock::new());
     let flushes = Arc::default();
     let emitter = Emitter::builder()
@@ -172,7 +146,7 @@ fn a_hook_that_emits_inline_into_a_store_that_keeps_failing_does_not_recurse() {
     let calls = Arc::new(AtomicUsize::new(0));
     let slot: Arc<OnceLock<WeakEmitter>> = Arc::new(OnceLock::new());
     let emitter = Emitter::builder()
-        .store(RefusesPatterns::default())
+        .store(refuses_patterns())
         .inline_writes()
         .on_failure({
             let (calls, slot) = (Arc::clone(&calls), Arc::clone(&slot));

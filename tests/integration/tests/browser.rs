@@ -129,6 +129,20 @@ struct Session {
 }
 
 impl Session {
+    /// Opens (or reloads) the notification center and waits until its live stream is up.
+    async fn open_live(&self, base: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/url",
+            Some(json!({"url": format!("{base}/")})),
+        )
+        .await;
+        wait_for("the live stream", || async {
+            (self.texts("#state").await == ["live"]).then_some(())
+        })
+        .await;
+    }
+
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut request = self.client.request(method, format!("{}{path}", self.url));
         if let Some(body) = body {
@@ -248,17 +262,7 @@ async fn a_notification_appears_live_and_is_marked_read() {
 
     let events = Emitter::new();
     let base = app(events.clone()).await;
-    session
-        .call(
-            reqwest::Method::POST,
-            "/url",
-            Some(json!({"url": format!("{base}/")})),
-        )
-        .await;
-    wait_for("the live stream", || async {
-        (session.texts("#state").await == ["live"]).then_some(())
-    })
-    .await;
+    session.open_live(&base).await;
     assert_eq!(session.texts("#unread").await, ["0"]);
     let cookie = session
         .call(reqwest::Method::GET, &format!("/cookie/{COOKIE}"), None)
@@ -279,17 +283,7 @@ async fn a_notification_appears_live_and_is_marked_read() {
         .build()
         .unwrap();
     events.emit(earlier).unwrap();
-    session
-        .call(
-            reqwest::Method::POST,
-            "/url",
-            Some(json!({"url": format!("{base}/")})),
-        )
-        .await;
-    wait_for("the reloaded page's live stream", || async {
-        (session.texts("#state").await == ["live"]).then_some(())
-    })
-    .await;
+    session.open_live(&base).await;
     assert_eq!(session.texts("#unread").await, ["1"], "loaded from the API");
 
     // Annotated handlers, over HTTP, as the browser's user: one that fails, one that succeeds.

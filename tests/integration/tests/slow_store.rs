@@ -6,97 +6,11 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use tidings::{
-    Emitter, Event, EventPage, EventQuery, EventStore, EventTypes, MemoryStore, Status, StoreError,
-    Uuid, emits_event,
-};
+#[path = "../../common/mod.rs"]
+mod common;
 
-/// A memory store whose chosen calls wait until the test opens the latch.
-#[derive(Default)]
-struct LatchedStore {
-    inner: MemoryStore,
-    hold_queries: bool,
-    hold_inserts: bool,
-    open: Mutex<bool>,
-    opened: Condvar,
-    held: Mutex<usize>,
-    held_changed: Condvar,
-}
-
-impl LatchedStore {
-    fn hold(&self) {
-        *self.held.lock().unwrap() += 1;
-        self.held_changed.notify_all();
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-    }
-
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
-
-    /// Waits (on this thread) until `n` calls are held; fails the test after a minute.
-    fn wait_until_held(&self, n: usize, what: &str) {
-        let held = self.held.lock().unwrap();
-        let (held, timeout) = self
-            .held_changed
-            .wait_timeout_while(held, Duration::from_secs(60), |held| *held < n)
-            .unwrap();
-        assert!(
-            !timeout.timed_out(),
-            "only {} of {n} {what} reached the store: the ones held there hold the executor's threads",
-            *held
-        );
-    }
-}
-
-impl EventStore for LatchedStore {
-    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
-        if self.hold_inserts {
-            self.hold();
-        }
-        self.inner.insert(event)
-    }
-    fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
-        self.inner.get(id)
-    }
-    fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
-        if self.hold_queries {
-            self.hold();
-        }
-        self.inner.query(query)
-    }
-    fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
-        self.inner.set_status_many(ids, status)
-    }
-    fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
-        self.inner.delete_many(ids)
-    }
-    fn stored_after(
-        &self,
-        user: Uuid,
-        after: Uuid,
-        limit: usize,
-    ) -> Result<Option<Vec<Event>>, StoreError> {
-        self.inner.stored_after(user, after, limit)
-    }
-    fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
-        self.inner.types(user)
-    }
-}
-
-/// Opens the latch when dropped: a failing test releases the held calls, so that the server
-/// runtime can shut down and the failure be reported.
-struct OpensOnDrop(Arc<LatchedStore>);
-
-impl Drop for OpensOnDrop {
-    fn drop(&mut self) {
-        self.0.open();
-    }
-}
+use common::{Latch, OpensOnDrop, StoreCall, WatchedStore};
+use tidings::{Emitter, Event, EventQuery, EventStore, Uuid, emits_event};
 
 /// A multi-thread runtime with 2 workers, as a small server has.
 fn server_runtime() -> tokio::runtime::Runtime {
@@ -109,16 +23,20 @@ fn server_runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn four_slow_queries_leave_live_streams_and_cheap_requests_running() {
-    let store = Arc::new(LatchedStore {
-        hold_queries: true,
-        ..LatchedStore::default()
-    });
+    let latch = Arc::new(Latch::default());
+    let holds = Arc::clone(&latch);
+    let store = Arc::new(WatchedStore::new(move |call| {
+        if let StoreCall::Query = call {
+            holds.hold();
+        }
+        Ok(())
+    }));
     let events = Emitter::builder()
         .shared_store(store.clone())
         .inline_writes()
         .build();
     let server = server_runtime();
-    let _release = OpensOnDrop(Arc::clone(&store));
+    let _release = OpensOnDrop(Arc::clone(&latch));
     let app = axum::Router::new()
         .route("/cheap", axum::routing::get(|| async { "cheap" }))
         .nest_service(
@@ -154,7 +72,7 @@ fn four_slow_queries_leave_live_streams_and_cheap_requests_running() {
                 tokio::spawn(async move { request.send().await.unwrap().status() })
             })
             .collect();
-        let held = Arc::clone(&store);
+        let held = Arc::clone(&latch);
         tokio::task::spawn_blocking(move || held.wait_until_held(4, "list requests"))
             .await
             .unwrap();
@@ -190,7 +108,7 @@ fn four_slow_queries_leave_live_streams_and_cheap_requests_running() {
         // 3. The four were still held through all of this.
         assert!(slow.iter().all(|request| !request.is_finished()));
         // 4. The latch opens and the four complete.
-        store.open();
+        latch.open();
         for request in slow {
             assert_eq!(request.await.unwrap(), 200);
         }
@@ -233,10 +151,14 @@ async fn deploy(events: &Emitter, bodies: &Bodies) -> Result<(), std::io::Error>
 
 #[test]
 fn async_functions_wait_for_room_in_a_full_queue_without_blocking_the_executor() {
-    let store = Arc::new(LatchedStore {
-        hold_inserts: true,
-        ..LatchedStore::default()
-    });
+    let latch = Arc::new(Latch::default());
+    let holds = Arc::clone(&latch);
+    let store = Arc::new(WatchedStore::new(move |call| {
+        if let StoreCall::Insert(_) = call {
+            holds.hold();
+        }
+        Ok(())
+    }));
     let events = Emitter::builder()
         .shared_store(store.clone())
         .background_writer(1)
@@ -251,10 +173,10 @@ fn async_functions_wait_for_room_in_a_full_queue_without_blocking_the_executor()
                 .unwrap(),
         )
         .unwrap();
-    store.wait_until_held(1, "writes");
+    latch.wait_until_held(1, "writes");
 
     let server = server_runtime();
-    let _release = OpensOnDrop(Arc::clone(&store));
+    let _release = OpensOnDrop(Arc::clone(&latch));
     let bodies = Arc::new(Bodies::default());
     // One fills the queue; five wait for room.
     let calls: Vec<_> = (0..6)
@@ -274,7 +196,7 @@ fn async_functions_wait_for_room_in_a_full_queue_without_blocking_the_executor()
     assert_eq!(cheap, 42);
     let waiting = calls.iter().filter(|call| !call.is_finished()).count();
     assert!(waiting >= 5, "only {waiting} calls were waiting for room");
-    store.open();
+    latch.open();
     server.block_on(async {
         for call in calls {
             call.await.unwrap().unwrap();

@@ -680,89 +680,24 @@ enum HistoryRead {
     AfterWaiting,
 }
 
-/// A memory store whose `stored_after` (the resume's history read) waits on a latch.
-struct LatchedHistory {
-    inner: tidings::MemoryStore,
-    read: HistoryRead,
-    held: std::sync::Mutex<bool>,
-    held_changed: std::sync::Condvar,
-    open: std::sync::Mutex<bool>,
-    opened: std::sync::Condvar,
-}
-
-impl LatchedHistory {
-    fn wait_at_latch(&self) {
-        *self.held.lock().unwrap() = true;
-        self.held_changed.notify_all();
-        let open = self.open.lock().unwrap();
-        drop(self.opened.wait_while(open, |open| !*open).unwrap());
-    }
-}
-
-impl tidings::EventStore for LatchedHistory {
-    fn insert(&self, event: &std::sync::Arc<Event>) -> Result<(), tidings::StoreError> {
-        self.inner.insert(event)
-    }
-    fn get(&self, id: Uuid) -> Result<Option<Event>, tidings::StoreError> {
-        self.inner.get(id)
-    }
-    fn query(
-        &self,
-        query: &tidings::EventQuery,
-    ) -> Result<tidings::EventPage, tidings::StoreError> {
-        self.inner.query(query)
-    }
-    fn set_status_many(
-        &self,
-        ids: &[Uuid],
-        status: tidings::Status,
-    ) -> Result<usize, tidings::StoreError> {
-        self.inner.set_status_many(ids, status)
-    }
-    fn delete_many(&self, ids: &[Uuid]) -> Result<usize, tidings::StoreError> {
-        self.inner.delete_many(ids)
-    }
-    fn stored_after(
-        &self,
-        user: Uuid,
-        after: Uuid,
-        limit: usize,
-    ) -> Result<Option<Vec<Event>>, tidings::StoreError> {
-        match self.read {
-            HistoryRead::ThenWait => {
-                let missed = self.inner.stored_after(user, after, limit);
-                self.wait_at_latch();
-                missed
-            }
-            HistoryRead::AfterWaiting => {
-                self.wait_at_latch();
-                self.inner.stored_after(user, after, limit)
-            }
-        }
-    }
-    fn types(&self, user: Option<Uuid>) -> Result<tidings::EventTypes, tidings::StoreError> {
-        self.inner.types(user)
-    }
-}
-
 /// A resume while events are published: the stream's history read is held on a latch while two
 /// events are stored and published, then released. Each event must arrive exactly once, in
 /// order, whichever side of the read they fall on: after the history when they are only live,
 /// and skipped live when the history already had them.
 async fn resume_while_events_are_published(read: HistoryRead) {
-    let store = std::sync::Arc::new(LatchedHistory {
-        inner: tidings::MemoryStore::new(),
-        read,
-        held: std::sync::Mutex::new(false),
-        held_changed: std::sync::Condvar::new(),
-        open: std::sync::Mutex::new(false),
-        opened: std::sync::Condvar::new(),
+    let latch = std::sync::Arc::new(common::Latch::default());
+    let holds = std::sync::Arc::clone(&latch);
+    let store = common::WatchedStore::new(move |call| {
+        match (read, call) {
+            (HistoryRead::AfterWaiting, common::StoreCall::StoredAfter)
+            | (HistoryRead::ThenWait, common::StoreCall::StoredAfterRead) => holds.hold(),
+            _ => {}
+        }
+        Ok(())
     });
-    let events = Emitter::builder()
-        .shared_store(store.clone())
-        .inline_writes()
-        .build();
+    let events = Emitter::builder().store(store).inline_writes().build();
     let server = start_with(events).await;
+    let _release = common::OpensOnDrop(std::sync::Arc::clone(&latch));
     let user = Uuid::new_v4();
     let first = server.events.emit(numbered_event(user, 0)).unwrap();
     for n in 1..3 {
@@ -774,23 +709,14 @@ async fn resume_while_events_are_published(read: HistoryRead) {
     let pending = tokio::spawn(request.send());
 
     // The server has subscribed (or not) and is held in the history read.
-    let held = store.clone();
-    tokio::task::spawn_blocking(move || {
-        let guard = held.held.lock().unwrap();
-        let (guard, timeout) = held
-            .held_changed
-            .wait_timeout_while(guard, Duration::from_secs(30), |held| !*held)
-            .unwrap();
-        assert!(!timeout.timed_out(), "the resume never read its history");
-        drop(guard);
-    })
-    .await
-    .unwrap();
+    let held = std::sync::Arc::clone(&latch);
+    tokio::task::spawn_blocking(move || held.wait_until_held(1, "history reads"))
+        .await
+        .unwrap();
     for n in 3..5 {
         server.events.emit(numbered_event(user, n)).unwrap();
     }
-    *store.open.lock().unwrap() = true;
-    store.opened.notify_all();
+    latch.open();
 
     let response = pending.await.unwrap().unwrap();
     assert_eq!(response.status(), StatusCode::OK);
