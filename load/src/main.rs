@@ -120,32 +120,15 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
-        let release = !cfg!(debug_assertions);
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut build = Command::new(cargo);
-        build.args([
-            "build",
-            "-p",
-            "tidings-example-server",
-            "--example",
-            "server",
-            "--message-format=json-render-diagnostics",
-        ]);
-        if release {
-            build.arg("--release");
-        }
-        let output = build.stderr(Stdio::inherit()).output().expect("cargo runs");
-        assert!(
-            output.status.success(),
-            "building the example server failed"
-        );
-        let binary = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|message| message["target"]["name"] == "server")
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo names the example server's executable");
-
+        // Built with this program's profile, as the example server's own tests build it.
+        let binary = escargot::CargoBuild::new()
+            .package("tidings-example-server")
+            .example("server")
+            .current_release()
+            .run()
+            .expect("the example server builds")
+            .path()
+            .to_owned();
         let dir = std::env::temp_dir().join(format!("tidings-load-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         let mut child = Command::new(binary)

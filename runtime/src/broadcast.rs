@@ -635,10 +635,23 @@ impl fmt::Debug for Subscription {
 mod tests {
     use std::collections::HashSet;
     use std::hash::BuildHasher;
+    use std::sync::Arc;
 
     use uuid::Uuid;
 
-    use super::Broadcaster;
+    use super::{Broadcaster, RecvError};
+    use crate::event::Event;
+
+    fn event(user: Uuid) -> Arc<Event> {
+        Arc::new(
+            Event::builder()
+                .from_user(user)
+                .category("pattern")
+                .action("deploy")
+                .build()
+                .expect("valid"),
+        )
+    }
 
     /// Ids `(a, b)` and `(a ^ d, b ^ d.rotate_left(29))` (the 64-bit little-endian words of the
     /// id) all collided under the hand-written fold hash this map used: a client choosing its
@@ -664,16 +677,6 @@ mod tests {
             hashes.len()
         );
     }
-}
-
-#[cfg(test)]
-mod close_tests {
-    use std::sync::Arc;
-
-    use uuid::Uuid;
-
-    use super::{Broadcaster, RecvError};
-    use crate::event::Event;
 
     #[test]
     fn close_ends_every_subscription_after_its_buffer_and_those_made_later() {
@@ -681,14 +684,7 @@ mod close_tests {
         let user = Uuid::new_v4();
         let tab = broadcaster.subscribe(user);
         let all = broadcaster.subscribe_all();
-        let event = Arc::new(
-            Event::builder()
-                .from_user(user)
-                .category("pattern")
-                .action("deploy")
-                .build()
-                .expect("valid"),
-        );
+        let event = event(user);
         broadcaster.publish(&event);
         broadcaster.close();
         assert!(broadcaster.is_closed());
@@ -701,27 +697,6 @@ mod close_tests {
         assert_eq!(later.recv().map(|e| e.id()), Err(RecvError::Closed));
         drop((tab, later));
         assert_eq!(broadcaster.user_count(), 0);
-    }
-}
-
-#[cfg(test)]
-mod release_tests {
-    use std::sync::Arc;
-
-    use uuid::Uuid;
-
-    use super::Broadcaster;
-    use crate::event::Event;
-
-    fn event(user: Uuid) -> Arc<Event> {
-        Arc::new(
-            Event::builder()
-                .from_user(user)
-                .category("pattern")
-                .action("deploy")
-                .build()
-                .expect("valid"),
-        )
     }
 
     /// The ring holds an event only until every subscription has taken it (or left, or skipped

@@ -126,7 +126,8 @@ impl Writer {
     }
 
     /// Queues the event in `slot` if there is room (always on the writer thread itself, so
-    /// that a failure hook that emits cannot wait for itself); `false` when the queue is full.
+    /// that a failure hook that emits cannot wait for itself): `Some` with the outcome, or
+    /// `None` when the queue is full and the caller must wait.
     fn try_push(
         &self,
         state: &mut State,
@@ -203,9 +204,12 @@ impl Writer {
 
     /// Stores what is queued, then stops the thread.
     pub(crate) fn shutdown(&self) {
-        lock(&self.shared).closing = true;
-        self.shared.work.notify_all();
-        wake_for_room(&self.shared, &mut lock(&self.shared));
+        {
+            let mut state = lock(&self.shared);
+            state.closing = true;
+            self.shared.work.notify_all();
+            wake_for_room(&self.shared, &mut state);
+        }
         if self.on_writer_thread() {
             // The last handle was dropped by the failure hook: the thread ends by itself once
             // the queue is empty; it cannot wait for itself.
