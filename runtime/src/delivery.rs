@@ -45,12 +45,14 @@ impl std::error::Error for DeliveryFailure {
 
 /// Stores events, then publishes what was stored; reports what was not.
 ///
-/// Publishing is the broadcaster's `publish` of the stored `Arc<Event>`. A store that publishes
-/// through a listener of its own (every instance's events, in the store's order) would replace
+/// Publishing is the broadcaster's `publish` of the stored `Arc<Event>`. A store with a feed of
+/// its own ([`EventStore::start_feed`]: every instance's events, in the store's order) replaces
 /// that one step; storing first and reporting failures stays here.
 pub(crate) struct Delivery {
     store: Option<Arc<dyn EventStore>>,
     broadcaster: Broadcaster,
+    /// `false` when the store's feed publishes what was stored.
+    publish_stored: bool,
     failures: AtomicU64,
     hook_panics: AtomicU64,
     hook: Option<FailureHook>,
@@ -79,10 +81,17 @@ impl Delivery {
         Delivery {
             store,
             broadcaster,
+            publish_stored: true,
             failures: AtomicU64::new(0),
             hook_panics: AtomicU64::new(0),
             hook,
         }
+    }
+
+    /// Leaves publishing stored events to the store's feed.
+    pub(crate) fn published_by_feed(mut self) -> Delivery {
+        self.publish_stored = false;
+        self
     }
 
     pub(crate) fn store(&self) -> Option<&Arc<dyn EventStore>> {
@@ -115,7 +124,9 @@ impl Delivery {
         {
             return Err(self.report(DeliveryFailure { event, error }));
         }
-        self.broadcaster.publish(&event);
+        if self.publish_stored {
+            self.broadcaster.publish(&event);
+        }
         Ok(event)
     }
 
@@ -140,7 +151,9 @@ impl Delivery {
         for event in batch {
             let error = match results.next() {
                 Some(Ok(())) => {
-                    self.broadcaster.publish(event);
+                    if self.publish_stored {
+                        self.broadcaster.publish(event);
+                    }
                     continue;
                 }
                 Some(Err(error)) => error,

@@ -5,17 +5,21 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use uuid::Uuid;
 
 use crate::broadcast::{Broadcaster, DEFAULT_SUBSCRIPTION_BUFFER, Subscription};
 use crate::delivery::{Delivery, DeliveryFailure, FailureHook};
 use crate::event::Event;
-use crate::store::{EventStore, MemoryStore, StoreError};
+use crate::store::{EventStore, Feed, MemoryStore, StoreError};
 use crate::writer::{Writer, WriterError};
 
 /// How many events a background writer queues before emitting threads wait for room.
 pub const DEFAULT_QUEUE: usize = 65_536;
+
+/// How long [`Emitter::flush`] waits for a store's feed to publish what was stored.
+const FEED_SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Delivers events: stores each one, then publishes it to the live subscribers of its user.
 ///
@@ -52,12 +56,19 @@ struct Inner {
     system_id: Uuid,
     delivery: Arc<Delivery>,
     writer: Option<Writer>,
+    /// The store's feed, which publishes what is stored (see [`EventStore::start_feed`]).
+    feed: Option<Box<dyn Feed>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(writer) = &self.writer {
             writer.shutdown();
+        }
+        // What the writer stored last is published before the feed stops (at most as long as
+        // a flush waits).
+        if let Some(feed) = &self.feed {
+            feed.sync(FEED_SYNC_TIMEOUT);
         }
     }
 }
@@ -146,17 +157,24 @@ impl Emitter {
     }
 
     /// Returns once every event emitted before the call is stored and published, or reported
-    /// as failed. Immediate without a background writer. Dropping the last handle of an emitter
-    /// flushes too. It blocks the thread: in async code, call it from `spawn_blocking`.
+    /// as failed. Immediate without a background writer and a store's feed. With a feed (the
+    /// PostgreSQL store), "published" means published by this instance's feed. Dropping the
+    /// last handle of an emitter flushes too. It blocks the thread: in async code, call it from
+    /// `spawn_blocking`.
     ///
     /// # Errors
     /// [`WriterError::Stopped`] when the background writer thread has stopped, so that the
     /// events will never be stored; [`WriterError::FlushFromWriter`] when called from the
-    /// failure hook, on the writer thread, where it would wait for itself.
+    /// failure hook, on the writer thread, where it would wait for itself;
+    /// [`WriterError::FeedBehind`] when the store's feed did not publish what was stored within
+    /// 30 seconds (its connection is down).
     pub fn flush(&self) -> Result<(), WriterError> {
-        match &self.inner.writer {
-            Some(writer) => writer.flush(),
-            None => Ok(()),
+        if let Some(writer) = &self.inner.writer {
+            writer.flush()?;
+        }
+        match &self.inner.feed {
+            Some(feed) if !feed.sync(FEED_SYNC_TIMEOUT) => Err(WriterError::FeedBehind),
+            _ => Ok(()),
         }
     }
 
@@ -446,11 +464,15 @@ impl EmitterBuilder {
                 .map(|_| DEFAULT_QUEUE),
         };
         let has_store = store.is_some();
-        let delivery = Arc::new(Delivery::new(
-            store,
-            Broadcaster::with_capacity(self.capacity),
-            self.on_failure,
-        ));
+        let broadcaster = Broadcaster::with_capacity(self.capacity);
+        let feed = store
+            .as_ref()
+            .and_then(|store| store.start_feed(broadcaster.clone()));
+        let mut delivery = Delivery::new(store, broadcaster, self.on_failure);
+        if feed.is_some() {
+            delivery = delivery.published_by_feed();
+        }
+        let delivery = Arc::new(delivery);
         let writer = queue
             .filter(|_| has_store)
             .map(|queue| Writer::start(Arc::clone(&delivery), queue));
@@ -459,6 +481,7 @@ impl EmitterBuilder {
                 system_id: self.system_id.unwrap_or_else(Uuid::new_v4),
                 delivery,
                 writer,
+                feed,
             }),
         }
     }

@@ -122,12 +122,21 @@ pub struct EventParts {
     pub updated_at: OffsetDateTime,
 }
 
+/// The current time at the precision every store keeps: microseconds (PostgreSQL's). An event
+/// read back from any store then equals the event that was made, and a live event equals the
+/// stored one.
+pub(crate) fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now)
+}
+
 impl Event {
     /// Makes a new event: the one place where an event gets its fresh id, its operation id (its
-    /// own id unless it joins an operation), its times (one clock read for both) and its status
+    /// own id unless it joins an operation), its times (one clock read for both, in microseconds: see `now`) and its status
     /// (unread). The builder and `#[emits_event]` both come here.
     pub(crate) fn assemble(new: NewEvent) -> Event {
-        let now = OffsetDateTime::now_utc();
+        let now = now();
         let id = Uuid::new_v4();
         Event {
             id,

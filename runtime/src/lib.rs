@@ -47,12 +47,14 @@ pub use event::{DOC_KEY, ERR_KEY, Event, EventParts};
 pub use name::{Action, Category, InvalidName, MAX_LEN as MAX_NAME_LEN};
 pub use report::{AsDynError, ErrorDetails, ErrorReport, ToErrorReport, marker};
 pub use severity::{Severity, Status, UnknownLevel};
-pub use store::{
-    EventPage, EventQuery, EventStore, EventTypes, Filter, MemoryStore, Order, PageSize, SortField,
-    StoreError,
-};
+#[cfg(feature = "postgres")]
+pub use store::PgStore;
 #[cfg(feature = "sqlite")]
-pub use store::{Retention, SqliteStore};
+pub use store::SqliteStore;
+pub use store::{
+    EventPage, EventQuery, EventStore, EventTypes, Feed, Filter, MemoryStore, Order, PageSize,
+    Retention, SortField, StoreError,
+};
 pub use writer::WriterError;
 
 pub use serde_json::{Map, Value};

@@ -24,6 +24,10 @@ pub enum WriterError {
     /// `flush` was called on the writer thread itself (from the failure hook), where it would
     /// wait for itself forever.
     FlushFromWriter,
+    /// The store's feed (see [`EventStore::start_feed`](crate::EventStore::start_feed)) did not
+    /// publish the stored events in time: its connection is down. They are stored, and are
+    /// published once it is back.
+    FeedBehind,
 }
 
 impl fmt::Display for WriterError {
@@ -35,6 +39,10 @@ impl fmt::Display for WriterError {
             WriterError::FlushFromWriter => f.write_str(
                 "`flush` was called from the failure hook, on the writer thread, where it would \
                  wait for itself",
+            ),
+            WriterError::FeedBehind => f.write_str(
+                "the events are stored, but the store's feed has not published them in time \
+                 (its connection is down); it publishes them once it is back",
             ),
         }
     }

@@ -4,7 +4,6 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
@@ -196,7 +195,7 @@ impl EventStore for MemoryStore {
     }
 
     fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = crate::event::now();
         let mut inner = self.write();
         let mut found = 0;
         for id in ids {

@@ -2,19 +2,25 @@
 //! `sqlite` feature) the SQLite store.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::{Retention, SqliteStore};
+pub use sqlite::SqliteStore;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::broadcast::Broadcaster;
 use crate::event::Event;
 use crate::name::{Action, Category};
 use crate::severity::{Severity, Status};
@@ -42,6 +48,20 @@ pub trait EventStore: Send + Sync + 'static {
     /// `false`; the SQLite store says `true`.
     fn prefers_background_writer(&self) -> bool {
         false
+    }
+
+    /// Starts the feed of a store that several server instances share, and that publishes
+    /// every instance's events itself; `None` (the default) for a store that only this
+    /// instance writes.
+    ///
+    /// Without a feed, the [`Emitter`](crate::Emitter) publishes each event it stored. With
+    /// one, it publishes nothing itself: the feed publishes to `broadcaster` every event stored
+    /// by any instance, its own included, in the store's order, so that every live stream on
+    /// every instance sees one order and a resume is exact. The emitter calls this once, when
+    /// it is built, and stops the feed by dropping it.
+    fn start_feed(&self, broadcaster: Broadcaster) -> Option<Box<dyn Feed>> {
+        let _ = broadcaster;
+        None
     }
 
     /// Housekeeping such as retention pruning; the background writer calls it after each batch,
@@ -115,6 +135,25 @@ pub trait EventStore: Send + Sync + 'static {
     /// # Errors
     /// A backend failure.
     fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError>;
+}
+
+/// The running feed of a shared store (see [`EventStore::start_feed`]); dropping it stops it.
+pub trait Feed: Send + Sync {
+    /// Waits until every event this store has stored so far (on this instance) has been
+    /// published by this feed, or until `timeout` has passed; `true` when it has.
+    fn sync(&self, timeout: Duration) -> bool;
+}
+
+/// How long events are kept. Pruning runs in the background writer, never on the request path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Events older than this are deleted.
+    pub max_age: Option<Duration>,
+    /// At most this many events are kept per user (and as many system events); the oldest go.
+    pub max_per_user: Option<usize>,
+    /// How often the writer prunes (default: at most once a minute; `Duration::ZERO` after every
+    /// batch).
+    pub every: Option<Duration>,
 }
 
 /// The distinct categories and actions of stored events, sorted.

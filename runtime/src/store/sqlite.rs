@@ -12,7 +12,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    EventPage, EventQuery, EventStore, EventTypes, Filter, Order, PageSize, SortField, StoreError,
+    EventPage, EventQuery, EventStore, EventTypes, Filter, Order, PageSize, Retention, SortField,
+    StoreError,
 };
 use crate::event::{Event, EventParts};
 use crate::name::{Action, Category};
@@ -53,18 +54,6 @@ const INSERT: &str = "INSERT INTO events (id, operation_id, user_id, system_id, 
 
 const COLUMNS: &str = "id, operation_id, user_id, system_id, acted_upon, category, action, \
     severity, status, description, metadata, created_at, updated_at";
-
-/// How long events are kept. Pruning runs in the background writer, never on the request path.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Retention {
-    /// Events older than this are deleted.
-    pub max_age: Option<Duration>,
-    /// At most this many events are kept per user (and as many system events); the oldest go.
-    pub max_per_user: Option<usize>,
-    /// How often the writer prunes (default: at most once a minute; `Duration::ZERO` after every
-    /// batch).
-    pub every: Option<Duration>,
-}
 
 /// Events kept in a SQLite database file.
 ///
@@ -703,7 +692,7 @@ impl EventStore for SqliteStore {
     }
 
     fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
-        let now = nanos(OffsetDateTime::now_utc());
+        let now = nanos(crate::event::now());
         self.each_id(
             "cannot update events",
             "UPDATE events SET status = ?2, updated_at = ?3 WHERE id = ?1",

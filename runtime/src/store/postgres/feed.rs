@@ -1,0 +1,182 @@
+//! The listener of one instance: publishes every instance's stored events, in `seq` order.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, NoTls};
+
+use super::{CHANNEL, COLUMNS, Shared, read_event};
+use crate::broadcast::Broadcaster;
+use crate::store::Feed;
+
+/// How many rows one catch-up read takes.
+const PAGE: i64 = 1_000;
+
+/// How often the listener looks whether it should stop while it waits for notifications.
+const TICK: Duration = Duration::from_millis(50);
+
+/// The running listener; dropping it stops the thread.
+pub(super) struct Listener {
+    state: Arc<State>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct State {
+    store: Arc<Shared>,
+    broadcaster: Broadcaster,
+    progress: Mutex<Progress>,
+    changed: Condvar,
+}
+
+struct Progress {
+    /// The highest `seq` published.
+    published: i64,
+    stop: bool,
+}
+
+impl State {
+    fn progress(&self) -> MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stopping(&self) -> bool {
+        self.progress().stop
+    }
+
+    /// Waits up to `duration` unless the listener is told to stop; `true` when it is.
+    fn pause(&self, duration: Duration) -> bool {
+        let progress = self.progress();
+        let (progress, _) = self
+            .changed
+            .wait_timeout_while(progress, duration, |p| !p.stop)
+            .unwrap_or_else(PoisonError::into_inner);
+        progress.stop
+    }
+}
+
+impl Listener {
+    pub(super) fn start(store: Arc<Shared>, broadcaster: Broadcaster) -> Listener {
+        let state = Arc::new(State {
+            progress: Mutex::new(Progress {
+                published: store.start,
+                stop: false,
+            }),
+            store,
+            broadcaster,
+            changed: Condvar::new(),
+        });
+        let thread = {
+            let state = Arc::clone(&state);
+            std::thread::Builder::new()
+                .name("tidings-pg-listener".to_owned())
+                .spawn(move || run(&state))
+                .expect("the tidings listener thread starts")
+        };
+        Listener {
+            state,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Feed for Listener {
+    fn sync(&self, timeout: Duration) -> bool {
+        let target = self.state.store.committed.load(Ordering::SeqCst);
+        let progress = self.state.progress();
+        let (progress, _) = self
+            .state
+            .changed
+            .wait_timeout_while(progress, timeout, |p| p.published < target && !p.stop)
+            .unwrap_or_else(PoisonError::into_inner);
+        progress.published >= target
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.state.progress().stop = true;
+        self.state.changed.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(state: &State) {
+    let mut backoff = Duration::from_millis(20);
+    while !state.stopping() {
+        match listen(state) {
+            // Told to stop.
+            Ok(()) => return,
+            Err(_) => {
+                // Connection lost or refused: connect again, `LISTEN`, then catch up.
+                if state.pause(backoff) {
+                    return;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// One connection's life: `LISTEN` first, then catch up, then publish on every notification
+/// and on every safety poll. Returns `Ok` when told to stop, `Err` when the connection fails.
+fn listen(state: &State) -> Result<(), postgres::Error> {
+    let mut config = state.store.config.clone();
+    let name = format!(
+        "{}-listener",
+        config.get_application_name().unwrap_or("tidings")
+    );
+    config.application_name(&name);
+    let mut client = config.connect(NoTls)?;
+    client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+    catch_up(state, &mut client)?;
+    let mut polled = Instant::now();
+    loop {
+        if state.stopping() {
+            return Ok(());
+        }
+        let mut notified = false;
+        {
+            let mut notifications = client.notifications();
+            if notifications.timeout_iter(TICK).next()?.is_some() {
+                notified = true;
+            }
+            // The others that arrived meanwhile: one read serves them all.
+            let mut pending = notifications.iter();
+            while pending.next()?.is_some() {}
+        }
+        if notified || polled.elapsed() >= state.store.poll {
+            catch_up(state, &mut client)?;
+            polled = Instant::now();
+        }
+    }
+}
+
+/// Publishes the rows after the last published `seq`, in order.
+fn catch_up(state: &State, client: &mut Client) -> Result<(), postgres::Error> {
+    let statement = client.prepare(&format!(
+        "SELECT {COLUMNS}, seq FROM tidings_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+    ))?;
+    loop {
+        let after = state.progress().published;
+        let rows = client.query(&statement, &[&after, &PAGE])?;
+        let Some(last) = rows.last().map(|row| row.get::<_, i64>(13)) else {
+            return Ok(());
+        };
+        for row in &rows {
+            // A row this release cannot read is skipped, not a reason to stop delivering.
+            if let Ok(event) = read_event(row) {
+                state.broadcaster.publish(&Arc::new(event));
+            }
+        }
+        state.progress().published = last;
+        state.changed.notify_all();
+        if (rows.len() as i64) < PAGE {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,573 @@
+//! The PostgreSQL store against a real PostgreSQL: the conformance suite, several instances on
+//! one database, ordering across instances, and faults (connections killed, the server
+//! restarted). Each test makes its own database (`pg::TestDb`), or its own cluster when it
+//! restarts the server.
+
+mod pg;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use pg::{Cluster, TestDb, eventually};
+use tidings::testing::store_conformance;
+use tidings::{
+    DeliveryFailure, Emitter, Event, EventQuery, EventStore, PgStore, RecvTimeoutError, Retention,
+    Subscription, Uuid,
+};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn event(user: Uuid, n: usize) -> Event {
+    Event::builder()
+        .from_user(user)
+        .category("pattern")
+        .action("deploy")
+        .meta("n", n)
+        .build()
+        .unwrap()
+}
+
+/// An emitter on its own `PgStore` (its own pool and listener), as one server instance has,
+/// whose failure hook records the ids it was given.
+fn instance(url: &str) -> (Emitter, Arc<Mutex<Vec<Uuid>>>) {
+    instance_with(PgStore::connect(url).unwrap())
+}
+
+fn instance_with(store: PgStore) -> (Emitter, Arc<Mutex<Vec<Uuid>>>) {
+    let failed = Arc::new(Mutex::new(Vec::new()));
+    let hook = Arc::clone(&failed);
+    let emitter = Emitter::builder()
+        .store(store)
+        // Room for a whole burst: the tests read the subscriptions afterwards.
+        .buffer(8_192)
+        .on_failure(move |failure: &DeliveryFailure| {
+            hook.lock().unwrap().push(failure.event.id());
+        })
+        .build();
+    (emitter, failed)
+}
+
+/// Everything `subscription` receives until it has `count` events or `WAIT` passed.
+fn receive(subscription: &Subscription, count: usize) -> Vec<Arc<Event>> {
+    let mut received = Vec::new();
+    while received.len() < count {
+        match subscription.recv_timeout(WAIT) {
+            Ok(event) => received.push(event),
+            Err(RecvTimeoutError::Lagged(n)) => panic!("the subscriber lagged by {n}"),
+            Err(_) => break,
+        }
+    }
+    received
+}
+
+/// Asserts that two lists of ids are equal, naming the first difference (not printing
+/// thousands of ids).
+#[track_caller]
+fn assert_same(actual: &[Uuid], expected: &[Uuid], what: &str) {
+    if actual == expected {
+        return;
+    }
+    let at = actual
+        .iter()
+        .zip(expected)
+        .position(|(a, e)| a != e)
+        .unwrap_or(actual.len().min(expected.len()));
+    panic!(
+        "{what}: {} ids where {} were expected; the first difference is at {at}: {:?} instead of {:?}",
+        actual.len(),
+        expected.len(),
+        actual.get(at),
+        expected.get(at)
+    );
+}
+
+fn ids(events: &[Arc<Event>]) -> Vec<Uuid> {
+    events.iter().map(|e| e.id()).collect()
+}
+
+#[test]
+fn the_pg_store_passes_the_conformance_suite() {
+    let db = TestDb::new();
+    // One database; every check starts from an empty table.
+    drop(PgStore::connect(&db.url).unwrap());
+    store_conformance(|| {
+        db.client()
+            .batch_execute("TRUNCATE tidings_events")
+            .unwrap();
+        PgStore::connect(&db.url).unwrap()
+    });
+}
+
+#[test]
+fn a_schema_of_a_newer_release_or_a_foreign_table_is_refused_and_left_untouched() {
+    let db = TestDb::new();
+    drop(PgStore::connect(&db.url).unwrap());
+    db.client()
+        .batch_execute("UPDATE tidings_schema SET version = 99")
+        .unwrap();
+    let error = PgStore::connect(&db.url).unwrap_err().to_string();
+    assert!(error.contains("schema version is 99"), "{error}");
+    assert!(
+        error.contains(&db.name),
+        "the error names the database: {error}"
+    );
+
+    let other = TestDb::new();
+    other
+        .client()
+        .batch_execute("CREATE TABLE tidings_events (x int); INSERT INTO tidings_events VALUES (7)")
+        .unwrap();
+    let error = PgStore::connect(&other.url).unwrap_err().to_string();
+    assert!(error.contains("belongs to something else"), "{error}");
+    let kept: i32 = other
+        .client()
+        .query_one("SELECT x FROM tidings_events", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 7);
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error_without_the_password() {
+    let error = PgStore::connect("postgres://app:secret@127.0.0.1:1/events")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("127.0.0.1:1/events"), "{error}");
+    assert!(!error.contains("secret"), "{error}");
+}
+
+#[test]
+fn the_live_event_equals_the_stored_one_to_the_microsecond() {
+    let db = TestDb::new();
+    let (emitter, _) = instance(&db.url);
+    let user = Uuid::new_v4();
+    let live = emitter.subscribe(user);
+    let emitted = emitter.emit(event(user, 1)).unwrap();
+    emitter.flush().unwrap();
+    let received = live.recv_timeout(WAIT).unwrap();
+    let stored = emitter.store().unwrap().get(emitted.id()).unwrap().unwrap();
+    assert_eq!(*received, stored);
+    assert_eq!(*emitted, stored, "the event made is the event stored");
+}
+
+/// Three instances in one process, subscribers of several users spread over them, events
+/// emitted on every instance at once: each subscriber receives exactly its user's events, each
+/// once, in the store's order; the table holds exactly what was emitted.
+#[test]
+fn three_instances_deliver_every_users_events_to_every_instance_once_in_store_order() {
+    let db = TestDb::new();
+    let instances: Vec<_> = (0..3).map(|_| instance(&db.url)).collect();
+    let users: Vec<Uuid> = (0..6).map(|_| Uuid::new_v4()).collect();
+    // Every user has a subscriber on every instance.
+    let subscribers: Vec<(Uuid, Subscription)> = instances
+        .iter()
+        .flat_map(|(emitter, _)| users.iter().map(|&u| (u, emitter.subscribe(u))))
+        .collect();
+    const PER_INSTANCE: usize = 600;
+    thread::scope(|scope| {
+        for (i, (emitter, _)) in instances.iter().enumerate() {
+            let users = &users;
+            scope.spawn(move || {
+                for n in 0..PER_INSTANCE {
+                    emitter
+                        .emit(event(users[(n + i) % users.len()], n))
+                        .unwrap();
+                }
+                emitter.flush().unwrap();
+            });
+        }
+    });
+    let emitted = 3 * PER_INSTANCE;
+    assert_eq!(db.count(), i64::try_from(emitted).unwrap());
+    let mut per_user: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for &user in &users {
+        per_user.insert(user, db.ids_of(user));
+    }
+    for (user, subscription) in &subscribers {
+        let expected = &per_user[user];
+        let received = receive(subscription, expected.len());
+        assert_same(
+            &ids(&received),
+            expected,
+            "a subscriber gets its user's events once each, in the store's order",
+        );
+        assert!(
+            subscription.try_recv().is_err(),
+            "and nothing else (no duplicate, no other user's event)"
+        );
+    }
+    for (emitter, failed) in &instances {
+        assert_eq!(emitter.failures(), 0);
+        assert!(failed.lock().unwrap().is_empty());
+    }
+}
+
+/// One instance's batch transaction is held open after its insert (its `seq` taken) while
+/// another instance emits. Without the ordering lock the second commits a larger `seq` first,
+/// every listener moves past the held one, and the held event reaches no live stream: this
+/// test fails then (checked by removing the lock).
+#[test]
+fn a_batch_held_open_does_not_let_a_later_seq_overtake_it() {
+    let db = TestDb::new();
+    let store_a = PgStore::connect(&db.url).unwrap();
+    let hold = store_a.__hold_next_commit();
+    let (a, _) = instance_with(store_a);
+    let (b, _) = instance(&db.url);
+    let (c, _) = instance(&db.url);
+    let user = Uuid::new_v4();
+    let watchers = [a.subscribe(user), b.subscribe(user), c.subscribe(user)];
+
+    let first = a.emit(event(user, 1)).unwrap();
+    assert!(hold.wait_held(WAIT), "a's batch transaction is open");
+    let second = b.emit(event(user, 2)).unwrap();
+    // b's writer now waits for the ordering lock (or, without it, commits): either way,
+    // released only once b's transaction has got as far as it can.
+    assert!(
+        eventually(WAIT, || waiting_for_a_lock(&db) || db.count() > 0),
+        "b's batch waits for the lock or commits"
+    );
+    hold.release();
+    a.flush().unwrap();
+    b.flush().unwrap();
+    c.flush().unwrap();
+    let order = db.ids_of(user);
+    assert_eq!(order.len(), 2);
+    for watcher in &watchers {
+        let received = receive(watcher, 2);
+        assert_eq!(
+            ids(&received),
+            order,
+            "every instance delivers both, in the store's order"
+        );
+    }
+    assert_eq!(
+        order,
+        [first.id(), second.id()],
+        "the held batch keeps its place"
+    );
+}
+
+fn waiting_for_a_lock(db: &TestDb) -> bool {
+    let waiting: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 \
+             AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+            &[&db.name],
+        )
+        .unwrap()
+        .get(0);
+    waiting > 0
+}
+
+/// The connection breaks after `COMMIT` reached the server but before its reply came back:
+/// the writer looks up what is stored instead of storing it again or reporting it.
+#[test]
+fn a_commit_whose_reply_is_lost_is_looked_up_not_stored_twice_or_reported() {
+    let db = TestDb::new();
+    let store = PgStore::connect(&db.url).unwrap();
+    store.__lose_next_commit_reply();
+    let (emitter, failed) = instance_with(store);
+    let user = Uuid::new_v4();
+    let live = emitter.subscribe(user);
+    let sent: Vec<Uuid> = (0..50)
+        .map(|n| emitter.emit(event(user, n)).unwrap().id())
+        .collect();
+    emitter.flush().unwrap();
+    assert_same(&db.ids_of(user), &sent, "stored once each");
+    assert_same(
+        &ids(&receive(&live, sent.len())),
+        &sent,
+        "delivered once each",
+    );
+    assert!(failed.lock().unwrap().is_empty(), "nothing reported");
+    assert_eq!(emitter.failures(), 0);
+}
+
+/// Checks the promise under faults: every emitted event is either stored and received exactly
+/// once by every subscriber of its user on every instance, or reported to the failure hook and
+/// received by none.
+fn assert_exactly_once_or_reported(
+    db: &TestDb,
+    emitted: &[Uuid],
+    failed: &HashSet<Uuid>,
+    subscribers: &[Subscription],
+    user: Uuid,
+) {
+    let stored = db.ids_of(user);
+    let stored_set: HashSet<Uuid> = stored.iter().copied().collect();
+    assert_eq!(stored.len(), stored_set.len(), "no event stored twice");
+    for id in emitted {
+        assert!(
+            stored_set.contains(id) != failed.contains(id),
+            "event {id} is either stored or reported, not both or neither"
+        );
+    }
+    for subscriber in subscribers {
+        let received = receive(subscriber, stored.len());
+        assert_same(
+            &ids(&received),
+            &stored,
+            "every stored event is received once, in order; no reported one is",
+        );
+        assert!(subscriber.try_recv().is_err(), "and nothing more");
+    }
+}
+
+#[test]
+fn listener_connections_killed_again_and_again_during_a_burst_lose_and_repeat_nothing() {
+    let db = TestDb::new();
+    let instances: Vec<_> = (0..3)
+        .map(|_| {
+            instance_with(
+                PgStore::connect(&db.url)
+                    .unwrap()
+                    .with_poll_interval(Duration::from_millis(200)),
+            )
+        })
+        .collect();
+    let user = Uuid::new_v4();
+    let subscribers: Vec<Subscription> = instances.iter().map(|(e, _)| e.subscribe(user)).collect();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut emitted = Vec::new();
+    let mut kills = 0;
+    thread::scope(|scope| {
+        let killer = scope.spawn(|| {
+            let mut kills = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                kills += db.terminate("tidings-listener");
+                thread::sleep(Duration::from_millis(15));
+            }
+            kills
+        });
+        for n in 0..3_000 {
+            let (emitter, _) = &instances[n % 3];
+            emitted.push(emitter.emit(event(user, n)).unwrap().id());
+            if n % 100 == 0 {
+                thread::sleep(Duration::from_millis(5));
+            }
+        }
+        for (emitter, _) in &instances {
+            emitter.flush().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        kills = killer.join().unwrap();
+    });
+    assert!(kills >= 3, "the listeners were killed ({kills} times)");
+    let failed: HashSet<Uuid> = instances
+        .iter()
+        .flat_map(|(_, f)| f.lock().unwrap().clone())
+        .collect();
+    assert!(failed.is_empty(), "killing listeners fails no write");
+    assert_exactly_once_or_reported(&db, &emitted, &failed, &subscribers, user);
+}
+
+#[test]
+fn writer_connections_killed_mid_batch_store_each_event_once_or_report_it() {
+    let db = TestDb::new();
+    let store = PgStore::connect(&db.url).unwrap();
+    let hold = store.__hold_next_commit();
+    let (a, failed_a) = instance_with(store);
+    let (b, failed_b) = instance(&db.url);
+    let user = Uuid::new_v4();
+    let subscribers = [a.subscribe(user), b.subscribe(user)];
+    // The first batch is killed while its transaction is open, after its insert.
+    let mut emitted = vec![a.emit(event(user, 0)).unwrap().id()];
+    assert!(hold.wait_held(WAIT));
+    assert!(
+        db.terminate("tidings") >= 1,
+        "the writer's connection is killed"
+    );
+    hold.release();
+    // Then a burst on both, with the writers' connections killed along the way.
+    let done = std::sync::atomic::AtomicBool::new(false);
+    thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                db.terminate("tidings");
+                thread::sleep(Duration::from_millis(25));
+            }
+        });
+        for n in 1..2_000 {
+            let emitter = if n % 2 == 0 { &a } else { &b };
+            emitted.push(emitter.emit(event(user, n)).unwrap().id());
+            if n % 50 == 0 {
+                thread::sleep(Duration::from_millis(2));
+            }
+        }
+        a.flush().unwrap();
+        b.flush().unwrap();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let failed: HashSet<Uuid> = failed_a
+        .lock()
+        .unwrap()
+        .iter()
+        .chain(failed_b.lock().unwrap().iter())
+        .copied()
+        .collect();
+    assert_exactly_once_or_reported(&db, &emitted, &failed, &subscribers, user);
+    assert!(
+        db.ids_of(user).contains(&emitted[0]),
+        "the killed batch was stored on retry"
+    );
+}
+
+/// The server restarts (immediate shutdown, as a crash) during a burst, on a cluster of the
+/// test's own: what was stored is delivered once everywhere, what could not be is reported.
+#[test]
+fn a_database_restart_during_a_burst_stores_and_delivers_once_or_reports() {
+    let cluster = Cluster::start();
+    let db = TestDb::on(&cluster.server());
+    let instances: Vec<_> = (0..2).map(|_| instance(&db.url)).collect();
+    let user = Uuid::new_v4();
+    let subscribers: Vec<Subscription> = instances.iter().map(|(e, _)| e.subscribe(user)).collect();
+    let mut emitted = Vec::new();
+    for n in 0..3_000 {
+        let (emitter, _) = &instances[n % 2];
+        emitted.push(emitter.emit(event(user, n)).unwrap().id());
+        if n == 1_000 {
+            cluster.restart();
+        }
+        if n % 100 == 0 {
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+    for (emitter, _) in &instances {
+        emitter.flush().unwrap();
+    }
+    let failed: HashSet<Uuid> = instances
+        .iter()
+        .flat_map(|(_, f)| f.lock().unwrap().clone())
+        .collect();
+    assert_exactly_once_or_reported(&db, &emitted, &failed, &subscribers, user);
+    // The restart takes far less than the write timeout: nothing had to be given up.
+    assert!(failed.is_empty(), "{} events reported", failed.len());
+    drop(instances);
+    drop(db);
+}
+
+/// A database that stays down longer than the write timeout: the events are reported to the
+/// failure hook, published nowhere, and `flush` returns.
+#[test]
+fn a_database_down_longer_than_the_write_timeout_reports_the_events() {
+    let cluster = Cluster::start();
+    let db = TestDb::on(&cluster.server());
+    let store = PgStore::connect(&db.url)
+        .unwrap()
+        .with_write_timeout(Duration::from_millis(500));
+    let (emitter, failed) = instance_with(store);
+    let user = Uuid::new_v4();
+    let live = emitter.subscribe(user);
+    cluster.stop();
+    let lost: Vec<Uuid> = (0..20)
+        .map(|n| emitter.emit(event(user, n)).unwrap().id())
+        .collect();
+    emitter.flush().unwrap();
+    assert_eq!(
+        *failed.lock().unwrap(),
+        lost,
+        "every event is reported, in order"
+    );
+    assert_eq!(emitter.failures(), 20);
+    cluster.start_again();
+    let kept = emitter.emit(event(user, 99)).unwrap().id();
+    emitter.flush().unwrap();
+    assert_eq!(
+        ids(&receive(&live, 1)),
+        [kept],
+        "only the stored event is delivered"
+    );
+    assert!(live.try_recv().is_err());
+    drop(emitter);
+    drop(db);
+}
+
+/// PostgreSQL refuses the NUL character in text: that event is reported, the rest of its batch
+/// is stored.
+#[test]
+fn an_event_postgres_refuses_fails_alone_not_its_batch() {
+    let db = TestDb::new();
+    let (emitter, failed) = instance(&db.url);
+    let user = Uuid::new_v4();
+    let mut good = Vec::new();
+    let mut bad = None;
+    for n in 0..20 {
+        if n == 7 {
+            let event = Event::builder()
+                .from_user(user)
+                .category("pattern")
+                .action("deploy")
+                .description("a\0b")
+                .build()
+                .unwrap();
+            bad = Some(emitter.emit(event).unwrap().id());
+        } else {
+            good.push(emitter.emit(event(user, n)).unwrap().id());
+        }
+    }
+    emitter.flush().unwrap();
+    assert_eq!(db.ids_of(user), good);
+    assert_eq!(*failed.lock().unwrap(), [bad.unwrap()]);
+}
+
+/// The sync client cannot run on an async executor's thread; the store moves such calls off
+/// it, so even inline writes from an async handler work.
+#[test]
+fn the_store_works_from_an_async_executor_thread_even_with_inline_writes() {
+    let db = TestDb::new();
+    let store = PgStore::connect(&db.url).unwrap();
+    let emitter = Emitter::builder().store(store).inline_writes().build();
+    let user = Uuid::new_v4();
+    let live = emitter.subscribe(user);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let emitted = runtime.block_on({
+        let emitter = emitter.clone();
+        async move {
+            let emitted = emitter.emit_async(event(user, 1)).await.unwrap();
+            let page = emitter
+                .store()
+                .unwrap()
+                .query(&EventQuery::new().user(user))
+                .unwrap();
+            assert_eq!(page.total, 1);
+            emitted
+        }
+    });
+    assert_eq!(live.recv_timeout(WAIT).unwrap().id(), emitted.id());
+}
+
+/// Retention runs on one instance at a time: while another holds the pruning lock, `prune`
+/// skips.
+#[test]
+fn retention_prunes_on_one_instance_at_a_time() {
+    let db = TestDb::new();
+    let retention = Retention {
+        max_per_user: Some(2),
+        ..Retention::default()
+    };
+    let store = PgStore::connect(&db.url).unwrap().with_retention(retention);
+    let user = Uuid::new_v4();
+    for n in 0..5 {
+        store.insert(&Arc::new(event(user, n))).unwrap();
+    }
+    let mut other = db.client();
+    other
+        .execute("SELECT pg_advisory_lock($1)", &[&PgStore::__RETENTION_LOCK])
+        .unwrap();
+    assert_eq!(store.prune().unwrap(), 0, "another instance is pruning");
+    other
+        .execute(
+            "SELECT pg_advisory_unlock($1)",
+            &[&PgStore::__RETENTION_LOCK],
+        )
+        .unwrap();
+    assert_eq!(store.prune().unwrap(), 3);
+    assert_eq!(db.count(), 2);
+}
