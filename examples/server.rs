@@ -19,17 +19,28 @@
 //! The port also comes from `PORT`, the database path from `TIDINGS_DB`. Ctrl-C or SIGTERM ends the
 //! open live streams, waits for the requests in flight, stores every event they emitted, and
 //! exits.
+//!
+//! With `--pg postgres://...` (or `TIDINGS_PG`) the events go to PostgreSQL instead, and several
+//! instances of the server share one history: a notification emitted on one reaches the pages
+//! open on every other, live.
+//!
+//! ```sh
+//! cargo run -p tidings-example-server --example server -- --port 8081 --pg postgres://postgres@127.0.0.1/test
+//! ```
 
 use std::error::Error;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tidings::{Emitter, ErrorDetails, SqliteStore, Uuid, current, emits_event};
+use tidings::{
+    Emitter, ErrorDetails, EventStore, PgStore, SqliteStore, Uuid, current, emits_event,
+};
 
 const COOKIE: &str = "tidings_user";
 
@@ -171,19 +182,24 @@ async fn page(parts: Parts) -> Response {
 struct Options {
     port: u16,
     db: PathBuf,
+    pg: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
     let mut port = std::env::var("PORT").ok();
     let mut db = std::env::var("TIDINGS_DB").ok();
+    let mut pg = std::env::var("TIDINGS_PG")
+        .ok()
+        .filter(|url| !url.is_empty());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => port = Some(args.next().ok_or("--port needs a value")?),
             "--db" => db = Some(args.next().ok_or("--db needs a value")?),
+            "--pg" => pg = Some(args.next().ok_or("--pg needs a connection string")?),
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; use --port N and --db PATH"
+                    "unknown argument {other:?}; use --port N, and --db PATH or --pg URL"
                 ));
             }
         }
@@ -197,15 +213,26 @@ fn options() -> Result<Options, String> {
     Ok(Options {
         port,
         db: PathBuf::from(db.unwrap_or_else(|| "tidings-events.db".to_owned())),
+        pg,
     })
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let options = options()?;
-    let events = Emitter::builder()
-        .store(SqliteStore::open(&options.db)?)
-        .build();
+    // PostgreSQL for several instances, or a SQLite file for one.
+    let (store, place): (Arc<dyn EventStore>, String) = match &options.pg {
+        Some(url) => {
+            let store = PgStore::connect(url)?;
+            let place = format!("PostgreSQL at {}", store.location());
+            (Arc::new(store), place)
+        }
+        None => (
+            Arc::new(SqliteStore::open(&options.db)?),
+            options.db.display().to_string(),
+        ),
+    };
+    let events = Emitter::builder().shared_store(store).build();
     let app = App {
         events: events.clone(),
     };
@@ -221,9 +248,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
     println!(
-        "tidings example server on http://{} (events in {})",
+        "tidings example server on http://{} (events in {place})",
         listener.local_addr()?,
-        options.db.display()
     );
     let shutdown = {
         let events = events.clone();

@@ -1,85 +1,13 @@
 //! The example server itself (built by the test), on an ephemeral port.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::Server;
 use serde_json::Value;
 use tidings::{EventQuery, EventStore, PageSize, SqliteStore, Uuid};
-
-/// The example server, started on an ephemeral port with a fresh database.
-struct Server {
-    child: Child,
-    base: String,
-    dir: PathBuf,
-}
-
-impl Server {
-    fn start() -> Server {
-        // Built here, with this test's profile, so that the test runs alone too.
-        let binary = escargot::CargoBuild::new()
-            .package("tidings-example-server")
-            .example("server")
-            .current_release()
-            .run()
-            .expect("the example server builds")
-            .path()
-            .to_owned();
-        let dir = std::env::temp_dir().join(format!("tidings-example-{}", Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut child = Command::new(binary)
-            .args(["--port", "0", "--db"])
-            .arg(dir.join("events.db"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (first_line, banner) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = stdout.read_line(&mut line);
-            let _ = first_line.send(line);
-            // Keep reading what it prints, so that it never blocks on a full pipe.
-            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-        });
-        let mut server = Server {
-            child,
-            base: String::new(),
-            dir,
-        };
-        let banner = banner
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server printed its address within 60 s");
-        let base = banner
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {banner:?}"))
-            .to_owned();
-        server.base = base;
-        server
-    }
-
-    /// A demo user's cookie, as the page gives it.
-    async fn cookie(&self, client: &reqwest::Client) -> String {
-        let page = client.get(format!("{}/", self.base)).send().await.unwrap();
-        page.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// Open live streams, events emitted, then the signal: the server ends the streams, exits
 /// cleanly, and the database holds every event emitted before the signal.

@@ -140,7 +140,8 @@ struct Shared {
     config: Config,
     /// The connection string with its password hidden, for errors and `Debug`.
     shown: String,
-    pool: Pool,
+    /// Always `Some` until the store is dropped (see `Drop`).
+    pool: Option<Pool>,
     retention: Retention,
     last_prune: Mutex<Option<Instant>>,
     write_timeout: Duration,
@@ -166,6 +167,15 @@ impl fmt::Debug for PgStore {
             .field("retention", &self.shared.retention)
             .field("write_timeout", &self.shared.write_timeout)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Closing a connection runs the client's own runtime too: off the executor's threads.
+        if let Some(pool) = self.pool.take() {
+            off_runtime(move || drop(pool));
+        }
     }
 }
 
@@ -313,7 +323,7 @@ impl PgStore {
             shared: Arc::new(Shared {
                 config,
                 shown,
-                pool,
+                pool: Some(pool),
                 retention: Retention::default(),
                 last_prune: Mutex::new(None),
                 write_timeout: DEFAULT_WRITE_TIMEOUT,
@@ -331,6 +341,11 @@ impl PgStore {
             None => unreachable!("a PgStore is configured before it is shared"),
         }
         self
+    }
+
+    /// The connection string, with any password hidden: for logs and banners.
+    pub fn location(&self) -> &str {
+        &self.shared.shown
     }
 
     /// Sets how long events are kept (see [`Retention`]). Pruning runs on one instance at a
@@ -523,7 +538,11 @@ impl Shared {
     fn connection(
         &self,
     ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
-        self.pool.get().context("event store unavailable")
+        self.pool
+            .as_ref()
+            .ok_or_else(|| backend("event store unavailable", "the store is closing"))?
+            .get()
+            .context("event store unavailable")
     }
 
     /// Stores a batch: retried while the database is unreachable, for at most the write
@@ -537,8 +556,8 @@ impl Shared {
         let mut backoff = Duration::from_millis(20);
         let mut last_error = String::new();
         while !pending.is_empty() {
-            match self.pool.get() {
-                Err(e) => last_error = format!("no database connection ({e})"),
+            match self.connection() {
+                Err(e) => last_error = e.to_string(),
                 Ok(mut client) => {
                     if maybe_stored {
                         let ids: Vec<Uuid> = pending.iter().map(|&i| events[i].id()).collect();

@@ -543,6 +543,24 @@ fn the_store_works_from_an_async_executor_thread_even_with_inline_writes() {
     assert_eq!(live.recv_timeout(WAIT).unwrap().id(), emitted.id());
 }
 
+/// Closing a connection runs the sync client's own runtime: an emitter dropped on an async
+/// executor's thread (at the end of an async `main`) must close its store without a panic.
+#[test]
+fn an_emitter_dropped_inside_an_async_runtime_closes_its_store_cleanly() {
+    let db = TestDb::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = db.url.clone();
+    runtime.block_on(async move {
+        let (emitter, _) = instance(&url);
+        emitter.emit(event(Uuid::new_v4(), 1)).unwrap();
+        drop(emitter);
+    });
+    assert_eq!(db.count(), 1, "stored before the store closed");
+}
+
 /// Retention runs on one instance at a time: while another holds the pruning lock, `prune`
 /// skips.
 #[test]

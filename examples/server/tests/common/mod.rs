@@ -1,0 +1,142 @@
+//! The example server, run as a process by the tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tidings::Uuid;
+
+/// The example server, started on an ephemeral port with a fresh database.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub dir: PathBuf,
+}
+
+impl Server {
+    /// With a SQLite database in a fresh directory.
+    pub fn start() -> Server {
+        let dir = std::env::temp_dir().join(format!("tidings-example-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("events.db").display().to_string();
+        Server::start_with(&["--db", &db], dir)
+    }
+
+    /// With these arguments (the port is 0); `dir` is removed when the server is dropped.
+    pub fn start_with(args: &[&str], dir: PathBuf) -> Server {
+        // Built here, with this test's profile, so that the test runs alone too.
+        let binary = escargot::CargoBuild::new()
+            .package("tidings-example-server")
+            .example("server")
+            .current_release()
+            .run()
+            .expect("the example server builds")
+            .path()
+            .to_owned();
+        let mut child = Command::new(binary)
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (first_line, banner) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = stdout.read_line(&mut line);
+            let _ = first_line.send(line);
+            // Keep reading what it prints, so that it never blocks on a full pipe.
+            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+        });
+        let mut server = Server {
+            child,
+            base: String::new(),
+            dir,
+        };
+        let banner = banner
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server printed its address within 60 s");
+        let base = banner
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {banner:?}"))
+            .to_owned();
+        server.base = base;
+        server
+    }
+
+    /// A demo user's cookie, as the page gives it.
+    pub async fn cookie(&self, client: &reqwest::Client) -> String {
+        let page = client.get(format!("{}/", self.base)).send().await.unwrap();
+        page.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One Server-Sent-Events frame.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Frame {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// Reads the frames of a live stream.
+pub struct Frames {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Frames {
+    pub fn new(response: reqwest::Response) -> Frames {
+        assert_eq!(response.status(), 200);
+        Frames {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next frame with data (keep-alive comments skipped), or `None` when the stream ended
+    /// or nothing came within `wait`.
+    pub async fn next(&mut self, wait: Duration) -> Option<Frame> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let text: String = self.buffer.drain(..end + 2).collect();
+                let mut frame = Frame::default();
+                for line in text.lines() {
+                    if let Some(id) = line.strip_prefix("id:") {
+                        frame.id = Some(id.trim().to_owned());
+                    } else if let Some(event) = line.strip_prefix("event:") {
+                        frame.event = Some(event.trim().to_owned());
+                    } else if let Some(data) = line.strip_prefix("data:") {
+                        frame.data.push_str(data.trim_start());
+                    }
+                }
+                if frame.id.is_some() || frame.event.is_some() || !frame.data.is_empty() {
+                    return Some(frame);
+                }
+                continue;
+            }
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Ok(Ok(Some(bytes))) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => return None,
+            }
+        }
+    }
+}
