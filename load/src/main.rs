@@ -6,6 +6,11 @@
 //! cargo run --release -p tidings-load -- --clients 1000 --rate 2000 --seconds 60 --warmup 130 --max-growth 10
 //! ```
 //!
+//! With `--pg postgres://user@host:port` (a server, without a database) it makes a fresh database
+//! there, starts `--instances N` example servers on it, connects every client to the first and
+//! emits on the others (on the first when N is 1): the latency is then from an emit on one
+//! instance to the frame on another. The database is dropped at the end.
+//!
 //! The warm-up is long enough for the server to reach its steady state: the SQLite store keeps a
 //! page cache of up to 64 MiB, which fills as the database grows (at 2,000 events per second,
 //! in about two minutes); the memory printed every 10 s shows the plateau.
@@ -45,6 +50,9 @@ struct Options {
     seconds: u64,
     warmup: u64,
     max_growth: Option<f64>,
+    /// A PostgreSQL server (a URL without a database) instead of SQLite.
+    pg: Option<String>,
+    instances: usize,
 }
 
 fn options() -> Result<Options, String> {
@@ -54,6 +62,8 @@ fn options() -> Result<Options, String> {
         seconds: 60,
         warmup: 10,
         max_growth: None,
+        pg: None,
+        instances: 1,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -67,6 +77,10 @@ fn options() -> Result<Options, String> {
             "--rate" => options.rate = number("--rate", value("--rate")?)?,
             "--seconds" => options.seconds = number("--seconds", value("--seconds")?)?,
             "--warmup" => options.warmup = number("--warmup", value("--warmup")?)?,
+            "--pg" => options.pg = Some(value("--pg")?.trim_end_matches('/').to_owned()),
+            "--instances" => {
+                options.instances = number("--instances", value("--instances")?)? as usize;
+            }
             "--max-growth" => {
                 let text = value("--max-growth")?;
                 options.max_growth = Some(text.parse().map_err(|_| {
@@ -76,13 +90,16 @@ fn options() -> Result<Options, String> {
             other => {
                 return Err(format!(
                     "unknown argument {other:?}; use --clients N --rate EVENTS_PER_S --seconds S \
-                     --warmup S --max-growth PERCENT"
+                     --warmup S --max-growth PERCENT --pg URL --instances N"
                 ));
             }
         }
     }
     if options.clients == 0 || options.rate == 0 || options.seconds == 0 {
         return Err("--clients, --rate and --seconds must be at least 1".to_owned());
+    }
+    if options.instances == 0 || (options.instances > 1 && options.pg.is_none()) {
+        return Err("--instances must be at least 1, and more than 1 only with --pg".to_owned());
     }
     Ok(options)
 }
@@ -119,7 +136,8 @@ struct Server {
 }
 
 impl Server {
-    fn start() -> Server {
+    /// With these arguments after `--port 0`; `dir` is removed when it is dropped.
+    fn start(args: &[String], dir: PathBuf) -> Server {
         // Built with this program's profile, as the example server's own tests build it.
         let binary = escargot::CargoBuild::new()
             .package("tidings-example-server")
@@ -129,11 +147,9 @@ impl Server {
             .expect("the example server builds")
             .path()
             .to_owned();
-        let dir = std::env::temp_dir().join(format!("tidings-load-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
         let mut child = Command::new(binary)
-            .args(["--port", "0", "--db"])
-            .arg(dir.join("events.db"))
+            .args(["--port", "0"])
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .expect("the example server starts");
@@ -235,16 +251,46 @@ async fn run(options: Options) -> Vec<String> {
         Ok(limit) => println!("open-file limit: {limit}"),
         Err(e) => println!("open-file limit could not be raised: {e}"),
     }
-    let server = Server::start();
+    let database = options.pg.as_deref().map(Database::create);
+    let servers: Vec<Server> = (0..options.instances)
+        .map(|i| {
+            let dir = std::env::temp_dir().join(format!("tidings-load-{}-{i}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("a temporary directory");
+            let args = match &database {
+                Some(database) => vec!["--pg".to_owned(), database.url.clone()],
+                None => vec![
+                    "--db".to_owned(),
+                    dir.join("events.db").display().to_string(),
+                ],
+            };
+            Server::start(&args, dir)
+        })
+        .collect();
+    // The clients connect to the first instance; events are emitted on the others.
+    let server = &servers[0];
     let base = server.base.clone();
+    let emit_bases: Arc<Vec<String>> = Arc::new(if servers.len() > 1 {
+        servers[1..].iter().map(|s| s.base.clone()).collect()
+    } else {
+        vec![base.clone()]
+    });
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::MAX)
         .build()
         .expect("an HTTP client");
     let users_n = (options.clients / 10).max(1);
     println!(
-        "{} clients over {users_n} users on {base}; {} events/s for {} s after {} s of warm-up",
-        options.clients, options.rate, options.seconds, options.warmup
+        "{} clients over {users_n} users on {base}; {} events/s for {} s after {} s of warm-up; \
+         {} instance(s) on {}",
+        options.clients,
+        options.rate,
+        options.seconds,
+        options.warmup,
+        servers.len(),
+        match &database {
+            Some(database) => format!("PostgreSQL ({})", database.name),
+            None => "SQLite".to_owned(),
+        }
     );
 
     let mut users = Vec::with_capacity(users_n);
@@ -319,9 +365,9 @@ async fn run(options: Options) -> Vec<String> {
     let errors = Arc::new(AtomicU64::new(0));
     let mut emitters = Vec::with_capacity(users_n);
     for user in &users {
-        let (client, base, user, mut stopped, errors) = (
+        let (client, bases, user, mut stopped, errors) = (
             client.clone(),
-            base.clone(),
+            Arc::clone(&emit_bases),
             Arc::clone(user),
             stopped.clone(),
             Arc::clone(&errors),
@@ -334,6 +380,7 @@ async fn run(options: Options) -> Vec<String> {
                     _ = stopped.changed() => return,
                 }
                 let n = user.emitted.load(Ordering::Relaxed);
+                let base = &bases[n as usize % bases.len()];
                 let answer = client
                     .post(format!("{base}/api/designs/d{n}/deploy"))
                     .header("cookie", &user.cookie)
@@ -359,7 +406,8 @@ async fn run(options: Options) -> Vec<String> {
     }
     tokio::time::sleep(warmup_end.saturating_duration_since(Instant::now())).await;
     let rss_warm = server.rss_kib();
-    let cpu_before = server.cpu_seconds();
+    let cpu_of_all = || servers.iter().map(Server::cpu_seconds).sum::<f64>();
+    let cpu_before = cpu_of_all();
     let emitted_before: u64 = users
         .iter()
         .map(|u| u.emitted.load(Ordering::Relaxed))
@@ -406,28 +454,40 @@ async fn run(options: Options) -> Vec<String> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let cpu_after = server.cpu_seconds();
+    let cpu_after = cpu_of_all();
     let rss_end = server.rss_kib();
     let frames: u64 = clients
         .iter()
         .map(|(_, seen, _)| seen.frames.load(Ordering::Relaxed))
         .sum();
 
-    // Shutdown with every stream open.
-    let mut server = server;
+    // Shutdown with every stream open: every instance.
+    let mut servers = servers;
     let signalled = Instant::now();
-    let _ = Command::new("kill")
-        .args(["-s", "TERM", &server.child.id().to_string()])
-        .status();
-    let exit = loop {
-        if let Ok(Some(exit)) = server.child.try_wait() {
-            break Some(exit);
-        }
-        if signalled.elapsed() > Duration::from_secs(10) {
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    for server in &servers {
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", &server.child.id().to_string()])
+            .status();
+    }
+    let mut exits = Vec::with_capacity(servers.len());
+    for server in &mut servers {
+        let exit = loop {
+            if let Ok(Some(exit)) = server.child.try_wait() {
+                break Some(exit);
+            }
+            if signalled.elapsed() > Duration::from_secs(10) {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        exits.push(exit);
+    }
+    // The worst: one that did not exit, else one that failed, else a clean exit.
+    let exit = exits
+        .iter()
+        .copied()
+        .min_by_key(|exit| exit.map(|e| u8::from(e.success()) + 1).unwrap_or(0))
+        .flatten();
     let shutdown = signalled.elapsed();
     for (_, _, task) in &mut clients {
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
@@ -567,7 +627,64 @@ async fn run(options: Options) -> Vec<String> {
             "server memory grew {growth:.1}% over the run (limit {max}%)"
         ));
     }
+    drop(servers);
+    drop(database);
     failures
+}
+
+/// A fresh database for one run, dropped at the end.
+struct Database {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    fn create(server: &str) -> Database {
+        let name = format!("tidings_load_{}", std::process::id());
+        Database::admin(
+            server,
+            &[
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                &format!("CREATE DATABASE {name}"),
+            ],
+        )
+        .unwrap_or_else(|e| {
+            panic!("cannot make a database on the PostgreSQL server at {server}: {e}")
+        });
+        Database {
+            server: server.to_owned(),
+            url: format!("{server}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Database {
+    /// Runs `statements` one by one on the server's `postgres` database, on a thread of its
+    /// own: the sync client cannot run on the async executor's threads.
+    fn admin(server: &str, statements: &[&str]) -> Result<(), postgres::Error> {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let mut admin =
+                        postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls)?;
+                    for statement in statements {
+                        admin.batch_execute(statement)?;
+                    }
+                    Ok(())
+                })
+                .join()
+                .expect("the admin connection does not panic")
+        })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = Database::admin(&self.server, &[&drop]);
+    }
 }
 
 /// Reads one client's stream until it ends, checking each event's place in its user's sequence.
