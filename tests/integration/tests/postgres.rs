@@ -485,6 +485,32 @@ fn a_database_down_longer_than_the_write_timeout_reports_the_events() {
     drop(db);
 }
 
+/// A batch is copied whole (`COPY`); one duplicate id in it makes the store insert it again
+/// row by row, skipping the duplicate: the others are stored, the duplicate is refused.
+#[test]
+fn a_duplicate_id_in_a_batch_is_refused_alone() {
+    let db = TestDb::new();
+    let store = PgStore::connect(&db.url).unwrap();
+    let user = Uuid::new_v4();
+    let old = Arc::new(event(user, 0));
+    store.insert(&old).unwrap();
+    let (a, b) = (Arc::new(event(user, 1)), Arc::new(event(user, 2)));
+    let results = store.insert_batch(&[
+        Arc::clone(&a),
+        Arc::clone(&old),
+        Arc::clone(&b),
+        Arc::clone(&a),
+    ]);
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    for duplicate in [&results[1], &results[3]] {
+        assert!(
+            matches!(duplicate, Err(tidings::StoreError::DuplicateId(_))),
+            "{results:?}"
+        );
+    }
+    assert_eq!(db.ids_of(user), [old.id(), a.id(), b.id()]);
+}
+
 /// PostgreSQL refuses the NUL character in text: that event is reported, the rest of its batch
 /// is stored.
 #[test]
