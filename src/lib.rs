@@ -82,9 +82,10 @@
 //!
 //! # Features
 //!
-//! All off by default: `sqlite` (the SQLite store and its background writer), `axum` (the events
-//! API, the live stream and the notification center, in `web`) and `testing` (the store
-//! conformance suite).
+//! All off by default: `sqlite` (the SQLite store and its background writer), `postgres`
+//! (`PgStore`: one history for several server instances, with live delivery across them),
+//! `axum` (the events API, the live stream and the notification center, in `web`) and `testing`
+//! (the store conformance suite).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -123,7 +123,7 @@ impl Emitter {
 
     /// Ends every live stream of this emitter, now and later ([`Broadcaster::close`]): each
     /// subscription ends after the events it has buffered, and the Server-Sent-Events streams of
-    /// [`web::router`](crate::web) end with them. Events are still stored.
+    /// `web::router` (feature `axum`) end with them. Events are still stored.
     ///
     /// Call it when the server starts shutting down: a graceful shutdown (axum's
     /// `with_graceful_shutdown`, hyper's, tonic's) waits for every open connection, and a live
