@@ -1053,7 +1053,11 @@ impl EventStore for PgStore {
             let limit = match query.page_limit() {
                 PageSize::All => String::new(),
                 PageSize::Limit(size) => {
-                    let offset = query.page_number().saturating_mul(size);
+                    // Numbers, not text from the request; beyond `bigint` means "all of them".
+                    let size = i64::try_from(size).unwrap_or(i64::MAX);
+                    let offset = i64::try_from(query.page_number())
+                        .unwrap_or(i64::MAX)
+                        .saturating_mul(size);
                     format!("LIMIT {size} OFFSET {offset}")
                 }
             };

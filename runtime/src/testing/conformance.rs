@@ -363,6 +363,25 @@ fn order_and_pagination(store: &dyn EventStore) {
     assert_eq!(page(2).total, 4);
     assert_eq!(page(1).page, 1);
     assert_eq!(page(1).page_size, PageSize::Limit(3));
+    // Page numbers and sizes at the edge of what the numbers hold: an empty page, no error.
+    let edge = store
+        .query(
+            &EventQuery::new()
+                .user(user)
+                .page(usize::MAX)
+                .page_size(PageSize::Limit(usize::MAX)),
+        )
+        .unwrap();
+    assert!(edge.events.is_empty());
+    assert_eq!(edge.total, 4);
+    let huge_size = store
+        .query(
+            &EventQuery::new()
+                .user(user)
+                .page_size(PageSize::Limit(usize::MAX)),
+        )
+        .unwrap();
+    assert_eq!(ids(&huge_size.events), descending);
 
     // Marking `early` read moves it to the end by update time.
     store.set_status(early.id(), Status::Read).unwrap();
