@@ -16,17 +16,7 @@ async fn shutdown_on(signal: &str) {
     let mut server = Server::start();
     let client = reqwest::Client::new();
     let cookie = server.cookie(&client).await;
-    let user: Uuid = client
-        .get(format!("{}/api/me", server.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-        .parse()
-        .unwrap();
+    let user: Uuid = server.user(&client, &cookie).await;
     let mut streams = Vec::new();
     for _ in 0..3 {
         let stream = client

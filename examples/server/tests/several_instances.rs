@@ -71,17 +71,7 @@ async fn stream_across_instances(db: &TestDb) {
     let (a, b, c) = (instance(db), instance(db), instance(db));
     let client = reqwest::Client::new();
     let cookie = a.cookie(&client).await;
-    let user: Uuid = client
-        .get(format!("{}/api/me", a.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-        .parse()
-        .unwrap();
+    let user: Uuid = a.user(&client, &cookie).await;
 
     // Live on A, emitted on B and C.
     let mut on_a = subscribe(&client, &a, &cookie, None).await;

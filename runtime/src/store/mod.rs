@@ -156,6 +156,26 @@ pub struct Retention {
     pub every: Option<Duration>,
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Retention {
+    /// Whether the writer should prune now: something to prune, and at least `every` (default
+    /// a minute) since the last time, which `last` keeps.
+    pub(crate) fn due(&self, last: &std::sync::Mutex<Option<std::time::Instant>>) -> bool {
+        if self.max_age.is_none() && self.max_per_user.is_none() {
+            return false;
+        }
+        let every = self.every.unwrap_or(Duration::from_secs(60));
+        let mut last = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|at| at.elapsed() < every) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        true
+    }
+}
+
 /// The distinct categories and actions of stored events, sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventTypes {

@@ -1004,21 +1004,8 @@ impl EventStore for PgStore {
     }
 
     fn maintain(&self) -> Result<usize, StoreError> {
-        let retention = self.shared.retention;
-        if retention.max_age.is_none() && retention.max_per_user.is_none() {
+        if !self.shared.retention.due(&self.shared.last_prune) {
             return Ok(0);
-        }
-        let every = retention.every.unwrap_or(Duration::from_secs(60));
-        {
-            let mut last = self
-                .shared
-                .last_prune
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if last.is_some_and(|at| at.elapsed() < every) {
-                return Ok(0);
-            }
-            *last = Some(Instant::now());
         }
         self.prune()
     }

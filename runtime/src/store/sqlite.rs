@@ -519,19 +519,8 @@ impl EventStore for SqliteStore {
     }
 
     fn maintain(&self) -> Result<usize, StoreError> {
-        if self.retention.max_age.is_none() && self.retention.max_per_user.is_none() {
+        if !self.retention.due(&self.last_prune) {
             return Ok(0);
-        }
-        let every = self.retention.every.unwrap_or(Duration::from_secs(60));
-        {
-            let mut last = self
-                .last_prune
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if last.is_some_and(|at| at.elapsed() < every) {
-                return Ok(0);
-            }
-            *last = Some(Instant::now());
         }
         self.prune()
     }

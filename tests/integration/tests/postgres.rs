@@ -3,6 +3,8 @@
 //! restarted). Each test makes its own database (`pg::TestDb`), or its own cluster when it
 //! restarts the server.
 
+#[path = "../../common/mod.rs"]
+mod common;
 mod pg;
 
 use std::collections::{HashMap, HashSet};
@@ -19,15 +21,7 @@ use tidings::{
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn event(user: Uuid, n: usize) -> Event {
-    Event::builder()
-        .from_user(user)
-        .category("pattern")
-        .action("deploy")
-        .meta("n", n)
-        .build()
-        .unwrap()
-}
+use common::numbered_event as event;
 
 /// An emitter on its own `PgStore` (its own pool and listener), as one server instance has,
 /// whose failure hook records the ids it was given.

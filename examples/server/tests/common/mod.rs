@@ -68,6 +68,21 @@ impl Server {
     }
 
     /// A demo user's cookie, as the page gives it.
+    /// The demo user of `cookie`, as `/api/me` says.
+    pub async fn user(&self, client: &reqwest::Client, cookie: &str) -> Uuid {
+        client
+            .get(format!("{}/api/me", self.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
     pub async fn cookie(&self, client: &reqwest::Client) -> String {
         let page = client.get(format!("{}/", self.base)).send().await.unwrap();
         page.headers()["set-cookie"]
