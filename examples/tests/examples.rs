@@ -7,7 +7,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The example's output, as JSON lines.
 fn run_example(name: &str) -> Vec<Value> {
+    run_example_text(name)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// The example's output.
+fn run_example_text(name: &str) -> String {
     // Built here, with this test's profile, so that the test runs alone too
     // (`cargo test -p tidings-examples --test examples` builds no example by itself).
     let path = escargot::CargoBuild::new()
@@ -43,12 +52,22 @@ fn run_example(name: &str) -> Vec<Value> {
         std::thread::sleep(Duration::from_millis(10));
     };
     assert!(status.success(), "{name} failed: {status}");
-    reader
-        .join()
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
+    reader.join().unwrap()
+}
+
+#[test]
+fn catalog_example_prints_a_row_per_handler_of_the_handlers_crate() {
+    let table = run_example_text("catalog");
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        rows[0],
+        "| category | action | on `Ok` | description | on `Err` | doc | function |"
+    );
+    assert_eq!(rows.len(), 2 + 8, "{table}");
+    assert!(
+        table.contains("`tidings_example_handlers::designs::deploy`"),
+        "{table}"
+    );
 }
 
 #[test]

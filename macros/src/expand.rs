@@ -96,9 +96,15 @@ fn wrap(function: &Wrappable<'_>, args: &Args) -> TokenStream {
         None => quote!(#private::Call::start(&#site)),
     };
     let setup = setup(&call, args);
+    // The catalog's entry (nothing without the `catalog` feature): the line is the function
+    // name's.
+    let name = sig.ident.to_string();
+    let line = quote_spanned!(sig.ident.span()=> ::core::line!());
+    let register = quote!(#private::register_site!(#site, #name, #line););
     let parts = Parts {
         prologue: quote! {
             #site_static
+            #register
             let mut #call = #start;
             #setup
         },
@@ -234,6 +240,12 @@ fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream 
         Some(doc) => quote!(::core::option::Option::Some(#doc)),
         None => quote!(::core::option::Option::None),
     };
+    let template = |description: Option<&Description>, fixed: &LitStr| match description {
+        Some(Description::Rendered(lit)) => lit.clone(),
+        Some(Description::Fixed(_)) | None => fixed.clone(),
+    };
+    let description_template = template(args.description.as_ref(), &description);
+    let error_template = template(args.error_description.as_ref(), &error_description);
     quote! {
         static #site: #private::Site = #private::Site {
             category: #private::Category::new_const(#category),
@@ -242,6 +254,8 @@ fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream 
             description: #description,
             error_description: #error_description,
             doc: #doc,
+            template: #description_template,
+            error_template: #error_template,
         };
     }
 }

@@ -36,6 +36,11 @@ pub struct Site {
     pub error_description: &'static str,
     /// A documentation link for the `doc` metadata entry.
     pub doc: Option<&'static str>,
+    /// The description on `Ok` as the attribute wrote it (`{placeholders}` and all), for the
+    /// catalog.
+    pub template: &'static str,
+    /// The description on `Err` as the attribute wrote it, for the catalog.
+    pub error_template: &'static str,
 }
 
 /// The metadata key under which ids that did not parse are kept.

@@ -18,6 +18,8 @@
 mod broadcast;
 mod builder;
 mod call;
+#[cfg(feature = "catalog")]
+pub mod catalog;
 pub mod current;
 mod delivery;
 mod dispatch;
@@ -58,6 +60,14 @@ pub use store::{
 pub use writer::WriterError;
 
 pub use serde_json::{Map, Value};
+
+/// Without the `catalog` feature, an annotated function registers nothing. Not a public API.
+#[cfg(not(feature = "catalog"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tidings_register_site {
+    ($($anything:tt)*) => {};
+}
 pub use time::OffsetDateTime;
 pub use uuid::Uuid;
 
@@ -65,9 +75,14 @@ pub use uuid::Uuid;
 /// without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__tidings_register_site as register_site;
     pub use crate::call::{AsEmitter, Call, Finish, IdSource, IdValue, InCall, IsResult, Site};
+    #[cfg(feature = "catalog")]
+    pub use crate::catalog::__SITES as SITES;
     pub use crate::error_report;
     pub use crate::name::{Action, Category};
     pub use crate::report::specialize;
     pub use crate::severity::Severity;
+    #[cfg(feature = "catalog")]
+    pub use linkme;
 }

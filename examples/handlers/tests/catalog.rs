@@ -1,0 +1,103 @@
+//! The catalog of a binary that links the handlers crate and calls one of its functions: every
+//! annotated function of the crate is listed once, in every shape, and none that `#[cfg]` left
+//! out.
+
+use tidings::{Severity, catalog};
+
+#[test]
+fn the_catalog_lists_each_annotated_function_once() {
+    // The only use of the crate: the others are listed all the same.
+    tidings_example_handlers::ping("minikube").unwrap();
+    let listed: Vec<(String, &str, &str)> = catalog::entries()
+        .iter()
+        .map(|e| {
+            (
+                format!("{}/{}", e.category(), e.action()),
+                e.function,
+                e.module_path,
+            )
+        })
+        .collect();
+    let expected = [
+        ("connection/delete", "delete", "tidings_example_handlers"),
+        ("connection/ping", "ping", "tidings_example_handlers"),
+        (
+            "connection/register",
+            "register",
+            "tidings_example_handlers",
+        ),
+        (
+            "design/deploy",
+            "deploy",
+            "tidings_example_handlers::designs",
+        ),
+        ("environment/refresh", "refresh", "tidings_example_handlers"),
+        ("environment/sync", "sync", "tidings_example_handlers"),
+        ("model/import", "import", "tidings_example_handlers"),
+        (
+            "workspace/create",
+            "create_workspace",
+            "tidings_example_handlers",
+        ),
+    ];
+    let expected: Vec<(String, &str, &str)> = expected
+        .iter()
+        .map(|&(kind, function, module)| (kind.to_owned(), function, module))
+        .collect();
+    assert_eq!(listed, expected);
+}
+
+#[test]
+fn a_generic_function_is_one_entry_however_many_times_it_is_instantiated() {
+    tidings_example_handlers::import(1_u8).unwrap();
+    tidings_example_handlers::import("a").unwrap();
+    tidings_example_handlers::import(vec![1.0_f64]).unwrap();
+    let imports = catalog::entries()
+        .iter()
+        .filter(|e| e.function == "import")
+        .count();
+    assert_eq!(imports, 1);
+}
+
+#[test]
+fn an_entry_holds_what_the_attribute_says_and_where_the_function_is() {
+    let entries = catalog::entries();
+    let ping = entries.iter().find(|e| e.function == "ping").unwrap();
+    assert_eq!(ping.success(), Severity::Success);
+    assert_eq!(ping.description(), "Pinged {name}");
+    assert_eq!(ping.error_description(), "connection ping failed");
+    assert_eq!(
+        ping.doc(),
+        Some("https://docs.meshery.io/reference/error-codes")
+    );
+    assert!(ping.file.ends_with("src/lib.rs"), "{}", ping.file);
+    let source = include_str!("../src/lib.rs");
+    let line = source.lines().nth(ping.line as usize - 1).unwrap();
+    assert!(
+        line.contains("pub fn ping("),
+        "line {} is {line:?}",
+        ping.line
+    );
+    let deploy = entries.iter().find(|e| e.function == "deploy").unwrap();
+    assert_eq!(deploy.success(), Severity::Informational);
+    let delete = entries.iter().find(|e| e.function == "delete").unwrap();
+    assert_eq!(delete.error_description(), "Could not delete {name}");
+}
+
+#[test]
+fn the_markdown_table_has_a_row_per_function() {
+    let table = catalog::markdown();
+    let rows: Vec<&str> = table.lines().skip(2).collect();
+    assert_eq!(rows.len(), 8, "{table}");
+    assert!(
+        rows.iter()
+            .any(|row| row.starts_with("| `connection` | `ping` | success | Pinged {name} |")),
+        "{table}"
+    );
+    let (categories, actions) = catalog::types();
+    assert_eq!(
+        categories.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        ["connection", "design", "environment", "model", "workspace"]
+    );
+    assert!(actions.iter().any(|a| a == "deploy"));
+}

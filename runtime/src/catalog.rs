@@ -1,0 +1,169 @@
+//! The catalog (feature `catalog`): every `#[emits_event]` function of the binary, known before
+//! any of them has run.
+//!
+//! Each annotated function registers itself at link time (a [`linkme`] distributed slice: no
+//! code runs at startup, nothing at run time), also in crates the binary only links, and once
+//! whatever the number of a generic function's instantiations. A function behind a `#[cfg]`
+//! that is off is not compiled, so it is not listed.
+//!
+//! ```
+//! # #[cfg(any())] mod hidden {
+//! for entry in tidings::catalog::entries() {
+//!     println!("{}/{} in {} ({}:{})", entry.category(), entry.action(), entry.module_path, entry.file, entry.line);
+//! }
+//! println!("{}", tidings::catalog::markdown());
+//! # }
+//! ```
+
+use std::fmt::Write as _;
+
+use crate::call::Site;
+use crate::name::{Action, Category};
+use crate::severity::Severity;
+
+/// The slice every annotated function adds its entry to. Not a public API.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static __SITES: [Entry];
+
+/// One annotated function: what it emits and where it is.
+#[derive(Debug)]
+pub struct Entry {
+    site: &'static Site,
+    /// The function's name.
+    pub function: &'static str,
+    /// The module it is in (`module_path!()`).
+    pub module_path: &'static str,
+    /// The source file (`file!()`).
+    pub file: &'static str,
+    /// The line of the function's name.
+    pub line: u32,
+}
+
+impl Entry {
+    /// Made by the code `#[emits_event]` generates. Not a public API.
+    #[doc(hidden)]
+    pub const fn __new(
+        site: &'static Site,
+        function: &'static str,
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+    ) -> Entry {
+        Entry {
+            site,
+            function,
+            module_path,
+            file,
+            line,
+        }
+    }
+
+    /// The category of its events.
+    pub fn category(&self) -> &Category {
+        &self.site.category
+    }
+
+    /// The action of its events.
+    pub fn action(&self) -> &Action {
+        &self.site.action
+    }
+
+    /// The severity of its event on `Ok` (`success` unless the attribute says otherwise).
+    pub fn success(&self) -> Severity {
+        self.site.success
+    }
+
+    /// The description on `Ok`: the attribute's template (with `{placeholders}` as written) or
+    /// the default.
+    pub fn description(&self) -> &'static str {
+        self.site.template
+    }
+
+    /// The description on `Err`, as [`description`](Self::description).
+    pub fn error_description(&self) -> &'static str {
+        self.site.error_template
+    }
+
+    /// The documentation link of its events (the `doc` metadata entry), if any.
+    pub fn doc(&self) -> Option<&'static str> {
+        self.site.doc
+    }
+}
+
+/// Every annotated function linked into the binary, sorted by category, action, module and
+/// line.
+pub fn entries() -> Vec<&'static Entry> {
+    let mut entries: Vec<&'static Entry> = __SITES.iter().collect();
+    entries.sort_by(|a, b| {
+        (
+            a.category().as_str(),
+            a.action().as_str(),
+            a.module_path,
+            a.line,
+        )
+            .cmp(&(
+                b.category().as_str(),
+                b.action().as_str(),
+                b.module_path,
+                b.line,
+            ))
+    });
+    entries
+}
+
+/// The distinct categories and the distinct actions of the catalog, each sorted.
+pub fn types() -> (Vec<Category>, Vec<Action>) {
+    let mut categories: Vec<Category> = __SITES.iter().map(|e| e.category().clone()).collect();
+    let mut actions: Vec<Action> = __SITES.iter().map(|e| e.action().clone()).collect();
+    categories.sort();
+    categories.dedup();
+    actions.sort();
+    actions.dedup();
+    (categories, actions)
+}
+
+/// The catalog as a Markdown table, for a project's documentation: one row per function.
+pub fn markdown() -> String {
+    let mut table = String::from(
+        "| category | action | on `Ok` | description | on `Err` | doc | function |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    for entry in entries() {
+        let _ = writeln!(
+            table,
+            "| `{}` | `{}` | {} | {} | {} | {} | `{}::{}` ({}:{}) |",
+            entry.category(),
+            entry.action(),
+            entry.success(),
+            cell(entry.description()),
+            cell(entry.error_description()),
+            entry.doc().map(cell).unwrap_or_default(),
+            entry.module_path,
+            entry.function,
+            entry.file,
+            entry.line,
+        );
+    }
+    table
+}
+
+/// Registers an annotated function's site in the catalog: a static in the function's body,
+/// once however many times a generic function is instantiated. Expands to nothing without the
+/// `catalog` feature. Not a public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tidings_register_site {
+    ($site:ident, $function:literal, $line:expr) => {
+        #[$crate::__private::linkme::distributed_slice($crate::__private::SITES)]
+        #[linkme(crate = $crate::__private::linkme)]
+        static __TIDINGS_CATALOG_ENTRY: $crate::catalog::Entry = $crate::catalog::Entry::__new(
+            &$site,
+            $function,
+            ::core::module_path!(),
+            ::core::file!(),
+            $line,
+        );
+    };
+}
