@@ -229,7 +229,11 @@ impl Emitter {
 
     /// The event as this emitter delivers it: with its system id when it has none.
     pub(crate) fn prepare(&self, event: Event) -> Arc<Event> {
-        Arc::new(event.with_default_system(self.inner.system_id))
+        let event = Arc::new(event.with_default_system(self.inner.system_id));
+        // Once per event, on the emitting thread, in its current span: never by the writer.
+        #[cfg(feature = "tracing")]
+        crate::trace::record(&event);
+        event
     }
 
     /// Polls the delivery of the event in `slot` (taken once it is queued or delivered).

@@ -30,6 +30,8 @@ mod report;
 mod severity;
 mod store;
 pub mod testing;
+#[cfg(feature = "tracing")]
+pub mod trace;
 #[cfg(feature = "axum")]
 pub mod web;
 mod writer;
