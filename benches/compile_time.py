@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Compile time of 500 annotated functions: `#[emits_event]`, `#[tracing::instrument(err)]`, and
-no attribute (issue #6).
+"""Compile time of 500 annotated functions: `#[emits_event]` (without and with the `catalog`
+feature), `#[tracing::instrument(err)]`, and no attribute (issues #6 and #14).
 
 Generates three crates under target/compile-bench/ that differ only in the attribute on 500
 functions of the same shape, builds their dependencies once, then times the clean build of each
@@ -24,7 +24,11 @@ ATTRIBUTES = {
     "plain": "",
     "tracing": "#[tracing::instrument(err, skip_all)]",
     "tidings": '#[tidings::emits_event(category = "connection", action = "ping", acted_upon = id)]',
+    "tidings_catalog": '#[tidings::emits_event(category = "connection", action = "ping", acted_upon = id)]',
 }
+
+# The crates' features of tidings: the catalog adds a link-time entry per function.
+FEATURES = {"tidings_catalog": '["catalog"]'}
 
 
 def crate_source(attribute: str) -> str:
@@ -56,7 +60,8 @@ def write_crates() -> None:
         (crate / "src").mkdir(parents=True, exist_ok=True)
         (crate / "Cargo.toml").write_text(
             f'[package]\nname = "bench_{name}"\nversion = "0.0.0"\nedition = "2024"\n'
-            f'publish = false\n\n[dependencies]\ntidings = {{ path = "{ROOT}" }}\n'
+            f'publish = false\n\n[dependencies]\n'
+            f'tidings = {{ path = "{ROOT}", features = {FEATURES.get(name, "[]")} }}\n'
             'tracing = { version = "0.1", default-features = false, features = ["std", "attributes"] }\n'
         )
         (crate / "src" / "lib.rs").write_text(crate_source(attribute))
@@ -72,7 +77,9 @@ def cargo(*args: str) -> None:
 
 def main() -> None:
     write_crates()
-    cargo("build", "--workspace")  # dependencies, once
+    # Dependencies, once per crate: built alone, each crate gets tidings with its own features.
+    for name in ATTRIBUTES:
+        cargo("build", "-p", f"bench_{name}")
     results = {}
     for name in ATTRIBUTES:
         times = []
@@ -88,6 +95,7 @@ def main() -> None:
     for name, seconds in results.items():
         print(f"| {name} | {seconds:.2f} s | {seconds / base:.2f}x |")
     print(f"\ntidings / tracing: {results['tidings'] / results['tracing']:.2f}x")
+    print(f"tidings with the catalog / tracing: {results['tidings_catalog'] / results['tracing']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -84,7 +84,9 @@
 //!
 //! All off by default: `sqlite` (the SQLite store and its background writer), `postgres`
 //! (`PgStore`: one history for several server instances, with live delivery across them),
-//! `axum` (the events API, the live stream and the notification center, in `web`) and `testing`
+//! `axum` (the events API, the live stream and the notification center, in `web`), `tracing`
+//! (every emitted event also a `tracing` event, in the caller's span: see `trace`), `catalog`
+//! (every annotated function of the binary, known at link time: see `catalog`) and `testing`
 //! (the store conformance suite).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

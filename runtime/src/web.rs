@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `GET /` | the user's events: `page` (from 0), `pagesize` (a number or `all`, default 25), `search`, `order` (`asc`/`desc`), `sort` (`created_at`/`updated_at`), `status`, and repeatable `category`, `action`, `severity`, `actedUpon` |
 //! | `GET /{id}` | one event of the user (404 for another user's) |
-//! | `GET /types` | the distinct categories and actions of the user's events |
+//! | `GET /types` | the distinct categories and actions of the user's events, and (feature `catalog`) of every annotated function of the binary: what can happen, not only what happened |
 //! | `GET /subscribe` | Server-Sent Events: every frame has `id:` (the event id) and the event as JSON in `data:`; a reconnect with `Last-Event-ID` first gets the stored events it missed, in order, then the live ones, with no gap and no duplicate; a subscriber that fell behind gets an `event: lagged` frame with `{"missed": n}`; an unknown `Last-Event-ID` gets `event: reload` |
 //! | `POST /` | a client event: `category`, `action`, `severity` required; the server sets id, user, system, status and timestamps; 201 with the stored event |
 //! | `PUT /status/{id}` | `{"status": "read"}` |
@@ -381,10 +381,22 @@ async fn list(
 }
 
 async fn types(State(web): State<Web>, User(user): User) -> Result<Json<Value>, ApiError> {
-    let types = with_store(&web, move |store| {
+    #[allow(unused_mut)]
+    let mut types = with_store(&web, move |store| {
         store.types(Some(user)).map_err(ApiError::internal)
     })
     .await?;
+    // What can happen, not only what happened: the catalog's kinds too.
+    #[cfg(feature = "catalog")]
+    {
+        let (categories, actions) = crate::catalog::types();
+        types.categories.extend(categories);
+        types.categories.sort();
+        types.categories.dedup();
+        types.actions.extend(actions);
+        types.actions.sort();
+        types.actions.dedup();
+    }
     Ok(Json(json!({
         "categories": types.categories,
         "actions": types.actions,

@@ -320,11 +320,34 @@ async fn list_filters_paginates_and_counts() {
     assert_eq!(searched["totalCount"], 1);
     assert_eq!(searched["events"][0]["id"], events[4].id().to_string());
 
+    // The store's kinds, and the catalog's (`create_workspace` below).
     let types: Value = json_of(server.get(user, "/types")).await;
     assert_eq!(
         types,
-        json!({"categories": ["connection", "pattern"], "actions": ["deploy", "ping", "view"]})
+        json!({
+            "categories": ["connection", "pattern", "workspace"],
+            "actions": ["create", "deploy", "ping", "view"]
+        })
     );
+}
+
+/// The one annotated function of this test binary: in the catalog, so in `/types`.
+#[tidings::emits_event(category = "workspace", action = "create")]
+fn create_workspace() -> Result<(), std::io::Error> {
+    Ok(())
+}
+
+/// `/types` offers what can happen (the catalog, feature `catalog`) as well as what happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn types_offer_what_the_catalog_says_can_happen_before_it_happened() {
+    let server = start().await;
+    let types: Value = json_of(server.get(Uuid::new_v4(), "/types")).await;
+    assert_eq!(
+        types,
+        json!({"categories": ["workspace"], "actions": ["create"]}),
+        "a user without events sees the catalog's kinds"
+    );
+    create_workspace().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
