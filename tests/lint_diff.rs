@@ -57,6 +57,7 @@ type Diagnostic = (String, String, String, String);
 fn diagnostics(
     subcommand: &[&str],
     annotated: bool,
+    catalog: bool,
     lints: &[&str],
 ) -> BTreeMap<Diagnostic, usize> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -75,8 +76,13 @@ fn diagnostics(
         .arg(&target)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
-    if annotated {
-        command.args(["--features", "annotated"]);
+    let features: Vec<&str> = [("annotated", annotated), ("catalog", catalog)]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| *name)
+        .collect();
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
     }
     command.arg("--");
     for lint in lints {
@@ -164,37 +170,44 @@ fn assert_sees_the_users_own_diagnostic(found: &BTreeMap<Diagnostic, usize>, bui
 
 #[test]
 fn the_attribute_adds_no_rustc_diagnostic_to_any_function() {
-    let plain = diagnostics(&["rustc", "--profile", "check"], false, RUSTC_LINTS);
-    let annotated = diagnostics(&["rustc", "--profile", "check"], true, RUSTC_LINTS);
-    assert_sees_the_users_own_diagnostic(&plain, "plain");
-    assert_sees_the_users_own_diagnostic(&annotated, "annotated");
-    let (added, hidden) = compare(&plain, &annotated);
-    assert!(
-        added.is_empty() && hidden.is_empty(),
-        "#[emits_event] changed rustc's diagnostics.\nadded by the attribute:\n{}hidden by the attribute:\n{}",
-        show(&added),
-        show(&hidden)
-    );
+    // Without and with the catalog, whose entry the attribute then adds to each function.
+    for catalog in [false, true] {
+        let check = ["rustc", "--profile", "check"];
+        let plain = diagnostics(&check, false, catalog, RUSTC_LINTS);
+        let annotated = diagnostics(&check, true, catalog, RUSTC_LINTS);
+        assert_sees_the_users_own_diagnostic(&plain, "plain");
+        assert_sees_the_users_own_diagnostic(&annotated, "annotated");
+        let (added, hidden) = compare(&plain, &annotated);
+        assert!(
+            added.is_empty() && hidden.is_empty(),
+            "#[emits_event] (catalog: {catalog}) changed rustc's diagnostics.\nadded by the \
+             attribute:\n{}hidden by the attribute:\n{}",
+            show(&added),
+            show(&hidden)
+        );
+    }
 }
 
 #[cfg(feature = "lint-diff-clippy")]
 #[test]
 fn the_attribute_adds_no_clippy_diagnostic_to_any_function() {
     let lints: Vec<&str> = RUSTC_LINTS.iter().chain(CLIPPY_LINTS).copied().collect();
-    let plain = diagnostics(&["clippy"], false, &lints);
-    let annotated = diagnostics(&["clippy"], true, &lints);
-    assert_sees_the_users_own_diagnostic(&plain, "plain");
-    assert_sees_the_users_own_diagnostic(&annotated, "annotated");
-    let (added, hidden) = compare(&plain, &annotated);
-    let unexpected: Vec<Diagnostic> = hidden
-        .into_iter()
-        .filter(|(_, lint, _, _)| !HIDDEN_BY_THE_WRAPPER.contains(&lint.as_str()))
-        .collect();
-    assert!(
-        added.is_empty() && unexpected.is_empty(),
-        "#[emits_event] changed clippy's diagnostics.\nadded by the attribute:\n{}hidden by the \
-         attribute (not listed in HIDDEN_BY_THE_WRAPPER):\n{}",
-        show(&added),
-        show(&unexpected)
-    );
+    for catalog in [false, true] {
+        let plain = diagnostics(&["clippy"], false, catalog, &lints);
+        let annotated = diagnostics(&["clippy"], true, catalog, &lints);
+        assert_sees_the_users_own_diagnostic(&plain, "plain");
+        assert_sees_the_users_own_diagnostic(&annotated, "annotated");
+        let (added, hidden) = compare(&plain, &annotated);
+        let unexpected: Vec<Diagnostic> = hidden
+            .into_iter()
+            .filter(|(_, lint, _, _)| !HIDDEN_BY_THE_WRAPPER.contains(&lint.as_str()))
+            .collect();
+        assert!(
+            added.is_empty() && unexpected.is_empty(),
+            "#[emits_event] (catalog: {catalog}) changed clippy's diagnostics.\nadded by the \
+             attribute:\n{}hidden by the attribute (not listed in HIDDEN_BY_THE_WRAPPER):\n{}",
+            show(&added),
+            show(&unexpected)
+        );
+    }
 }

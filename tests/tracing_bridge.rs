@@ -152,7 +152,10 @@ fn each_severity_maps_to_its_level() {
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].level, level, "{severity}");
         assert_eq!(tidings::trace::level(severity), level);
-        assert!(!records[0].fields.contains_key("user.id"), "no user, no field");
+        assert!(
+            !records[0].fields.contains_key("user.id"),
+            "no user, no field"
+        );
     }
 }
 
@@ -167,7 +170,11 @@ fn with_a_background_writer_the_event_is_recorded_on_the_callers_thread() {
     let records = recorded(|| {
         let span = tracing::info_span!("request");
         let _entered = span.enter();
-        let event = Event::builder().category("design").action("deploy").build().unwrap();
+        let event = Event::builder()
+            .category("design")
+            .action("deploy")
+            .build()
+            .unwrap();
         emitter.emit(event).unwrap();
         emitter.flush().unwrap();
     });
