@@ -78,12 +78,12 @@ impl Entry {
 
     /// The description on `Ok`: the attribute's template (with `{placeholders}` as written) or
     /// the default.
-    pub fn description(&self) -> &'static str {
+    pub fn description_template(&self) -> &'static str {
         self.site.template
     }
 
-    /// The description on `Err`, as [`description`](Self::description).
-    pub fn error_description(&self) -> &'static str {
+    /// The description on `Err`, as [`description_template`](Self::description_template).
+    pub fn error_description_template(&self) -> &'static str {
         self.site.error_template
     }
 
@@ -139,8 +139,8 @@ pub fn markdown() -> String {
             entry.category(),
             entry.action(),
             entry.success(),
-            cell(entry.description()),
-            cell(entry.error_description()),
+            cell(entry.description_template()),
+            cell(entry.error_description_template()),
             entry.doc().map(cell).unwrap_or_default(),
             entry.module_path,
             entry.function,

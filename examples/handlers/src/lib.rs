@@ -91,7 +91,7 @@ pub fn import<T: fmt::Debug>(model: T) -> Result<String, HandlerError> {
 }
 
 /// Compiled in: listed.
-#[cfg(all())]
+#[cfg(not(any()))]
 #[emits_event(category = "workspace", action = "create")]
 pub fn create_workspace() -> Result<(), HandlerError> {
     Ok(())

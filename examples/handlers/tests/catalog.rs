@@ -64,8 +64,8 @@ fn an_entry_holds_what_the_attribute_says_and_where_the_function_is() {
     let entries = catalog::entries();
     let ping = entries.iter().find(|e| e.function == "ping").unwrap();
     assert_eq!(ping.success(), Severity::Success);
-    assert_eq!(ping.description(), "Pinged {name}");
-    assert_eq!(ping.error_description(), "connection ping failed");
+    assert_eq!(ping.description_template(), "Pinged {name}");
+    assert_eq!(ping.error_description_template(), "connection ping failed");
     assert_eq!(
         ping.doc(),
         Some("https://docs.meshery.io/reference/error-codes")
@@ -81,7 +81,10 @@ fn an_entry_holds_what_the_attribute_says_and_where_the_function_is() {
     let deploy = entries.iter().find(|e| e.function == "deploy").unwrap();
     assert_eq!(deploy.success(), Severity::Informational);
     let delete = entries.iter().find(|e| e.function == "delete").unwrap();
-    assert_eq!(delete.error_description(), "Could not delete {name}");
+    assert_eq!(
+        delete.error_description_template(),
+        "Could not delete {name}"
+    );
 }
 
 #[test]
