@@ -22,6 +22,10 @@ enum Key {
     Description,
     ErrorDescription,
     Success,
+    Error,
+    EmitOn,
+    Metadata,
+    Panic,
     Doc,
     Emitter,
     Crate,
@@ -29,7 +33,7 @@ enum Key {
 
 impl Key {
     /// In the order the error messages list them.
-    const ALL: [Key; 11] = [
+    const ALL: [Key; 15] = [
         Key::Category,
         Key::Action,
         Key::ActedUpon,
@@ -38,6 +42,10 @@ impl Key {
         Key::Description,
         Key::ErrorDescription,
         Key::Success,
+        Key::Error,
+        Key::EmitOn,
+        Key::Metadata,
+        Key::Panic,
         Key::Doc,
         Key::Emitter,
         Key::Crate,
@@ -53,6 +61,10 @@ impl Key {
             Key::Description => "description",
             Key::ErrorDescription => "error_description",
             Key::Success => "success",
+            Key::Error => "error",
+            Key::EmitOn => "emit_on",
+            Key::Metadata => "metadata",
+            Key::Panic => "panic",
             Key::Doc => "doc",
             Key::Emitter => "emitter",
             Key::Crate => "crate",
@@ -91,6 +103,14 @@ pub(crate) struct Args {
     pub error_description: Option<Description>,
     /// The `Severity` variant for `Ok`.
     pub success: Option<Ident>,
+    /// The `Severity` variant for `Err`.
+    pub error: Option<Ident>,
+    /// The `EmitOn` variant.
+    pub emit_on: Option<Ident>,
+    /// `metadata(...)`: each key with its value.
+    pub metadata: Vec<(LitStr, Expr)>,
+    /// The `Severity` variant of a panic's event.
+    pub panic: Option<Ident>,
     pub doc: Option<LitStr>,
     pub emitter: Option<Expr>,
     pub krate: Option<Path>,
@@ -139,6 +159,10 @@ struct Partial {
     description: Option<Description>,
     error_description: Option<Description>,
     success: Option<Ident>,
+    error: Option<Ident>,
+    emit_on: Option<Ident>,
+    metadata: Vec<(LitStr, Expr)>,
+    panic: Option<Ident>,
     doc: Option<LitStr>,
     emitter: Option<Expr>,
     krate: Option<Path>,
@@ -184,6 +208,10 @@ pub(crate) fn parse(tokens: TokenStream, params: &[String], errors: &mut Errors)
         description: partial.description,
         error_description: partial.error_description,
         success: partial.success,
+        error: partial.error,
+        emit_on: partial.emit_on,
+        metadata: partial.metadata,
+        panic: partial.panic,
         doc: partial.doc,
         emitter: partial.emitter,
         krate: partial.krate,
@@ -214,6 +242,16 @@ fn read(argument: Argument, params: &[String], partial: &mut Partial, errors: &m
         return;
     }
     partial.seen.push(key);
+    if key == Key::Metadata {
+        match value {
+            Value::List(list) => partial.metadata = metadata(list, params, errors),
+            Value::Expr(expr) => errors.at(
+                expr,
+                "`metadata` takes a list: `metadata(\"Context Name\" = context.name, attempt)`",
+            ),
+        }
+        return;
+    }
     let value = match value {
         Value::Expr(expr) => expr,
         Value::List(list) => {
@@ -234,7 +272,11 @@ fn read(argument: Argument, params: &[String], partial: &mut Partial, errors: &m
         Key::ErrorDescription => {
             partial.error_description = description(key, &value, params, errors);
         }
-        Key::Success => partial.success = success(&value, errors),
+        Key::Success => partial.success = level(key, &value, errors),
+        Key::Error => partial.error = level(key, &value, errors),
+        Key::Panic => partial.panic = level(key, &value, errors),
+        Key::EmitOn => partial.emit_on = emit_on(&value, errors),
+        Key::Metadata => {}
         Key::Doc => partial.doc = doc(&value, errors),
         Key::Emitter => partial.emitter = Some(value),
         Key::Crate => partial.krate = krate(value, errors),
@@ -305,11 +347,20 @@ fn description(
     })
 }
 
-/// `success`: a severity other than `error`, as the name of its `Severity` variant.
-fn success(value: &Expr, errors: &mut Errors) -> Option<Ident> {
-    let lit = string_literal(Key::Success, value, "\"informational\"", errors)?;
+/// `success`, `error` and `panic`: a severity, as the name of its `Severity` variant. `success`
+/// cannot be `error` (that is for `Err`); `error` and `panic` cannot be `success`.
+fn level(key: Key, value: &Expr, errors: &mut Errors) -> Option<Ident> {
+    let (example, excluded, why) = match key {
+        Key::Success => (
+            "\"informational\"",
+            "error",
+            "`error` is for `Err`, which carries the error",
+        ),
+        _ => ("\"critical\"", "success", "a failure is not a success"),
+    };
+    let lit = string_literal(key, value, example, errors)?;
     let level = lit.value();
-    if level != "error" && tidings_rules::SEVERITIES.contains(&level.as_str()) {
+    if level != excluded && tidings_rules::SEVERITIES.contains(&level.as_str()) {
         let mut variant = level;
         variant[..1].make_ascii_uppercase();
         return Some(Ident::new(&variant, lit.span()));
@@ -317,17 +368,135 @@ fn success(value: &Expr, errors: &mut Errors) -> Option<Ident> {
     let valid: Vec<&str> = tidings_rules::SEVERITIES
         .iter()
         .copied()
-        .filter(|s| *s != "error")
+        .filter(|s| *s != excluded)
         .collect();
+    let what = if level == excluded {
+        format!("`{} = {level:?}` is not allowed ({why})", key.name())
+    } else {
+        format!("unknown {} severity {level:?}", key.name())
+    };
     errors.at(
         &lit,
-        format!(
-            "unknown success severity {level:?}; expected one of: {} (`error` is for `Err`, which \
-             carries the error)",
-            valid.join(", ")
-        ),
+        format!("{what}; expected one of: {}", valid.join(", ")),
     );
     None
+}
+
+/// `emit_on`: `"ok"`, `"err"` or `"both"`, as the name of its `EmitOn` variant.
+fn emit_on(value: &Expr, errors: &mut Errors) -> Option<Ident> {
+    let lit = string_literal(Key::EmitOn, value, "\"err\"", errors)?;
+    let variant = match lit.value().as_str() {
+        "ok" => "Ok",
+        "err" => "Err",
+        "both" => "Both",
+        other => {
+            errors.at(
+                &lit,
+                format!(
+                    "unknown `emit_on` value {other:?}; expected \"ok\" (only `Ok` emits), \
+                     \"err\" (only `Err` emits) or \"both\" (the default)"
+                ),
+            );
+            return None;
+        }
+    };
+    Some(Ident::new(variant, lit.span()))
+}
+
+/// One entry of `metadata(...)`: `"Key" = expression`, or a parameter's own name.
+enum MetaEntry {
+    Keyed(LitStr, Expr),
+    Param(Ident),
+}
+
+impl Parse for MetaEntry {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            let key: LitStr = input.parse()?;
+            let _: Token![=] = input.parse().map_err(|_| {
+                syn::Error::new(
+                    key.span(),
+                    format!("expected `{:?} = value` in `metadata(...)`", key.value()),
+                )
+            })?;
+            return Ok(MetaEntry::Keyed(key, input.parse()?));
+        }
+        let ident = Ident::parse_any(input)?;
+        if input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                ident.span(),
+                format!(
+                    "a metadata key is a string literal or a parameter's own name: write \
+                     `\"{ident}\" = ...`"
+                ),
+            ));
+        }
+        Ok(MetaEntry::Param(ident))
+    }
+}
+
+/// The keys the runtime writes itself: an entry of `metadata(...)` cannot take them.
+const RESERVED_KEYS: [&str; 3] = ["err", "doc", "invalid_ids"];
+
+/// `metadata(...)`: keys that are not reserved and not repeated; a bare name must be a
+/// parameter.
+fn metadata(list: TokenStream, params: &[String], errors: &mut Errors) -> Vec<(LitStr, Expr)> {
+    let entries = match Punctuated::<MetaEntry, Token![,]>::parse_terminated.parse2(list) {
+        Ok(entries) => entries,
+        Err(error) => {
+            errors.push(error);
+            return Vec::new();
+        }
+    };
+    let mut checked: Vec<(LitStr, Expr)> = Vec::new();
+    for entry in entries {
+        let (key, value) = match entry {
+            MetaEntry::Keyed(key, value) => (key, value),
+            MetaEntry::Param(ident) => {
+                let name = ident.unraw().to_string();
+                if !params.contains(&name) {
+                    let params = if params.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        params.join(", ")
+                    };
+                    errors.at(
+                        &ident,
+                        format!(
+                            "`{name}` in `metadata(...)` names no parameter of this function (its \
+                             parameters: {params}); other values take a key: `\"{name}\" = ...`"
+                        ),
+                    );
+                    continue;
+                }
+                let key = LitStr::new(&name, ident.span());
+                let value = Expr::Path(syn::ExprPath {
+                    attrs: Vec::new(),
+                    qself: None,
+                    path: ident.into(),
+                });
+                (key, value)
+            }
+        };
+        let text = key.value();
+        if RESERVED_KEYS.contains(&text.as_str()) {
+            errors.at(
+                &key,
+                format!(
+                    "metadata key {text:?} is reserved: tidings writes it itself (the reserved \
+                     keys are: {})",
+                    RESERVED_KEYS.join(", ")
+                ),
+            );
+            continue;
+        }
+        if checked.iter().any(|(k, _)| k.value() == text) {
+            errors.at(&key, format!("duplicate metadata key {text:?}"));
+            continue;
+        }
+        checked.push((key, value));
+    }
+    checked
 }
 
 /// `doc`: an http(s) link.

@@ -53,6 +53,26 @@ struct Parts {
     finish_async: TokenStream,
     /// `return __tidings_result;`
     tail: TokenStream,
+    /// `panic = "..."`: the body runs under `catch_unwind`.
+    catching: bool,
+}
+
+impl Parts {
+    /// The method that runs a sync body.
+    fn run(&self) -> Ident {
+        let name = if self.catching { "run_catching" } else { "run" };
+        Ident::new(name, Span::call_site())
+    }
+
+    /// The method that runs an async body.
+    fn run_async(&self) -> Ident {
+        let name = if self.catching {
+            "run_async_catching"
+        } else {
+            "run_async"
+        };
+        Ident::new(name, Span::call_site())
+    }
 }
 
 fn wrap(function: &Wrappable<'_>, args: &Args) -> TokenStream {
@@ -95,7 +115,7 @@ fn wrap(function: &Wrappable<'_>, args: &Args) -> TokenStream {
         }
         None => quote!(#private::Call::start(&#site)),
     };
-    let setup = setup(&call, args);
+    let setup = setup(&private, &call, args);
     // The catalog's entry (nothing without the `catalog` feature): the line is the function
     // name's.
     let name = sig.ident.to_string();
@@ -122,6 +142,7 @@ fn wrap(function: &Wrappable<'_>, args: &Args) -> TokenStream {
         },
         call,
         result,
+        catching: args.panic.is_some(),
     };
     let wrapped = match async_trait {
         Some(async_trait) => wrap_async_trait(&parts, async_trait),
@@ -148,6 +169,7 @@ fn wrap_body(
         finish,
         finish_async,
         tail,
+        ..
     } = parts;
     let finish = if is_async { finish_async } else { finish };
     // The declared return type, for the type checker: the closure's (or async block's) `return`s
@@ -164,10 +186,12 @@ fn wrap_body(
     block.set_span(body.span());
     let run = if is_async {
         let body = quote_spanned!(body.span()=> async move #block);
-        quote!(#call.run_async::<#erased, _>(#body).await)
+        let run_async = parts.run_async();
+        quote!(#call.#run_async::<#erased, _>(#body).await)
     } else {
         let body = quote_spanned!(body.span()=> move || -> #erased #block);
-        quote!(#call.run(#body))
+        let run = parts.run();
+        quote!(#call.#run(#body))
     };
     quote! {
         #prologue
@@ -197,10 +221,11 @@ fn wrap_async_trait(parts: &Parts, body: AsyncTraitBody) -> TokenStream {
         kw_move,
         inner,
     } = body;
+    let run_async = parts.run_async();
     let mut block = Group::new(
         Delimiter::Brace,
         quote! {
-            let #result = #call.run_async(async move #inner).await;
+            let #result = #call.#run_async(async move #inner).await;
             #finish_async
             #tail
         },
@@ -236,6 +261,18 @@ fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream 
         .success
         .clone()
         .unwrap_or_else(|| Ident::new("Success", Span::call_site()));
+    let error = args
+        .error
+        .clone()
+        .unwrap_or_else(|| Ident::new("Error", Span::call_site()));
+    let emit_on = args
+        .emit_on
+        .clone()
+        .unwrap_or_else(|| Ident::new("Both", Span::call_site()));
+    let panic = match &args.panic {
+        Some(level) => quote!(::core::option::Option::Some(#private::Severity::#level)),
+        None => quote!(::core::option::Option::None),
+    };
     let doc = match &args.doc {
         Some(doc) => quote!(::core::option::Option::Some(#doc)),
         None => quote!(::core::option::Option::None),
@@ -251,6 +288,9 @@ fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream 
             category: #private::Category::new_const(#category),
             action: #private::Action::new_const(#action),
             success: #private::Severity::#success,
+            error: #private::Severity::#error,
+            emit_on: #private::EmitOn::#emit_on,
+            panic: #panic,
             description: #description,
             error_description: #error_description,
             doc: #doc,
@@ -271,7 +311,7 @@ fn borrowed(expr: &Expr) -> TokenStream {
 }
 
 /// What is evaluated before the body, only when an event will be emitted.
-fn setup(call: &Ident, args: &Args) -> TokenStream {
+fn setup(private: &TokenStream, call: &Ident, args: &Args) -> TokenStream {
     let mut steps = Vec::new();
     let ids = &args.ids;
     for (method, expr) in [
@@ -293,6 +333,11 @@ fn setup(call: &Ident, args: &Args) -> TokenStream {
             let method = Ident::new(method, Span::call_site());
             steps.push(quote!(#call.#method(::std::format!(#lit));));
         }
+    }
+    // Each value borrowed at its own span: one that does not serialize is an error there.
+    for (key, value) in &args.metadata {
+        let value = quote_spanned!(value.span()=> #private::metadata_value(&(#value)));
+        steps.push(quote!(#call.meta(#key, #value);));
     }
     if steps.is_empty() {
         return TokenStream::new();

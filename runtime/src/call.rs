@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -30,6 +31,12 @@ pub struct Site {
     pub action: Action,
     /// The severity of the event on `Ok`.
     pub success: Severity,
+    /// The severity of the event on `Err`, unless the error value says otherwise.
+    pub error: Severity,
+    /// Which outcomes emit an event.
+    pub emit_on: EmitOn,
+    /// The severity of the event of a panicking body; `None`: a panic emits nothing.
+    pub panic: Option<Severity>,
     /// The description on `Ok`, unless rendered per call or set by the body.
     pub description: &'static str,
     /// The description on `Err`, unless rendered per call or set by the body.
@@ -41,6 +48,25 @@ pub struct Site {
     pub template: &'static str,
     /// The description on `Err` as the attribute wrote it, for the catalog.
     pub error_template: &'static str,
+}
+
+/// A value of the attribute's `metadata(...)` as JSON: the bound puts the error of a value that
+/// does not serialize at the value. A value that fails to serialize (a map with non-string
+/// keys) is kept as its error message.
+pub fn metadata_value<T: serde::Serialize + ?Sized>(value: &T) -> Value {
+    serde_json::to_value(value)
+        .unwrap_or_else(|e| Value::String(format!("(not serializable: {e})")))
+}
+
+/// Which outcomes of a call emit an event (the attribute's `emit_on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmitOn {
+    /// `Ok` and `Err` (the default).
+    Both,
+    /// Only `Ok`.
+    Ok,
+    /// Only `Err`.
+    Err,
 }
 
 /// The metadata key under which ids that did not parse are kept.
@@ -126,6 +152,12 @@ impl Call {
         }
     }
 
+    /// A metadata entry from the attribute's `metadata(...)` ([`metadata_value`]), evaluated
+    /// before the body.
+    pub fn meta(&mut self, key: &'static str, value: Value) {
+        self.frame.metadata.insert(key.to_owned(), value);
+    }
+
     /// The description on `Ok`, rendered from the function's arguments.
     pub fn description(&mut self, description: String) {
         self.description = Some(description);
@@ -143,12 +175,83 @@ impl Call {
         body()
     }
 
+    /// [`run`](Self::run) for the attribute's `panic = "..."`: a panicking body emits its event
+    /// (the panic's message under `err`), then the panic goes on unwinding.
+    pub fn run_catching<R>(&mut self, body: impl FnOnce() -> R) -> R {
+        let outcome = {
+            let _installed = Installed::new(self);
+            catch_unwind(AssertUnwindSafe(body))
+        };
+        match outcome {
+            Ok(value) => value,
+            Err(panic) => {
+                self.emit_panic(&*panic);
+                resume_unwind(panic)
+            }
+        }
+    }
+
     /// Wraps the body of an async function: every poll has this call's event in progress.
     ///
     /// The generated code names `T`, the function's return type, so that the type checker knows
     /// the async block's output while it checks the body (for `?`, `.into()`, `.collect()`).
     pub fn run_async<T, F: Future<Output = T>>(&mut self, body: F) -> InCall<'_, F> {
-        InCall { call: self, body }
+        InCall {
+            call: self,
+            catching: false,
+            body,
+        }
+    }
+
+    /// [`run_async`](Self::run_async) for the attribute's `panic = "..."`: a poll that panics
+    /// emits the event, then the panic goes on unwinding.
+    pub fn run_async_catching<T, F: Future<Output = T>>(&mut self, body: F) -> InCall<'_, F> {
+        InCall {
+            call: self,
+            catching: true,
+            body,
+        }
+    }
+
+    /// Emits the event of a panicking body, once.
+    fn emit_panic(&mut self, panic: &(dyn std::any::Any + Send)) {
+        let Some(severity) = self.site.panic else {
+            return;
+        };
+        let Some(emitter) = self.emitter.take() else {
+            return;
+        };
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the function panicked".to_owned());
+        let mut metadata = std::mem::take(&mut self.frame.metadata);
+        put_error(
+            &mut metadata,
+            ErrorReport::from_message(format!("panicked: {message}")),
+        );
+        if let Some(doc) = self.site.doc {
+            put_doc(&mut metadata, doc.to_owned());
+        }
+        let description = self
+            .frame
+            .description
+            .take()
+            .or_else(|| self.error_description.take())
+            .map_or(Cow::Borrowed(self.site.error_description), Cow::Owned);
+        let event = Event::assemble(NewEvent {
+            user_id: self.user,
+            system_id: self.system,
+            acted_upon: self.frame.acted_upon.or(self.acted_upon),
+            operation_id: None,
+            category: self.site.category.clone(),
+            action: self.site.action.clone(),
+            severity: self.frame.severity.unwrap_or(severity),
+            description,
+            metadata,
+        });
+        let _ = emitter.get().emit(event);
     }
 
     /// Builds the event from the function's result and hands it to the emitter.
@@ -198,7 +301,17 @@ impl Call {
     ) -> Option<(EmitterRef, Event)> {
         let emitter = self.emitter?;
         let site = self.site;
+        // The filter is on the outcome; a call whose outcome emits nothing builds nothing.
+        let emits = match site.emit_on {
+            EmitOn::Both => true,
+            EmitOn::Ok => result.as_result().is_ok(),
+            EmitOn::Err => result.as_result().is_err(),
+        };
+        if !emits {
+            return None;
+        }
         let mut metadata = self.frame.metadata;
+        // Highest first: the body's `set_severity`, the error value's own, the attribute's.
         let (severity, description) = match result.as_result() {
             Ok(_) => (
                 site.success,
@@ -206,14 +319,17 @@ impl Call {
                     .map_or(Cow::Borrowed(site.description), Cow::Owned),
             ),
             Err(error) => {
-                put_error(&mut metadata, report(error));
+                let report = report(error);
+                let severity = report.severity.unwrap_or(site.error);
+                put_error(&mut metadata, report);
                 (
-                    Severity::Error,
+                    severity,
                     self.error_description
                         .map_or(Cow::Borrowed(site.error_description), Cow::Owned),
                 )
             }
         };
+        let severity = self.frame.severity.unwrap_or(severity);
         if let Some(doc) = site.doc {
             put_doc(&mut metadata, doc.to_owned());
         }
@@ -295,6 +411,7 @@ pin_project_lite::pin_project! {
     #[must_use = "futures do nothing unless awaited"]
     pub struct InCall<'a, F> {
         call: &'a mut Call,
+        catching: bool,
         #[pin]
         body: F,
     }
@@ -305,8 +422,22 @@ impl<F: Future> Future for InCall<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _installed = Installed::new(this.call);
-        this.body.poll(cx)
+        if !*this.catching {
+            let _installed = Installed::new(this.call);
+            return this.body.poll(cx);
+        }
+        let outcome = {
+            let _installed = Installed::new(this.call);
+            let body = this.body;
+            catch_unwind(AssertUnwindSafe(|| body.poll(cx)))
+        };
+        match outcome {
+            Ok(poll) => poll,
+            Err(panic) => {
+                this.call.emit_panic(&*panic);
+                resume_unwind(panic)
+            }
+        }
     }
 }
 

@@ -24,6 +24,8 @@ pub(crate) struct Frame {
     pub(crate) metadata: Map<String, Value>,
     pub(crate) acted_upon: Option<Uuid>,
     pub(crate) description: Option<String>,
+    /// Set by [`set_severity`]: wins over every other source of the event's severity.
+    pub(crate) severity: Option<crate::severity::Severity>,
 }
 
 thread_local! {
@@ -108,4 +110,19 @@ pub fn set_description(description: impl Into<String>) -> bool {
     }
     let description = description.into();
     with_active(|frame| frame.description = Some(description))
+}
+
+/// Sets the severity of the event in progress, whatever the outcome: for "`Ok`, but degraded"
+/// (a ping that answered slowly is a `warning`). It wins over the error value's own severity
+/// ([`ErrorDetails::severity`](crate::ErrorDetails::severity)) and the attribute's `success =`
+/// and `error =`; the attribute's `emit_on` still filters on the outcome.
+///
+/// ```
+/// use tidings_runtime::{Severity, current};
+///
+/// // Outside an annotated function nothing is in progress.
+/// assert!(!current::set_severity(Severity::Warning));
+/// ```
+pub fn set_severity(severity: crate::severity::Severity) -> bool {
+    with_active(|frame| frame.severity = Some(severity))
 }

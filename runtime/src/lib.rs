@@ -78,7 +78,9 @@ pub use uuid::Uuid;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::__tidings_register_site as register_site;
-    pub use crate::call::{AsEmitter, Call, Finish, IdSource, IdValue, InCall, IsResult, Site};
+    pub use crate::call::{
+        AsEmitter, Call, EmitOn, Finish, IdSource, IdValue, InCall, IsResult, Site, metadata_value,
+    };
     #[cfg(feature = "catalog")]
     pub use crate::catalog::__SITES as SITES;
     pub use crate::error_report;

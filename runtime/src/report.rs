@@ -6,6 +6,8 @@ use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
 
+use crate::severity::Severity;
+
 /// What an error event carries under the metadata key `err`.
 ///
 /// It holds the error's message and the messages of its chain of causes (`source()`), and the
@@ -37,6 +39,10 @@ pub struct ErrorReport {
     /// What the user can do about it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suggested_remediations: Vec<String>,
+    /// The severity the error asks for ([`ErrorDetails::severity`]); not serialized: it becomes
+    /// the event's severity.
+    #[serde(skip)]
+    pub severity: Option<Severity>,
 }
 
 impl ErrorReport {
@@ -49,6 +55,7 @@ impl ErrorReport {
             long_description: None,
             probable_causes: Vec::new(),
             suggested_remediations: Vec::new(),
+            severity: None,
         }
     }
 
@@ -76,6 +83,7 @@ impl ErrorReport {
         report.long_description = error.long_description();
         report.probable_causes = error.probable_causes();
         report.suggested_remediations = error.suggested_remediations();
+        report.severity = error.severity();
         report
     }
 
@@ -130,6 +138,13 @@ pub trait ErrorDetails: Error {
     /// What the user can do about it.
     fn suggested_remediations(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// The severity of an event about this error value, when it is not the attribute's
+    /// (`error = "..."`, `error` by default): `warning` for a failure that is retried,
+    /// `critical` for a lost cluster. The default, `None`, keeps the attribute's level.
+    /// `current::set_severity` in the body wins over it.
+    fn severity(&self) -> Option<Severity> {
+        None
     }
 }
 
