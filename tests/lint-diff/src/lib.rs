@@ -44,6 +44,23 @@ pub mod shapes {
     #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "ids", acted_upon = id, description = "checked {id}"))]
     pub fn sync_ids(id: tidings::Uuid) -> Result<tidings::Uuid, Failure> { Ok(id) }
 
+    /// Sync, with every key of the grammar: severities, a filter, metadata and panics.
+    ///
+    /// # Errors
+    /// When `n` is zero.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "grammar", success = "informational", error = "critical", emit_on = "err", metadata("Number" = n, label), panic = "alert"))]
+    pub fn sync_grammar(n: u8, label: &str) -> Result<u8, Failure> {
+        if n == 0 {
+            return Err(Failure);
+        }
+        tidings::current::set_severity(tidings::Severity::Warning);
+        Ok(n.saturating_add(u8::try_from(label.len()).unwrap_or(0)))
+    }
+
+    /// Async, with metadata and a panic level.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "async_grammar", emit_on = "ok", metadata(n), panic = "critical"))]
+    pub async fn async_grammar(n: u8) -> Result<u8, Failure> { Ok(async { n }.await) }
+
     /// Async, one expression.
     #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "async_one"))]
     pub async fn async_one() -> Result<u8, Failure> { Ok(1) }
@@ -342,7 +359,7 @@ pub mod shapes {
 
     #[async_trait::async_trait]
     impl Deploy for Service {
-        #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "async_trait_one"))]
+        #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "async_trait_one", error = "alert", panic = "critical"))]
         async fn deploy_one(&self) -> Result<u8, Failure> { Ok(1) }
 
         #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "async_trait_many"))]
