@@ -126,10 +126,40 @@
 /// The keys: `category` and `action` (required snake_case string literals), `acted_upon`,
 /// `user` and `system` (id expressions: a `Uuid`, a reference to one, an `Option<Uuid>` or a
 /// string holding a UUID), `description` and `error_description` (literals whose `{name}`
-/// placeholders name parameters), `success` (the severity on `Ok`), `doc` (an http(s) link put
-/// under the metadata key `doc`), `emitter` (an expression giving the [`Emitter`] to use) and
-/// `crate` (the path to tidings, when it is re-exported or renamed). The README lists what each
-/// does in detail and shows the expansion.
+/// placeholders name parameters), `success` (the severity on `Ok`), `error` (the severity on
+/// `Err`, unless the error value's [`ErrorDetails::severity`] says another), `emit_on` (`"ok"`,
+/// `"err"` or `"both"`), `metadata(...)` (entries taken from the arguments before the body runs),
+/// `panic` (the severity of the event of a panicking body, which then goes on unwinding), `doc`
+/// (an http(s) link put under the metadata key `doc`), `emitter` (an expression giving the
+/// [`Emitter`] to use) and `crate` (the path to tidings, when it is re-exported or renamed). The
+/// body can raise the level with [`current::set_severity`], which wins over the others. The
+/// README lists what each does in detail and shows the expansion.
+///
+/// A health check that only reports failures, a critical level for a lost cluster, context from
+/// the arguments, and a panic that is reported before it unwinds:
+///
+/// ```
+/// use tidings::{Severity, emits_event, testing::capture};
+///
+/// #[emits_event(
+///     category = "cluster",
+///     action = "health_check",
+///     emit_on = "err",
+///     error = "critical",
+///     metadata("Cluster" = cluster, attempt),
+///     panic = "alert",
+/// )]
+/// fn health_check(cluster: &str, attempt: u32, up: bool) -> std::io::Result<()> {
+///     if up { Ok(()) } else { Err(std::io::Error::other("no answer")) }
+/// }
+///
+/// let (_, events) = capture(|| health_check("prod", 1, true));
+/// assert!(events.is_empty(), "a healthy check emits nothing");
+/// let (_, events) = capture(|| health_check("prod", 2, false));
+/// assert_eq!(events[0].severity(), Severity::Critical);
+/// assert_eq!(events[0].metadata()["Cluster"], "prod");
+/// assert_eq!(events[0].metadata()["attempt"], 2);
+/// ```
 pub use tidings_macros::emits_event;
 pub use tidings_runtime::*;
 

@@ -59,11 +59,11 @@ fn run_example_text(name: &str) -> String {
 fn catalog_example_prints_a_row_per_handler_of_the_handlers_crate() {
     let table = run_example_text("catalog");
     let rows: Vec<&str> = table.lines().collect();
-    assert_eq!(
-        rows[0],
-        "| category | action | on `Ok` | description | on `Err` | doc | function |"
+    assert!(
+        rows[0].starts_with("| category | action | on `Ok` |"),
+        "{table}"
     );
-    assert_eq!(rows.len(), 2 + 8, "{table}");
+    assert_eq!(rows.len(), 2 + 9, "{table}");
     assert!(
         table.contains("`tidings_example_handlers::designs::deploy`"),
         "{table}"

@@ -269,6 +269,7 @@ fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream 
         .emit_on
         .clone()
         .unwrap_or_else(|| Ident::new("Both", Span::call_site()));
+    let metadata_keys = args.metadata.iter().map(|(key, _)| key);
     let panic = match &args.panic {
         Some(level) => quote!(::core::option::Option::Some(#private::Severity::#level)),
         None => quote!(::core::option::Option::None),
@@ -291,6 +292,7 @@ fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream 
             error: #private::Severity::#error,
             emit_on: #private::EmitOn::#emit_on,
             panic: #panic,
+            metadata_keys: &[#(#metadata_keys),*],
             description: #description,
             error_description: #error_description,
             doc: #doc,

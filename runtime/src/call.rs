@@ -37,6 +37,8 @@ pub struct Site {
     pub emit_on: EmitOn,
     /// The severity of the event of a panicking body; `None`: a panic emits nothing.
     pub panic: Option<Severity>,
+    /// The keys of the attribute's `metadata(...)`, for the catalog.
+    pub metadata_keys: &'static [&'static str],
     /// The description on `Ok`, unless rendered per call or set by the body.
     pub description: &'static str,
     /// The description on `Err`, unless rendered per call or set by the body.

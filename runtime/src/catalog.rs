@@ -19,7 +19,7 @@
 
 use std::fmt::Write as _;
 
-use crate::call::Site;
+use crate::call::{EmitOn, Site};
 use crate::name::{Action, Category};
 use crate::severity::Severity;
 
@@ -76,6 +76,27 @@ impl Entry {
         self.site.success
     }
 
+    /// The severity of its event on `Err` (`error` unless the attribute says otherwise; an
+    /// error value may choose its own).
+    pub fn error(&self) -> Severity {
+        self.site.error
+    }
+
+    /// Which outcomes emit (`emit_on`).
+    pub fn emit_on(&self) -> EmitOn {
+        self.site.emit_on
+    }
+
+    /// The severity of the event of a panicking body, if it emits one (`panic`).
+    pub fn panic(&self) -> Option<Severity> {
+        self.site.panic
+    }
+
+    /// The keys of its `metadata(...)`.
+    pub fn metadata_keys(&self) -> &'static [&'static str] {
+        self.site.metadata_keys
+    }
+
     /// The description on `Ok`: the attribute's template (with `{placeholders}` as written) or
     /// the default.
     pub fn description_template(&self) -> &'static str {
@@ -128,19 +149,32 @@ pub fn types() -> (Vec<Category>, Vec<Action>) {
 /// The catalog as a Markdown table, for a project's documentation: one row per function.
 pub fn markdown() -> String {
     let mut table = String::from(
-        "| category | action | on `Ok` | description | on `Err` | doc | function |\n\
-         |---|---|---|---|---|---|---|\n",
+        "| category | action | on `Ok` | description | on `Err` | description on `Err` | metadata | doc | function |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
     for entry in entries() {
+        let outcome = |emits: bool, severity: Severity| {
+            if emits {
+                severity.to_string()
+            } else {
+                "(nothing)".to_owned()
+            }
+        };
         let _ = writeln!(
             table,
-            "| `{}` | `{}` | {} | {} | {} | {} | `{}::{}` ({}:{}) |",
+            "| `{}` | `{}` | {} | {} | {}{} | {} | {} | {} | `{}::{}` ({}:{}) |",
             entry.category(),
             entry.action(),
-            entry.success(),
+            outcome(entry.emit_on() != EmitOn::Err, entry.success()),
             cell(entry.description_template()),
+            outcome(entry.emit_on() != EmitOn::Ok, entry.error()),
+            entry
+                .panic()
+                .map(|level| format!("; panic: {level}"))
+                .unwrap_or_default(),
             cell(entry.error_description_template()),
+            cell(&entry.metadata_keys().join(", ")),
             entry.doc().map(cell).unwrap_or_default(),
             entry.module_path,
             entry.function,

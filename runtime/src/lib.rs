@@ -41,6 +41,7 @@ pub use broadcast::{
     TryRecvError,
 };
 pub use builder::{BuildError, BuildProblem, EventBuilder};
+pub use call::EmitOn;
 pub use delivery::DeliveryFailure;
 pub use dispatch::{
     DefaultGuard, EmitError, SetGlobalDefaultError, emit, get_default, has_default, set_default,

@@ -31,6 +31,20 @@ pub fn ping(name: &str) -> Result<(), HandlerError> {
     Ok(())
 }
 
+/// A health check that reports only its failures, critical ones, with its context.
+#[emits_event(
+    category = "cluster",
+    action = "health_check",
+    emit_on = "err",
+    error = "critical",
+    metadata("Cluster" = cluster, attempt),
+    panic = "alert"
+)]
+pub fn health_check(cluster: &str, attempt: u32) -> Result<(), HandlerError> {
+    let _ = (cluster, attempt);
+    Ok(())
+}
+
 /// Design handlers, in a module.
 pub mod designs {
     use super::{HandlerError, emits_event};

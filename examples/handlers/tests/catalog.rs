@@ -19,6 +19,11 @@ fn the_catalog_lists_each_annotated_function_once() {
         })
         .collect();
     let expected = [
+        (
+            "cluster/health_check",
+            "health_check",
+            "tidings_example_handlers",
+        ),
         ("connection/delete", "delete", "tidings_example_handlers"),
         ("connection/ping", "ping", "tidings_example_handlers"),
         (
@@ -80,6 +85,17 @@ fn an_entry_holds_what_the_attribute_says_and_where_the_function_is() {
     );
     let deploy = entries.iter().find(|e| e.function == "deploy").unwrap();
     assert_eq!(deploy.success(), Severity::Informational);
+    let health = entries
+        .iter()
+        .find(|e| e.function == "health_check")
+        .unwrap();
+    assert_eq!(health.emit_on(), tidings::EmitOn::Err);
+    assert_eq!(health.error(), Severity::Critical);
+    assert_eq!(health.panic(), Some(Severity::Alert));
+    assert_eq!(health.metadata_keys(), ["Cluster", "attempt"]);
+    assert_eq!(ping.emit_on(), tidings::EmitOn::Both);
+    assert_eq!(ping.error(), Severity::Error);
+    assert_eq!(ping.panic(), None);
     let delete = entries.iter().find(|e| e.function == "delete").unwrap();
     assert_eq!(
         delete.error_description_template(),
@@ -91,16 +107,31 @@ fn an_entry_holds_what_the_attribute_says_and_where_the_function_is() {
 fn the_markdown_table_has_a_row_per_function() {
     let table = catalog::markdown();
     let rows: Vec<&str> = table.lines().skip(2).collect();
-    assert_eq!(rows.len(), 8, "{table}");
+    assert_eq!(rows.len(), 9, "{table}");
     assert!(
         rows.iter()
-            .any(|row| row.starts_with("| `connection` | `ping` | success | Pinged {name} |")),
+            .any(|row| row
+                .starts_with("| `connection` | `ping` | success | Pinged {name} | error |")),
+        "{table}"
+    );
+    assert!(
+        rows.iter().any(|row| row.starts_with(
+            "| `cluster` | `health_check` | (nothing) | cluster health check succeeded | \
+             critical; panic: alert | cluster health check failed | Cluster, attempt |"
+        )),
         "{table}"
     );
     let (categories, actions) = catalog::types();
     assert_eq!(
         categories.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-        ["connection", "design", "environment", "model", "workspace"]
+        [
+            "cluster",
+            "connection",
+            "design",
+            "environment",
+            "model",
+            "workspace"
+        ]
     );
     assert!(actions.iter().any(|a| a == "deploy"));
 }
