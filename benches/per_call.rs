@@ -93,6 +93,39 @@ fn annotated(user: Uuid, connection_id: Uuid, fail: bool) -> Result<u64, PingErr
     work(connection_id, fail)
 }
 
+/// Only failures emit (`emit_on = "err"`): on `Ok`, no event is built.
+#[inline(never)]
+#[emits_event(category = "connection", action = "ping", acted_upon = connection_id, user = user, emit_on = "err")]
+fn annotated_only_errors(user: Uuid, connection_id: Uuid, fail: bool) -> Result<u64, PingError> {
+    work(connection_id, fail)
+}
+
+/// Two metadata entries from the arguments, taken before the body runs.
+#[inline(never)]
+#[emits_event(category = "connection", action = "ping", acted_upon = connection_id, user = user, metadata("Context Name" = context, attempt))]
+fn annotated_metadata(
+    user: Uuid,
+    connection_id: Uuid,
+    context: &str,
+    attempt: u32,
+    fail: bool,
+) -> Result<u64, PingError> {
+    work(connection_id, fail)
+}
+
+/// Only failures emit, with the same two metadata entries: their cost is paid on `Ok` too.
+#[inline(never)]
+#[emits_event(category = "connection", action = "ping", acted_upon = connection_id, user = user, emit_on = "err", metadata("Context Name" = context, attempt))]
+fn annotated_only_errors_metadata(
+    user: Uuid,
+    connection_id: Uuid,
+    context: &str,
+    attempt: u32,
+    fail: bool,
+) -> Result<u64, PingError> {
+    work(connection_id, fail)
+}
+
 /// The same handler as an `async fn`, without the attribute.
 #[inline(never)]
 async fn plain_async(connection_id: Uuid, fail: bool) -> Result<u64, PingError> {
@@ -243,6 +276,26 @@ fn per_call(c: &mut Criterion) {
             b.iter(|| {
                 drain_sometimes(&tab, &mut n);
                 black_box(annotated(user, black_box(id), fail).is_ok())
+            });
+        });
+        // The grammar's keys: only errors, metadata from the arguments, both.
+        group.bench_function(format!("emits_event_only_errors_{name}"), |b| {
+            b.iter(|| {
+                drain_sometimes(&tab, &mut n);
+                black_box(annotated_only_errors(user, black_box(id), fail).is_ok())
+            });
+        });
+        group.bench_function(format!("emits_event_metadata_{name}"), |b| {
+            b.iter(|| {
+                drain_sometimes(&tab, &mut n);
+                black_box(annotated_metadata(user, black_box(id), "minikube", 3, fail).is_ok())
+            });
+        });
+        group.bench_function(format!("emits_event_only_errors_metadata_{name}"), |b| {
+            b.iter(|| {
+                drain_sometimes(&tab, &mut n);
+                let ok = annotated_only_errors_metadata(user, black_box(id), "minikube", 3, fail);
+                black_box(ok.is_ok())
             });
         });
         // Async: each call polled to completion by `block_on` on this thread.
