@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pg::TestDb;
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{Json, ToSql, Type};
+use postgres::types::{Json, ToSql};
 use tidings::{Emitter, Event, PgStore, Uuid};
 
 /// Events per measured burst through the background writer.
@@ -227,22 +227,7 @@ fn copy_binary(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
             "COPY tidings_events ({COLUMNS}) FROM STDIN BINARY"
         ))
         .expect("COPY starts");
-    let types = [
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::JSONB,
-        Type::TIMESTAMPTZ,
-        Type::TIMESTAMPTZ,
-    ];
-    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    let mut writer = BinaryCopyInWriter::new(sink, &PgStore::__COLUMN_TYPES);
     for event in events {
         writer
             .write(&Values::of(event).params())

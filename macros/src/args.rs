@@ -325,11 +325,7 @@ fn description(
     let mut known = true;
     for name in names.iter().filter(|n| !params.contains(n)) {
         known = false;
-        let params = if params.is_empty() {
-            "none".to_owned()
-        } else {
-            params.join(", ")
-        };
+        let params = parameter_list(params);
         errors.at(
             &lit,
             format!(
@@ -345,6 +341,15 @@ fn description(
     } else {
         Description::Fixed(lit)
     })
+}
+
+/// The function's parameters, for an error message: `a, b`, or `none`.
+fn parameter_list(params: &[String]) -> String {
+    if params.is_empty() {
+        "none".to_owned()
+    } else {
+        params.join(", ")
+    }
 }
 
 /// `success`, `error` and `panic`: a severity, as the name of its `Severity` variant. `success`
@@ -455,11 +460,7 @@ fn metadata(list: TokenStream, params: &[String], errors: &mut Errors) -> Vec<(L
             MetaEntry::Param(ident) => {
                 let name = ident.unraw().to_string();
                 if !params.contains(&name) {
-                    let params = if params.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        params.join(", ")
-                    };
+                    let params = parameter_list(params);
                     errors.at(
                         &ident,
                         format!(

@@ -277,6 +277,11 @@ impl PgStore {
     #[doc(hidden)]
     pub const __INSERT: &str = INSERT;
 
+    /// The columns' types, in the order `COPY` writes them, for the benchmark of insert
+    /// methods. Not a public API.
+    #[doc(hidden)]
+    pub const __COLUMN_TYPES: [Type; 13] = COLUMN_TYPES;
+
     /// Connects to the database of `url` (a `postgres://` URL or `key=value` pairs, as libpq
     /// takes them), and creates or checks the schema. TLS is not supported: connect over a
     /// trusted network or a local socket (`host=/var/run/postgresql`).
