@@ -4,9 +4,9 @@
 //!
 //! | verb, path | what |
 //! |---|---|
-//! | `GET /` | the user's events: `page` (from 0), `pagesize` (a number or `all`, default 25), `search`, `order` (`asc`/`desc`), `sort` (`created_at`/`updated_at`), `status`, and repeatable `category`, `action`, `severity`, `actedUpon` |
+//! | `GET /` | the user's events: `page` (from 0), `pagesize` (a number or `all`, default 25), `search`, `order` (`asc`/`desc`), `sort` (`created_at`/`updated_at`), `status`, and `category`, `action`, `severity`, `actedUpon`, each repeated or one JSON array of strings; other parameters are ignored. Answers `events`, `page`, `pageSize`, `totalCount`, `countBySeverityLevel` (`[{"severity", "count"}]`, most urgent first: the user's events with the request's `status`, unread without one) and `readCount` |
 //! | `GET /{id}` | one event of the user (404 for another user's) |
-//! | `GET /types` | the distinct categories and actions of the user's events, and (feature `catalog`) of every annotated function of the binary: what can happen, not only what happened |
+//! | `GET /types` | `{"category": [...], "action": [...]}`: the distinct categories and actions of the user's events, and (feature `catalog`) of every annotated function of the binary: what can happen, not only what happened |
 //! | `GET /subscribe` | Server-Sent Events: every frame has `id:` (the event id) and the event as JSON in `data:`; a reconnect with `Last-Event-ID` first gets the stored events it missed, in order, then the live ones, with no gap and no duplicate; a subscriber that fell behind gets an `event: lagged` frame with `{"missed": n}`; an unknown `Last-Event-ID` gets `event: reload` |
 //! | `POST /` | a client event: `category`, `action`, `severity` required; the server sets id, user, system, status and timestamps; 201 with the stored event |
 //! | `PUT /status/{id}` | `{"status": "read"}` |
@@ -316,24 +316,62 @@ fn parse_query(raw: Option<&str>, user: Uuid) -> Result<EventQuery, ApiError> {
                 },
             )?),
             "status" => query.status(parameter("status", value.parse())?),
-            "category" => query.category(parameter("category", Category::new(value.to_owned()))?),
-            "action" => query.action(parameter("action", Action::new(value.to_owned()))?),
-            "severity" => query.severity(parameter("severity", value.parse())?),
-            "actedUpon" => query.acted_upon(parameter(
+            "category" => each(
+                "category",
+                value,
+                |q, v| Ok(q.category(Category::new(v.to_owned()).map_err(|e| e.to_string())?)),
+                query,
+            )?,
+            "action" => each(
+                "action",
+                value,
+                |q, v| Ok(q.action(Action::new(v.to_owned()).map_err(|e| e.to_string())?)),
+                query,
+            )?,
+            "severity" => each(
+                "severity",
+                value,
+                |q, v| Ok(q.severity(v.parse().map_err(|e: crate::UnknownLevel| e.to_string())?)),
+                query,
+            )?,
+            "actedUpon" => each(
                 "actedUpon",
-                Uuid::parse_str(value)
-                    .map_err(|_| format!("`actedUpon` must be a UUID, not {value:?}")),
-            )?),
-            other => {
-                return Err(ApiError::bad(
-                    "query",
-                    format!(
-                        "unknown parameter {other:?}; the parameters are page, pagesize, search, \
-                         order, sort, status, category, action, severity, actedUpon"
-                    ),
-                ));
-            }
+                value,
+                |q, v| {
+                    let id = Uuid::parse_str(v)
+                        .map_err(|_| format!("`actedUpon` must be a UUID, not {v:?}"))?;
+                    Ok(q.acted_upon(id))
+                },
+                query,
+            )?,
+            // Parameters this API does not take (Meshery's UI sends `author`) are ignored, as
+            // Meshery's server does.
+            _ => query,
         };
+    }
+    Ok(query)
+}
+
+/// A multi-valued filter: repeated (`severity=error&severity=warning`), or one JSON array of
+/// strings (`severity=["error","warning"]`, as Meshery's UI sends it). Each value is added by
+/// `add`; a malformed array or value is a 400 naming the parameter.
+fn each(
+    field: &'static str,
+    value: &str,
+    add: impl Fn(EventQuery, &str) -> Result<EventQuery, String>,
+    mut query: EventQuery,
+) -> Result<EventQuery, ApiError> {
+    if !value.trim_start().starts_with('[') {
+        return parameter(field, add(query, value));
+    }
+    let values: Vec<String> = parameter(
+        field,
+        serde_json::from_str(value).map_err(|e| {
+            format!("`{field}` as a list must be a JSON array of strings, not {value:?} ({e})")
+        }),
+    )?;
+    for value in &values {
+        query = parameter(field, add(query, value))?;
     }
     Ok(query)
 }
@@ -363,10 +401,12 @@ async fn list(
         store.query(&query).map_err(ApiError::internal)
     })
     .await?;
-    let unread: Map<String, Value> = page
-        .unread_by_severity
+    // Meshery's shape: an array of `{severity, count}`, most urgent first.
+    let counts: Vec<Value> = page
+        .count_by_severity
         .iter()
-        .map(|(severity, count)| (severity.as_str().to_owned(), json!(count)))
+        .rev()
+        .map(|(severity, count)| json!({"severity": severity.as_str(), "count": count}))
         .collect();
     Ok(Json(json!({
         "events": page.events,
@@ -376,7 +416,8 @@ async fn list(
             PageSize::Limit(n) => json!(n),
         },
         "totalCount": page.total,
-        "unreadCountBySeverity": unread,
+        "countBySeverityLevel": counts,
+        "readCount": page.read_count,
     })))
 }
 
@@ -398,14 +439,15 @@ async fn types(State(web): State<Web>, User(user): User) -> Result<Json<Value>, 
         types.actions.dedup();
     }
     Ok(Json(json!({
-        "categories": types.categories,
-        "actions": types.actions,
+        "category": types.categories,
+        "action": types.actions,
     })))
 }
 
-/// What a client may send; the server sets the rest.
+/// What a client may send; the server sets the rest, and ignores fields it does not take (a
+/// client never sets the user, system, id, status or times).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct ClientEvent {
     acted_upon: Option<Uuid>,
     category: Option<String>,
@@ -500,21 +542,19 @@ fn owned(store: &dyn EventStore, user: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, 
     Ok(mine)
 }
 
+/// Every body takes the fields it knows and ignores the others (Meshery's UI sends more).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct StatusBody {
     status: String,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct BulkStatusBody {
     status: String,
     ids: Vec<Uuid>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct BulkBody {
     ids: Vec<Uuid>,
 }

@@ -175,14 +175,20 @@ impl EventStore for MemoryStore {
                 .map(|e| (***e).clone())
                 .collect(),
         };
-        let mut unread_by_severity = BTreeMap::new();
+        let mut count_by_severity = BTreeMap::new();
+        let mut read_count = 0;
+        let counted = query.counted_status();
         for event in inner.stored() {
-            if event.status() == Status::Unread
-                && query
-                    .user_id()
-                    .is_none_or(|user| event.user_id() == Some(user))
+            if query
+                .user_id()
+                .is_none_or(|user| event.user_id() == Some(user))
             {
-                *unread_by_severity.entry(event.severity()).or_insert(0) += 1;
+                if event.status() == counted {
+                    *count_by_severity.entry(event.severity()).or_insert(0) += 1;
+                }
+                if event.status() == Status::Read {
+                    read_count += 1;
+                }
             }
         }
         Ok(EventPage {
@@ -190,7 +196,8 @@ impl EventStore for MemoryStore {
             page: query.page_number(),
             page_size: query.page_limit(),
             total,
-            unread_by_severity,
+            count_by_severity,
+            read_count,
         })
     }
 

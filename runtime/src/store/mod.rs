@@ -401,10 +401,19 @@ impl EventQuery {
         .flatten()
     }
 
-    /// The user whose events are asked for; also whose unread events
-    /// [`EventPage::unread_by_severity`] counts.
+    /// The user whose events are asked for; also whose events
+    /// [`EventPage::count_by_severity`] counts.
     pub fn user_id(&self) -> Option<Uuid> {
         self.user
+    }
+    /// The status asked for, if any.
+    pub fn status_filter(&self) -> Option<Status> {
+        self.status
+    }
+    /// The status whose events [`EventPage::count_by_severity`] counts: the query's, unread
+    /// without one.
+    pub fn counted_status(&self) -> Status {
+        self.status.unwrap_or(Status::Unread)
     }
     /// The sort field.
     pub fn sort_field(&self) -> SortField {
@@ -445,8 +454,11 @@ pub struct EventPage {
     pub page_size: PageSize,
     /// How many events match the query, on every page.
     pub total: usize,
-    /// Unread events per severity among the events of the query's user (of every user without
-    /// one), whatever the other filters: what a notification badge shows. Severities with none
-    /// are absent.
-    pub unread_by_severity: BTreeMap<Severity, usize>,
+    /// Events per severity among the events of the query's user (of every user without one)
+    /// whose status is the query's status, unread when the query has none, whatever the other
+    /// filters: what a notification badge shows. Severities with none are absent.
+    pub count_by_severity: BTreeMap<Severity, usize>,
+    /// How many events of the query's user (of every user without one) are read, whatever the
+    /// filters.
+    pub read_count: usize,
 }

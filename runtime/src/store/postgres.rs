@@ -1073,34 +1073,37 @@ impl EventStore for PgStore {
                 )
                 .context(context)?;
             let events = read_events(&rows)?;
-            let counts = match query.user_id() {
-                Some(user) => client.query(
-                    "SELECT severity, count(*) FROM tidings_events \
-                     WHERE status = 'unread' AND user_id = $1 GROUP BY severity",
-                    &[&user],
-                ),
-                None => client.query(
-                    "SELECT severity, count(*) FROM tidings_events \
-                     WHERE status = 'unread' GROUP BY severity",
-                    &[],
-                ),
-            }
-            .context(context)?;
-            let mut unread_by_severity = BTreeMap::new();
+            // Per severity with the counted status, and read: the user's events (everyone's).
+            let counted = query.counted_status().as_str();
+            let counts = client
+                .query(
+                    "SELECT severity, count(*) FILTER (WHERE status = $1), \
+                     count(*) FILTER (WHERE status = 'read') FROM tidings_events \
+                     WHERE ($2::uuid IS NULL OR user_id = $2) GROUP BY severity",
+                    &[&counted, &query.user_id()],
+                )
+                .context(context)?;
+            let mut count_by_severity = BTreeMap::new();
+            let mut read_count = 0_usize;
             for row in counts {
                 let severity: Severity = row
                     .get::<_, String>(0)
                     .parse()
                     .map_err(|e| backend(context, e))?;
                 let count: i64 = row.get(1);
-                unread_by_severity.insert(severity, usize::try_from(count).unwrap_or(0));
+                if count > 0 {
+                    count_by_severity.insert(severity, usize::try_from(count).unwrap_or(0));
+                }
+                let read: i64 = row.get(2);
+                read_count += usize::try_from(read).unwrap_or(0);
             }
             Ok(EventPage {
                 events,
                 page: query.page_number(),
                 page_size: query.page_limit(),
                 total: usize::try_from(total).unwrap_or(0),
-                unread_by_severity,
+                count_by_severity,
+                read_count,
             })
         })
     }

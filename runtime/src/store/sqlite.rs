@@ -574,17 +574,23 @@ impl EventStore for SqliteStore {
             })
             .context("cannot query events")?;
 
-        let (count_clause, count_values) = match query.user_id() {
+        // Per severity with the counted status, and read: the user's events (everyone's).
+        let (user_clause, user_values) = match query.user_id() {
             Some(user) => (
-                "WHERE status = 'unread' AND user_id = ?1",
+                "AND user_id = ?2",
                 vec![SqlValue::Blob(user.as_bytes().to_vec())],
             ),
-            None => ("WHERE status = 'unread'", Vec::new()),
+            None => ("", Vec::new()),
         };
-        let mut unread_by_severity = BTreeMap::new();
+        let counted = query.counted_status().as_str();
+        let count_values: Vec<SqlValue> = std::iter::once(SqlValue::Text(counted.to_owned()))
+            .chain(user_values.iter().cloned())
+            .collect();
+        let mut count_by_severity = BTreeMap::new();
         let mut statement = connection
             .prepare_cached(&format!(
-                "SELECT severity, count(*) FROM events {count_clause} GROUP BY severity"
+                "SELECT severity, count(*) FROM events WHERE status = ?1 {user_clause} \
+                 GROUP BY severity"
             ))
             .context("cannot query events")?;
         let rows = statement
@@ -597,14 +603,24 @@ impl EventStore for SqliteStore {
             let severity: Severity = severity
                 .parse()
                 .map_err(|e| backend("cannot query events", e))?;
-            unread_by_severity.insert(severity, usize::try_from(count).unwrap_or(0));
+            count_by_severity.insert(severity, usize::try_from(count).unwrap_or(0));
         }
+        let read_values: Vec<SqlValue> = std::iter::once(SqlValue::Text("read".to_owned()))
+            .chain(user_values)
+            .collect();
+        let read_count: i64 = connection
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM events WHERE status = ?1 {user_clause}"
+            ))
+            .and_then(|mut s| s.query_row(params_from_iter(read_values.iter()), |row| row.get(0)))
+            .context("cannot query events")?;
         Ok(EventPage {
             events,
             page: query.page_number(),
             page_size: query.page_limit(),
             total: usize::try_from(total).unwrap_or(0),
-            unread_by_severity,
+            count_by_severity,
+            read_count: usize::try_from(read_count).unwrap_or(0),
         })
     }
 

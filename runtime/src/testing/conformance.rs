@@ -432,12 +432,23 @@ fn unread_counts(store: &dyn EventStore) {
         .unwrap();
     assert_eq!(page.total, 1);
     assert_eq!(
-        page.unread_by_severity,
+        page.count_by_severity,
         BTreeMap::from([(Severity::Success, 2), (Severity::Error, 1)]),
         "counts cover the user's unread events whatever the other filters"
     );
+    assert_eq!(page.read_count, 1, "the user's read events");
+    let read = store
+        .query(&EventQuery::new().user(alice).status(Status::Read))
+        .unwrap();
+    assert_eq!(
+        read.count_by_severity,
+        BTreeMap::from([(Severity::Warning, 1)]),
+        "with a status, the counts are of that status"
+    );
+    assert_eq!(read.read_count, 1);
     let everyone = store.query(&EventQuery::new()).unwrap();
-    assert_eq!(everyone.unread_by_severity[&Severity::Critical], 1);
+    assert_eq!(everyone.count_by_severity[&Severity::Critical], 1);
+    assert_eq!(everyone.read_count, 1);
 }
 
 fn mark_read_and_unread(store: &dyn EventStore) {
