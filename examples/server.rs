@@ -1,5 +1,6 @@
-//! An axum server with annotated handlers, the events API and live stream under `/api/events`,
-//! SQLite as the store, and the notification center at `/`.
+//! An axum server with annotated handlers, the events API and live stream under `/api/events`
+//! (and under `/api/system/events`, where Meshery's UI reads it), SQLite as the store, and the
+//! notification center at `/`.
 //!
 //! ```sh
 //! cargo run -p tidings-example-server --example server -- --port 8080 --db tidings-events.db
@@ -245,6 +246,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .route("/api/connections/{name}/ping", post(ping_route))
         .route("/api/designs/{design}/deploy", post(deploy_route))
         .nest_service("/api/events", tidings::web::router(events.clone(), user_of))
+        // The same API where Meshery's UI reads it, with error details in MeshKit's shape.
+        .nest_service(
+            "/api/system/events",
+            tidings::web::router_with(
+                events.clone(),
+                user_of,
+                tidings::web::Options::default().meshery_errors(true),
+            ),
+        )
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
     println!(

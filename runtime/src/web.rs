@@ -72,12 +72,14 @@ struct Web {
 #[derive(Debug, Clone)]
 pub struct Options {
     keep_alive: std::time::Duration,
+    meshery_errors: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             keep_alive: DEFAULT_KEEP_ALIVE,
+            meshery_errors: false,
         }
     }
 }
@@ -94,6 +96,59 @@ impl Options {
     pub fn keep_alive_interval(&self) -> std::time::Duration {
         self.keep_alive
     }
+
+    /// Serves each error event with `metadata.error` as well, derived from `err` in the shape
+    /// of MeshKit's error type, which Meshery's UI reads for its error details: `Code`,
+    /// `Severity` (MeshKit's number: 3 for emergency, 2 critical, 1 alert and error, 0 the
+    /// others), `ShortDescription` (the message), `LongDescription` (the long description, or
+    /// the causes), `ProbableCause` and `SuggestedRemediation`. `err` stays the one stored
+    /// source; `error` is made when an event is served (the list, one event, a created event,
+    /// the live stream). Off by default; mount a second router with it where Meshery's UI
+    /// reads (`/api/system/events`).
+    pub fn meshery_errors(mut self, on: bool) -> Self {
+        self.meshery_errors = on;
+        self
+    }
+}
+
+/// An event as this API serves it: with `metadata.error` derived from `err` when
+/// [`Options::meshery_errors`] is on.
+fn shown(options: &Options, event: &Event) -> Value {
+    let mut value = serde_json::to_value(event).unwrap_or_else(|_| json!({}));
+    if !options.meshery_errors {
+        return value;
+    }
+    let Some(err) = event.metadata().get(crate::ERR_KEY) else {
+        return value;
+    };
+    let strings = |key: &str| -> Vec<Value> {
+        err.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let long = match err.get("longDescription").and_then(Value::as_str) {
+        Some(text) => vec![json!(text)],
+        None => strings("causes"),
+    };
+    let level = match event.severity() {
+        crate::Severity::Emergency => 3,
+        crate::Severity::Critical => 2,
+        crate::Severity::Alert | crate::Severity::Error => 1,
+        _ => 0,
+    };
+    let error = json!({
+        "Code": err.get("code").and_then(Value::as_str).unwrap_or_default(),
+        "Severity": level,
+        "ShortDescription": [err.get("message").and_then(Value::as_str).unwrap_or_default()],
+        "LongDescription": long,
+        "ProbableCause": strings("probableCauses"),
+        "SuggestedRemediation": strings("suggestedRemediations"),
+    });
+    if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("error".to_owned(), error);
+    }
+    value
 }
 
 /// How often a live stream sends a keep-alive comment unless told otherwise: 15 seconds.
@@ -409,7 +464,7 @@ async fn list(
         .map(|(severity, count)| json!({"severity": severity.as_str(), "count": count}))
         .collect();
     Ok(Json(json!({
-        "events": page.events,
+        "events": page.events.iter().map(|e| shown(&web.options, e)).collect::<Vec<_>>(),
         "page": page.page,
         "pageSize": match page.page_size {
             PageSize::All => json!("all"),
@@ -468,7 +523,7 @@ async fn create(
     State(web): State<Web>,
     User(user): User,
     bytes: axum::body::Bytes,
-) -> Result<(StatusCode, Json<Event>), ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let client: ClientEvent = body(&bytes)?;
     let category = client
         .category
@@ -518,7 +573,7 @@ async fn create(
             .ok_or_else(|| ApiError::internal("the event could not be stored"))
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(stored)))
+    Ok((StatusCode::CREATED, Json(shown(&web.options, &stored))))
 }
 
 fn parse_id(text: &str) -> Result<Uuid, ApiError> {
@@ -569,9 +624,10 @@ async fn set_status_one(
     User(user): User,
     Path(id): Path<String>,
     bytes: axum::body::Bytes,
-) -> Result<Json<Event>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let status = parse_status(&body::<StatusBody>(&bytes)?.status)?;
+    let options = web.options.clone();
     with_store(&web, move |store| {
         if owned(store, user, &[id])?.is_empty() {
             return Err(ApiError::not_found());
@@ -580,7 +636,7 @@ async fn set_status_one(
         store
             .get(id)
             .map_err(ApiError::internal)?
-            .map(Json)
+            .map(|event| Json(shown(&options, &event)))
             .ok_or_else(ApiError::not_found)
     })
     .await
@@ -590,14 +646,15 @@ async fn get_one(
     State(web): State<Web>,
     User(user): User,
     Path(id): Path<String>,
-) -> Result<Json<Event>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
+    let options = web.options.clone();
     with_store(&web, move |store| {
         store
             .get(id)
             .map_err(ApiError::internal)?
             .filter(|event| event.user_id() == Some(user))
-            .map(Json)
+            .map(|event| Json(shown(&options, &event)))
             .ok_or_else(ApiError::not_found)
     })
     .await
@@ -662,6 +719,7 @@ async fn subscribe(
         replay: VecDeque::new(),
         replayed: HashSet::new(),
         live,
+        options: web.options.clone(),
     };
     if let Some(last) = headers.get("last-event-id") {
         let last = last
@@ -679,7 +737,7 @@ async fn subscribe(
             Some(missed) if missed.len() <= MAX_REPLAY => {
                 for event in missed {
                     stream.replayed.insert(event.id());
-                    stream.replay.push_back(frame(&event));
+                    stream.replay.push_back(frame(&web.options, &event));
                 }
             }
             _ => stream
@@ -690,8 +748,12 @@ async fn subscribe(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(web.options.keep_alive)))
 }
 
-fn frame(event: &Event) -> Frame {
-    let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
+fn frame(options: &Options, event: &Event) -> Frame {
+    let data = if options.meshery_errors {
+        shown(options, event).to_string()
+    } else {
+        serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned())
+    };
     Frame::default().id(event.id().to_string()).data(data)
 }
 
@@ -700,6 +762,7 @@ struct LiveStream {
     replay: VecDeque<Frame>,
     replayed: HashSet<Uuid>,
     live: Subscription,
+    options: Options,
 }
 
 impl futures_core::Stream for LiveStream {
@@ -715,7 +778,7 @@ impl futures_core::Stream for LiveStream {
                     if self.replayed.remove(&event.id()) {
                         continue;
                     }
-                    Poll::Ready(Some(Ok(frame(&event))))
+                    Poll::Ready(Some(Ok(frame(&self.options, &event))))
                 }
                 Poll::Ready(Some(Err(Lagged(missed)))) => Poll::Ready(Some(Ok(Frame::default()
                     .event("lagged")

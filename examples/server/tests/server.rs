@@ -149,3 +149,140 @@ async fn the_example_server_serves_the_page_the_handlers_and_the_api() {
     );
     assert_eq!(listed["events"][2]["metadata"]["Design"], "web-frontend");
 }
+
+/// Meshery's UI, replayed: the requests its notification center sends, in its order and shapes
+/// (`../shared/reference/meshery-wire-contract.md`), against the example's Meshery mount, each
+/// answer read the way the UI reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meshery_ui_requests_work_against_the_meshery_mount() {
+    let server = Server::start();
+    let api = format!("{}/api/system/events", server.base);
+    let client = reqwest::Client::new();
+    let cookie = server.cookie(&client).await;
+    let get = |query: &str| {
+        client
+            .get(format!("{api}{query}"))
+            .header("cookie", &cookie)
+            .send()
+    };
+    for path in [
+        "/api/connections/minikube/ping",
+        "/api/connections/staging/ping",
+        "/api/designs/web-frontend/deploy",
+        "/api/designs/api-gateway/deploy",
+    ] {
+        client
+            .post(format!("{}{path}", server.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+    }
+    // The page of events, as the UI asks for it (with the `author` filter it sends).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        let page: Value = get("?page=0&sort=created_at&order=desc&pagesize=15&author=")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if page["totalCount"] == 4 {
+            break page;
+        }
+        assert!(Instant::now() < deadline, "events never stored: {page}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events.len(), 4);
+    assert_eq!(page["readCount"], 0);
+    // The error details the UI renders: MeshKit's shape, under `error`, derived from `err`.
+    let failed = events.iter().find(|e| e["severity"] == "error").unwrap();
+    assert_eq!(
+        failed["metadata"]["error"]["ShortDescription"][0],
+        failed["metadata"]["err"]["message"]
+    );
+    assert_eq!(failed["metadata"]["error"]["Severity"], 1);
+    assert_eq!(
+        failed["metadata"]["error"]["LongDescription"][0],
+        "connection refused"
+    );
+
+    // The bell's summary.
+    let summary: Value = get("?page=0&pagesize=1&status=unread")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        summary["countBySeverityLevel"],
+        serde_json::json!([{"severity": "error", "count": 1}, {"severity": "success", "count": 3}])
+    );
+    // A severity clicked in the badge: one JSON array, as the UI sends it.
+    let errors: Value = get("?severity=%5B%22error%22%5D&status=unread")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(errors["totalCount"], 1);
+    assert_eq!(errors["events"][0]["id"], failed["id"]);
+
+    // Mark one read, then two in bulk; the read count follows.
+    let ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let answer = client
+        .put(format!("{api}/status/{}", ids[0]))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({"status": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let answer = client
+        .put(format!("{api}/status/bulk"))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({"ids": [ids[1], ids[2]], "status": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let page: Value = get("?page=0&pagesize=1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["readCount"], 3);
+
+    // Delete one, then the rest in bulk.
+    let answer = client
+        .delete(format!("{api}/{}", ids[0]))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 204);
+    let answer = client
+        .delete(format!("{api}/bulk"))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({"ids": [ids[1], ids[2], ids[3]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 204);
+    let page: Value = get("?page=0&pagesize=15")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["totalCount"], 0);
+
+    // The filter menu's choices.
+    let types: Value = get("/types").await.unwrap().json().await.unwrap();
+    assert!(
+        types["category"].is_array() && types["action"].is_array(),
+        "{types}"
+    );
+}
