@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `GET /` | the user's events: `page` (from 0), `pagesize` (a number or `all`, default 25), `search`, `order` (`asc`/`desc`), `sort` (`created_at`/`updated_at`), `status`, and `category`, `action`, `severity`, `actedUpon`, each repeated or one JSON array of strings; other parameters are ignored. Answers `events`, `page`, `pageSize`, `totalCount`, `countBySeverityLevel` (`[{"severity", "count"}]`, most urgent first: the user's events with the request's `status`, unread without one) and `readCount` |
 //! | `GET /{id}` | one event of the user (404 for another user's) |
+//! | `GET /openapi.json` | the OpenAPI 3.1 document of this API, generated from the code (`utoipa`), paths relative to the mount |
 //! | `GET /types` | `{"category": [...], "action": [...]}`: the distinct categories and actions of the user's events, and (feature `catalog`) of every annotated function of the binary: what can happen, not only what happened |
 //! | `GET /subscribe` | Server-Sent Events: every frame has `id:` (the event id) and the event as JSON in `data:`; a reconnect with `Last-Event-ID` first gets the stored events it missed, in order, then the live ones, with no gap and no duplicate; a subscriber that fell behind gets an `event: lagged` frame with `{"missed": n}`; an unknown `Last-Event-ID` gets `event: reload` |
 //! | `POST /` | a client event: `category`, `action`, `severity` required; the server sets id, user, system, status and timestamps; 201 with the stored event |
@@ -39,6 +40,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
+
+mod openapi;
 
 use crate::broadcast::{Lagged, Subscription};
 use crate::builder::BuildProblem;
@@ -222,6 +225,7 @@ where
 fn routes() -> Router<Web> {
     Router::new()
         .route("/", get(list).post(create))
+        .route("/openapi.json", get(openapi_document))
         .route("/types", get(types))
         .route("/subscribe", get(subscribe))
         .route("/status/bulk", put(set_status_bulk))
@@ -325,6 +329,17 @@ fn store(web: &Web) -> Result<&Arc<dyn EventStore>, ApiError> {
 /// Runs store work on tokio's blocking pool: a slow query (a large database, a file locked by
 /// another writer) must not hold an executor thread, and with it other requests and the
 /// keepalives of live streams. A store that panics answers 500.
+/// The OpenAPI 3.1 document of this API (paths relative to where it is mounted).
+async fn openapi_document() -> Response {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let document = DOCUMENT.get_or_init(openapi::document).clone();
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        document,
+    )
+        .into_response()
+}
+
 async fn with_store<T: Send + 'static>(
     web: &Web,
     work: impl FnOnce(&dyn EventStore) -> Result<T, ApiError> + Send + 'static,
@@ -446,6 +461,11 @@ fn parameter<T, E: std::fmt::Display>(
     parsed.map_err(|e| ApiError::bad(field, e.to_string()))
 }
 
+#[utoipa::path(get, tag = "events", path = "/", params(openapi::ListParams), responses(
+    (status = 200, description = "a page of the user's events", body = openapi::EventListDoc),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = openapi::ErrorDoc),
+    (status = 401, description = "no user for this request", body = openapi::ErrorDoc),
+))]
 async fn list(
     State(web): State<Web>,
     User(user): User,
@@ -476,6 +496,10 @@ async fn list(
     })))
 }
 
+#[utoipa::path(get, tag = "events", path = "/types", responses(
+    (status = 200, description = "the distinct categories and actions", body = openapi::TypesDoc),
+    (status = 401, description = "no user for this request", body = openapi::ErrorDoc),
+))]
 async fn types(State(web): State<Web>, User(user): User) -> Result<Json<Value>, ApiError> {
     #[allow(unused_mut)]
     let mut types = with_store(&web, move |store| {
@@ -519,6 +543,11 @@ fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad("body", format!("invalid JSON body: {e}")))
 }
 
+#[utoipa::path(post, tag = "events", path = "/", request_body = openapi::ClientEventDoc, responses(
+    (status = 201, description = "the stored event", body = openapi::EventDoc),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = openapi::ErrorDoc),
+    (status = 401, description = "no user for this request", body = openapi::ErrorDoc),
+))]
 async fn create(
     State(web): State<Web>,
     User(user): User,
@@ -619,6 +648,12 @@ fn parse_status(text: &str) -> Result<Status, ApiError> {
         .map_err(|e: crate::UnknownLevel| ApiError::bad("status", e.to_string()))
 }
 
+#[utoipa::path(put, tag = "events", path = "/status/{id}", params(("id" = String, Path, format = Uuid, description = "the event's id")), request_body = openapi::StatusBodyDoc, responses(
+    (status = 200, description = "the event with its new status", body = openapi::EventDoc),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = openapi::ErrorDoc),
+    (status = 401, description = "no user for this request", body = openapi::ErrorDoc),
+    (status = 404, description = "no event of the user has this id", body = openapi::ErrorDoc),
+))]
 async fn set_status_one(
     State(web): State<Web>,
     User(user): User,
@@ -642,6 +677,12 @@ async fn set_status_one(
     .await
 }
 
+#[utoipa::path(get, tag = "events", path = "/{id}", params(("id" = String, Path, format = Uuid, description = "the event's id")), responses(
+    (status = 200, description = "the event", body = openapi::EventDoc),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = openapi::ErrorDoc),
+    (status = 401, description = "no user for this request", body = openapi::ErrorDoc),
+    (status = 404, description = "no event of the user has this id", body = openapi::ErrorDoc),
+))]
 async fn get_one(
     State(web): State<Web>,
     User(user): User,
@@ -660,6 +701,11 @@ async fn get_one(
     .await
 }
 
+#[utoipa::path(put, tag = "events", path = "/status/bulk", request_body = openapi::BulkStatusBodyDoc, responses(
+    (status = 200, description = "how many of the user's events changed", body = openapi::UpdatedDoc),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = openapi::ErrorDoc),
+    (status = 401, description = "no user for this request", body = openapi::ErrorDoc),
+))]
 async fn set_status_bulk(
     State(web): State<Web>,
     User(user): User,
@@ -677,6 +723,12 @@ async fn set_status_bulk(
     Ok(Json(json!({ "updated": updated })))
 }
 
+#[utoipa::path(delete, tag = "events", path = "/{id}", params(("id" = String, Path, format = Uuid, description = "the event's id")), responses(
+    (status = 204, description = "deleted"),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = openapi::ErrorDoc),
+    (status = 401, description = "no user for this request", body = openapi::ErrorDoc),
+    (status = 404, description = "no event of the user has this id", body = openapi::ErrorDoc),
+))]
 async fn delete_one(
     State(web): State<Web>,
     User(user): User,
@@ -693,6 +745,11 @@ async fn delete_one(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, tag = "events", path = "/bulk", request_body = openapi::BulkBodyDoc, responses(
+    (status = 204, description = "the user's events among these are deleted"),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = openapi::ErrorDoc),
+    (status = 401, description = "no user for this request", body = openapi::ErrorDoc),
+))]
 async fn delete_bulk(
     State(web): State<Web>,
     User(user): User,
@@ -707,6 +764,11 @@ async fn delete_bulk(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, tag = "events", path = "/subscribe", params(("Last-Event-ID" = Option<String>, Header, format = Uuid, description = "the last event received: the stored events after it are sent first")), responses(
+    (status = 200, description = "Server-Sent Events: each frame's `id` is the event's id and its `data` the event", content_type = "text/event-stream", body = String),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = openapi::ErrorDoc),
+    (status = 401, description = "no user for this request", body = openapi::ErrorDoc),
+))]
 async fn subscribe(
     State(web): State<Web>,
     User(user): User,

@@ -348,6 +348,56 @@ fn create_workspace() -> Result<(), std::io::Error> {
     Ok(())
 }
 
+/// The OpenAPI document: 3.1, every route, the event schema, and the repeated form of the
+/// multi-valued filters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_every_route() {
+    let server = start().await;
+    let document: Value = server
+        .client
+        .get(format!("{}/openapi.json", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        paths,
+        [
+            "/",
+            "/bulk",
+            "/status/bulk",
+            "/status/{id}",
+            "/subscribe",
+            "/types",
+            "/{id}"
+        ]
+    );
+    let parameters = document["paths"]["/"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    for name in ["category", "action", "severity", "actedUpon"] {
+        let parameter = parameters.iter().find(|p| p["name"] == name).unwrap();
+        assert_eq!(parameter["style"], "form", "{name}");
+        assert_eq!(parameter["explode"], true, "{name}");
+        assert_eq!(parameter["schema"]["type"], "array", "{name}");
+    }
+    let event = &document["components"]["schemas"]["Event"]["properties"];
+    for field in [
+        "id",
+        "userId",
+        "category",
+        "severity",
+        "metadata",
+        "createdAt",
+    ] {
+        assert!(event.get(field).is_some(), "the event schema has {field}");
+    }
+}
+
 /// `/types` offers what can happen (the catalog, feature `catalog`) as well as what happened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn types_offer_what_the_catalog_says_can_happen_before_it_happened() {
