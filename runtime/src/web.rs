@@ -532,10 +532,10 @@ struct ClientEvent {
     category: Option<String>,
     action: Option<String>,
     severity: Option<String>,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    metadata: Map<String, Value>,
+    /// Absent or `null`: empty.
+    description: Option<String>,
+    /// Absent or `null`: none.
+    metadata: Option<Map<String, Value>>,
 }
 
 fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -573,8 +573,8 @@ async fn create(
         .category(category)
         .action(action)
         .severity(severity)
-        .description(client.description)
-        .metadata(client.metadata);
+        .description(client.description.unwrap_or_default())
+        .metadata(client.metadata.unwrap_or_default());
     if let Some(id) = client.acted_upon {
         builder = builder.acted_upon(id);
     }

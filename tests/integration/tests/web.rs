@@ -385,6 +385,12 @@ async fn the_openapi_document_describes_every_route() {
         assert_eq!(parameter["explode"], true, "{name}");
         assert_eq!(parameter["schema"]["type"], "array", "{name}");
     }
+    let body = &document["components"]["schemas"]["ClientEvent"];
+    assert_ne!(
+        body.get("additionalProperties"),
+        Some(&json!(false)),
+        "bodies accept additional properties"
+    );
     let event = &document["components"]["schemas"]["Event"]["properties"];
     for field in [
         "id",
