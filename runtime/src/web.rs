@@ -431,6 +431,10 @@ fn each(
     add: impl Fn(EventQuery, &str) -> Result<EventQuery, String>,
     mut query: EventQuery,
 ) -> Result<EventQuery, ApiError> {
+    // An empty value (a filter with nothing chosen, `category=`) does not filter.
+    if value.is_empty() {
+        return Ok(query);
+    }
     if !value.trim_start().starts_with('[') {
         return parameter(field, add(query, value));
     }
@@ -575,7 +579,8 @@ async fn create(
         .severity(severity)
         .description(client.description.unwrap_or_default())
         .metadata(client.metadata.unwrap_or_default());
-    if let Some(id) = client.acted_upon {
+    // MeshKit writes an absent id as the nil UUID: it means none here too.
+    if let Some(id) = client.acted_upon.filter(|id| !id.is_nil()) {
         builder = builder.acted_upon(id);
     }
     let event = builder.build().map_err(|e| {
@@ -648,7 +653,7 @@ fn parse_status(text: &str) -> Result<Status, ApiError> {
         .map_err(|e: crate::UnknownLevel| ApiError::bad("status", e.to_string()))
 }
 
-#[utoipa::path(put, tag = "events", path = "/status/{id}", params(("id" = String, Path, format = Uuid, description = "the event's id")), request_body = openapi::StatusBodyDoc, responses(
+#[utoipa::path(put, tag = "events", path = "/status/{id}", params(("id" = String, Path, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "the event's id")), request_body = openapi::StatusBodyDoc, responses(
     (status = 200, description = "the event with its new status", body = openapi::EventDoc),
     (status = 400, description = "a bad parameter or body, named in `field`", body = openapi::ErrorDoc),
     (status = 401, description = "no user for this request", body = openapi::ErrorDoc),
@@ -677,7 +682,7 @@ async fn set_status_one(
     .await
 }
 
-#[utoipa::path(get, tag = "events", path = "/{id}", params(("id" = String, Path, format = Uuid, description = "the event's id")), responses(
+#[utoipa::path(get, tag = "events", path = "/{id}", params(("id" = String, Path, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "the event's id")), responses(
     (status = 200, description = "the event", body = openapi::EventDoc),
     (status = 400, description = "a bad parameter or body, named in `field`", body = openapi::ErrorDoc),
     (status = 401, description = "no user for this request", body = openapi::ErrorDoc),
@@ -723,7 +728,7 @@ async fn set_status_bulk(
     Ok(Json(json!({ "updated": updated })))
 }
 
-#[utoipa::path(delete, tag = "events", path = "/{id}", params(("id" = String, Path, format = Uuid, description = "the event's id")), responses(
+#[utoipa::path(delete, tag = "events", path = "/{id}", params(("id" = String, Path, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "the event's id")), responses(
     (status = 204, description = "deleted"),
     (status = 400, description = "a bad parameter or body, named in `field`", body = openapi::ErrorDoc),
     (status = 401, description = "no user for this request", body = openapi::ErrorDoc),

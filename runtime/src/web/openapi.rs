@@ -117,17 +117,27 @@ pub(super) struct TypesDoc {
 #[serde(rename_all = "camelCase")]
 pub(super) struct ClientEventDoc {
     /// snake_case, at most 64 bytes.
-    #[schema(pattern = "^[a-z][a-z0-9]*(_[a-z0-9]+)*$", max_length = 64)]
+    #[schema(pattern = "^[a-z][a-z0-9]*(_[a-z0-9]+)*$")]
     category: String,
     /// snake_case, at most 64 bytes.
-    #[schema(pattern = "^[a-z][a-z0-9]*(_[a-z0-9]+)*$", max_length = 64)]
+    #[schema(pattern = "^[a-z][a-z0-9]*(_[a-z0-9]+)*$")]
     action: String,
     severity: SeverityDoc,
     description: Option<String>,
     metadata: Option<BTreeMap<String, Value>>,
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     acted_upon: Option<String>,
 }
+
+/// A snake_case name: a category or an action.
+#[derive(ToSchema)]
+#[schema(as = SnakeCase, value_type = String, pattern = "^[a-z][a-z0-9]*(_[a-z0-9]+)*$")]
+pub(super) struct SnakeCaseDoc(String);
+
+/// A UUID.
+#[derive(ToSchema)]
+#[schema(as = Uuid, value_type = String, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+pub(super) struct UuidDoc(String);
 
 /// A new status.
 #[derive(ToSchema)]
@@ -141,7 +151,7 @@ pub(super) struct StatusBodyDoc {
 #[schema(as = BulkStatusChange)]
 pub(super) struct BulkStatusBodyDoc {
     status: StatusDoc,
-    #[schema(value_type = Vec<String>, format = Uuid)]
+    #[schema(inline, value_type = Vec<UuidDoc>)]
     ids: Vec<String>,
 }
 
@@ -149,7 +159,7 @@ pub(super) struct BulkStatusBodyDoc {
 #[derive(ToSchema)]
 #[schema(as = EventIds)]
 pub(super) struct BulkBodyDoc {
-    #[schema(value_type = Vec<String>, format = Uuid)]
+    #[schema(inline, value_type = Vec<UuidDoc>)]
     ids: Vec<String>,
 }
 
@@ -191,14 +201,14 @@ pub(super) struct ListParams {
     sort: Option<String>,
     status: Option<StatusDoc>,
     /// snake_case categories.
-    #[param(style = Form, explode)]
+    #[param(style = Form, explode, value_type = Option<Vec<SnakeCaseDoc>>)]
     category: Option<Vec<String>>,
     /// snake_case actions.
-    #[param(style = Form, explode)]
+    #[param(style = Form, explode, value_type = Option<Vec<SnakeCaseDoc>>)]
     action: Option<Vec<String>>,
     #[param(style = Form, explode)]
     severity: Option<Vec<SeverityDoc>>,
-    #[param(style = Form, explode, value_type = Option<Vec<String>>, format = Uuid)]
+    #[param(style = Form, explode, value_type = Option<Vec<UuidDoc>>)]
     acted_upon: Option<Vec<String>>,
 }
 
@@ -236,6 +246,8 @@ pub(super) struct ListParams {
         BulkBodyDoc,
         UpdatedDoc,
         ErrorDoc,
+        UuidDoc,
+        SnakeCaseDoc,
     ))
 )]
 pub(super) struct ApiDoc;

@@ -348,6 +348,37 @@ fn create_workspace() -> Result<(), std::io::Error> {
     Ok(())
 }
 
+/// What Schemathesis found, kept: a filter with nothing chosen (`category=`, an empty array)
+/// does not filter, and a client event's nil `actedUpon` (MeshKit's way of writing "none")
+/// means none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_filters_do_not_filter_and_a_nil_acted_upon_is_none() {
+    let server = start().await;
+    let user = Uuid::new_v4();
+    emit_mixed(&server, user).await;
+    for query in [
+        "?category=&action=&pagesize=all",
+        "?severity=%5B%5D&actedUpon=",
+    ] {
+        let page: Value = json_of(server.get(user, query)).await;
+        assert_eq!(page["totalCount"], 5, "{query}");
+    }
+    let answer = server
+        .send(
+            reqwest::Method::POST,
+            user,
+            "",
+            json!({"category": "ui", "action": "click", "severity": "debug",
+                   "actedUpon": "00000000-0000-0000-0000-000000000000"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::CREATED);
+    let event: Event = answer.json().await.unwrap();
+    assert_eq!(event.acted_upon(), None);
+}
+
 /// The OpenAPI document: 3.1, every route, the event schema, and the repeated form of the
 /// multi-valued filters.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
