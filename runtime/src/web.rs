@@ -778,7 +778,7 @@ async fn subscribe(
     State(web): State<Web>,
     User(user): User,
     headers: HeaderMap,
-) -> Result<Sse<axum::response::sse::KeepAliveStream<LiveStream>>, ApiError> {
+) -> Result<Response, ApiError> {
     // Subscribe before reading history: whatever is published meanwhile is either in the
     // history (skipped live by id) or arrives live. No gap, no duplicate.
     let live = web.emitter.subscribe(user);
@@ -812,7 +812,16 @@ async fn subscribe(
                 .push_back(Frame::default().event("reload").data("{}")),
         }
     }
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(web.options.keep_alive)))
+    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(web.options.keep_alive));
+    // nginx and proxies like it would otherwise buffer the stream (Meshery's server sends it).
+    Ok((
+        [(
+            axum::http::HeaderName::from_static("x-accel-buffering"),
+            "no",
+        )],
+        sse,
+    )
+        .into_response())
 }
 
 fn frame(options: &Options, event: &Event) -> Frame {

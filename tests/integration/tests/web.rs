@@ -124,6 +124,9 @@ async fn subscribe(server: &Server, user: Uuid, last: Option<Uuid>) -> SseReader
     let response = request.send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
+    // The headers Meshery's server sends with its stream: no caching, no proxy buffering.
+    assert_eq!(response.headers()["cache-control"], "no-cache");
+    assert_eq!(response.headers()["x-accel-buffering"], "no");
     SseReader {
         response,
         buffer: String::new(),
