@@ -258,3 +258,32 @@ pub(super) fn document() -> String {
         .to_json()
         .unwrap_or_else(|_| "{}".to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// The document's severities and statuses are the real ones: a level added to `Severity`
+    /// and not here fails this.
+    #[test]
+    fn the_documented_levels_and_statuses_are_the_real_ones() {
+        let document: Value = serde_json::from_str(&super::document()).unwrap();
+        let names = |schema: &str| -> Vec<String> {
+            document["components"]["schemas"][schema]["enum"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let mut documented = names("Severity");
+        let mut real: Vec<String> = tidings_rules::SEVERITIES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        documented.sort();
+        real.sort();
+        assert_eq!(documented, real);
+        assert_eq!(names("Status"), ["read", "unread"]);
+    }
+}
