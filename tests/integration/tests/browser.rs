@@ -131,12 +131,13 @@ struct Session {
 impl Session {
     /// Opens (or reloads) the notification center and waits until its live stream is up.
     async fn open_live(&self, base: &str) {
-        self.call(
-            reqwest::Method::POST,
-            "/url",
-            Some(json!({"url": format!("{base}/")})),
-        )
-        .await;
+        self.open_live_at(&format!("{base}/")).await;
+    }
+
+    /// Opens the notification center at `url` (with a query, say) and waits for its stream.
+    async fn open_live_at(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
         wait_for("the live stream", || async {
             (self.texts("#state").await == ["live"]).then_some(())
         })
@@ -188,6 +189,42 @@ impl Session {
             texts.push(text.as_str().unwrap_or_default().to_owned());
         }
         texts
+    }
+
+    /// An attribute of the first element matching a CSS selector.
+    async fn attribute(&self, selector: &str, name: &str) -> String {
+        let id = self
+            .find(selector)
+            .await
+            .into_iter()
+            .next()
+            .expect("an element");
+        let value = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{id}/attribute/{name}"),
+                None,
+            )
+            .await;
+        value.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The page's address.
+    async fn current_url(&self) -> String {
+        let value = self.call(reqwest::Method::GET, "/url", None).await;
+        value.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Writes a screenshot next to cargo's scratch files and returns where.
+    async fn screenshot(&self, name: &str) -> PathBuf {
+        let screenshot = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(screenshot.as_str().unwrap())
+            .unwrap();
+        // Where cargo keeps the target directory's scratch files, wherever CARGO_TARGET_DIR is.
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::write(&path, png).unwrap();
+        path
     }
 
     /// Clicks the first element matching a CSS selector.
@@ -318,15 +355,7 @@ async fn a_notification_appears_live_and_is_marked_read() {
     })
     .await;
 
-    let screenshot = session
-        .call(reqwest::Method::GET, "/screenshot", None)
-        .await;
-    let png = base64::engine::general_purpose::STANDARD
-        .decode(screenshot.as_str().unwrap())
-        .unwrap();
-    // Where cargo keeps the target directory's scratch files, wherever CARGO_TARGET_DIR is.
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("notification-center.png");
-    std::fs::write(&path, png).unwrap();
+    let path = session.screenshot("notification-center.png").await;
     println!("screenshot: {}", path.display());
 
     // The newest (the success) is first; mark it read.
@@ -345,6 +374,83 @@ async fn a_notification_appears_live_and_is_marked_read() {
     assert_eq!(stored.events[0].status(), tidings::Status::Read);
     assert_eq!(stored.events[1].status(), tidings::Status::Unread);
     assert_eq!(stored.events[2].status(), tidings::Status::Unread);
+
+    // The header's unread counts per severity; one filters the list, in the page's address.
+    wait_for("the counts by severity", || async {
+        let counts = session.texts("#levels button").await;
+        (counts == ["1 errors", "0 warnings", "0 successes", "1 informational"]).then_some(())
+    })
+    .await;
+    session
+        .click("#levels button[data-severity=\"error\"]")
+        .await;
+    wait_for("only the error shown", || async {
+        let severities = session.find("li").await.len();
+        let errors = session.find("li[data-severity=\"error\"]").await.len();
+        (severities == 1 && errors == 1).then_some(())
+    })
+    .await;
+    let filtered = session.current_url().await;
+    assert!(filtered.ends_with("?severity=error"), "{filtered}");
+    assert_eq!(
+        session
+            .attribute("#levels button[data-severity=\"error\"]", "aria-pressed")
+            .await,
+        "true"
+    );
+    // A linked (or reloaded) filtered view is the same view.
+    session.open_live_at(&filtered).await;
+    wait_for("the filtered view after a reload", || async {
+        let shown = session.find("li").await.len();
+        let errors = session.find("li[data-severity=\"error\"]").await.len();
+        (shown == 1 && errors == 1).then_some(())
+    })
+    .await;
+    // Pressed again, the filter goes.
+    session
+        .click("#levels button[data-severity=\"error\"]")
+        .await;
+    wait_for("every notification again", || async {
+        (session.find("li").await.len() == 3).then_some(())
+    })
+    .await;
+    assert!(session.current_url().await.ends_with('/'));
+
+    // Times are relative, with the exact time on hover.
+    let when = session.texts("li time").await;
+    assert!(
+        when.iter().all(|t| t.contains("now") || t.contains("ago")),
+        "{when:?}"
+    );
+    assert!(!session.attribute("li time", "title").await.is_empty());
+
+    // Delete one.
+    session
+        .click("li[data-severity=\"informational\"] .delete")
+        .await;
+    wait_for("the deleted notification gone", || async {
+        (session.find("li").await.len() == 2).then_some(())
+    })
+    .await;
+    let stored = events
+        .store()
+        .unwrap()
+        .query(&tidings::EventQuery::new())
+        .unwrap();
+    assert_eq!(stored.total, 2, "deleted in the store too");
+
+    // The system's dark mode.
+    session
+        .call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setEmulatedMedia", "params": {
+                "features": [{"name": "prefers-color-scheme", "value": "dark"}]
+            }})),
+        )
+        .await;
+    let path = session.screenshot("notification-center-dark.png").await;
+    println!("screenshot (dark): {}", path.display());
 
     session.call(reqwest::Method::DELETE, "", None).await;
     drop(driver);
