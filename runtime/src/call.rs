@@ -217,10 +217,7 @@ impl Call {
 
     /// Emits the event of a panicking body, once.
     fn emit_panic(&mut self, panic: &(dyn std::any::Any + Send)) {
-        let Some(severity) = self.site.panic else {
-            return;
-        };
-        let Some(emitter) = self.emitter.take() else {
+        let Some(level) = self.site.panic else {
             return;
         };
         let message = panic
@@ -228,32 +225,12 @@ impl Call {
             .map(|s| (*s).to_owned())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "the function panicked".to_owned());
-        let mut metadata = std::mem::take(&mut self.frame.metadata);
-        put_error(
-            &mut metadata,
-            ErrorReport::from_message(format!("panicked: {message}")),
-        );
-        if let Some(doc) = self.site.doc {
-            put_doc(&mut metadata, doc.to_owned());
+        // The panic goes on unwinding: this call is not used again.
+        let call = std::mem::replace(self, Call::with_emitter(self.site, None));
+        let report = ErrorReport::from_message(format!("panicked: {message}"));
+        if let Some((emitter, event)) = call.assemble(Outcome::Failed { report, level }) {
+            let _ = emitter.get().emit(event);
         }
-        let description = self
-            .frame
-            .description
-            .take()
-            .or_else(|| self.error_description.take())
-            .map_or(Cow::Borrowed(self.site.error_description), Cow::Owned);
-        let event = Event::assemble(NewEvent {
-            user_id: self.user,
-            system_id: self.system,
-            acted_upon: self.frame.acted_upon.or(self.acted_upon),
-            operation_id: None,
-            category: self.site.category.clone(),
-            action: self.site.action.clone(),
-            severity: self.frame.severity.unwrap_or(severity),
-            description,
-            metadata,
-        });
-        let _ = emitter.get().emit(event);
     }
 
     /// Builds the event from the function's result and hands it to the emitter.
@@ -301,36 +278,48 @@ impl Call {
         result: &R,
         report: impl FnOnce(&R::Err) -> ErrorReport,
     ) -> Option<(EmitterRef, Event)> {
-        let emitter = self.emitter?;
-        let site = self.site;
         // The filter is on the outcome; a call whose outcome emits nothing builds nothing.
-        let emits = match site.emit_on {
+        let emits = match self.site.emit_on {
             EmitOn::Both => true,
             EmitOn::Ok => result.as_result().is_ok(),
             EmitOn::Err => result.as_result().is_err(),
         };
-        if !emits {
+        if !emits || self.emitter.is_none() {
             return None;
         }
+        let outcome = match result.as_result() {
+            Ok(_) => Outcome::Ok,
+            Err(error) => {
+                let report = report(error);
+                let level = report.severity.unwrap_or(self.site.error);
+                Outcome::Failed { report, level }
+            }
+        };
+        self.assemble(outcome)
+    }
+
+    /// The one place a call's event is made from its outcome, with the emitter it goes to.
+    fn assemble(self, outcome: Outcome) -> Option<(EmitterRef, Event)> {
+        let emitter = self.emitter?;
+        let site = self.site;
         let mut metadata = self.frame.metadata;
-        // Highest first: the body's `set_severity`, the error value's own, the attribute's.
-        let (severity, description) = match result.as_result() {
-            Ok(_) => (
+        let (severity, description) = match outcome {
+            Outcome::Ok => (
                 site.success,
                 self.description
                     .map_or(Cow::Borrowed(site.description), Cow::Owned),
             ),
-            Err(error) => {
-                let report = report(error);
-                let severity = report.severity.unwrap_or(site.error);
+            Outcome::Failed { report, level } => {
                 put_error(&mut metadata, report);
                 (
-                    severity,
+                    level,
                     self.error_description
                         .map_or(Cow::Borrowed(site.error_description), Cow::Owned),
                 )
             }
         };
+        // Highest first: the body's `set_severity`, then the outcome's level (the error
+        // value's own, or the attribute's).
         let severity = self.frame.severity.unwrap_or(severity);
         if let Some(doc) = site.doc {
             put_doc(&mut metadata, doc.to_owned());
@@ -348,6 +337,16 @@ impl Call {
         });
         Some((emitter, event))
     }
+}
+
+/// How a call ended, as its event tells it.
+enum Outcome {
+    Ok,
+    /// `Err`, or a panic: the report goes under `err`, at this level.
+    Failed {
+        report: ErrorReport,
+        level: Severity,
+    },
 }
 
 /// The future of [`Call::finish_async`]: delivers the call's event, if any.
