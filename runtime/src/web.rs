@@ -251,11 +251,14 @@ fn trim_trailing_slash(uri: &Uri) -> Option<Uri> {
     Uri::from_parts(parts).ok()
 }
 
-/// The notification center: one static page (no build step) that lists the user's events,
-/// newest first, with severity colours, an unread count, mark-as-read, and the details of error
-/// events (message, causes, remediation, documentation link), and shows new events live over
-/// the stream. It expects [`router`] mounted at `/api/events` on the same origin, and the user
-/// to be known from something the browser sends by itself (a cookie).
+/// The notification center: one static page (no build step, no framework) that lists the
+/// user's events newest first and shows new ones live over the stream: unread counts (in all and
+/// per severity, each a filter), filters by severity, status, category, action and text (kept in
+/// the page's address), paging as the list is scrolled, mark as read or unread and delete, one
+/// at a time or for a selection, "Mark all as read", each event's metadata and error details,
+/// and the stream's state. Keyboard accessible; follows the system's dark mode. It expects
+/// [`router`] mounted at `/api/events` on the same origin, and the user to be known from
+/// something the browser sends by itself (a cookie).
 pub async fn notification_center() -> Html<&'static str> {
     Html(include_str!("web/page.html"))
 }

@@ -1,27 +1,47 @@
 //! The notification center in a real browser: headless Chromium driven over WebDriver
-//! (Debian's `chromium` and `chromium-driver`). The page shows an event triggered over HTTP by an
-//! annotated handler without a reload, marks it read, and its unread count drops.
+//! (Debian's `chromium` and `chromium-driver`), as a user uses it: an event triggered over HTTP
+//! by an annotated handler appears without a reload; counts by severity filter the list;
+//! status, category, action and search filters live in the address; "Load more" pages without
+//! duplicates while live events arrive; bulk select, mark read and unread, delete, "Mark all as
+//! read"; a ping's details as a table; the stream's `reload` and `lagged` frames and the
+//! reconnecting and offline states; "Mark as read" by keyboard alone; and an axe-core scan
+//! (WCAG 2.1 AA, light and dark) with no violation.
 //!
 //! Needs the browser, so it is built only with the `browser-test` feature:
 //! `cargo test -p tidings-integration-tests --features browser-test --test browser` (`.ci/run`
-//! installs the packages and runs it). It leaves a screenshot in cargo's scratch directory
-//! (`target/tmp/notification-center.png` by default) and prints where.
+//! installs the packages and runs it). axe-core comes from npm (`npm pack axe-core@4.14.1`, into
+//! cargo's scratch directory, once) unless `TIDINGS_AXE_JS` names its `axe.min.js`. It leaves
+//! screenshots, light and dark, in cargo's scratch directory (`target/tmp/notification-center*.png`
+//! by default) and prints where.
 
 use std::net::TcpListener as StdListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
+use futures_util::StreamExt as _;
 use reqwest::Client;
 use serde_json::{Value, json};
-use tidings::{Emitter, Uuid, current, emits_event};
+use tidings::{
+    Emitter, ErrorDetails, Event, EventQuery, Severity, Status, Uuid, current, emits_event,
+};
+use tokio::sync::watch;
 
 const COOKIE: &str = "tidings_user";
+const AXE_VERSION: &str = "4.14.1";
+
+/// One browser at a time: each test starts its own, and two on a 2-core machine only slow
+/// each other down.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn user_of(parts: &Parts) -> Option<Uuid> {
     let cookies = parts.headers.get(header::COOKIE)?.to_str().ok()?;
@@ -32,25 +52,99 @@ fn user_of(parts: &Parts) -> Option<Uuid> {
         .and_then(|(_, value)| Uuid::parse_str(value).ok())
 }
 
+/// A failed ping, with what Meshery's errors carry.
+#[derive(Debug)]
+struct PingError(std::io::Error);
+
+impl std::fmt::Display for PingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection refused")
+    }
+}
+
+impl std::error::Error for PingError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl ErrorDetails for PingError {
+    fn code(&self) -> Option<&str> {
+        Some("meshery-server-1377")
+    }
+    fn probable_causes(&self) -> Vec<String> {
+        vec!["The cluster's API server is down".into()]
+    }
+    fn suggested_remediations(&self) -> Vec<String> {
+        vec!["Start the cluster and ping it again".into()]
+    }
+}
+
 #[emits_event(
     category = "connection",
     action = "ping",
     user = user,
     emitter = events,
-    description = "Pinged connection {name}"
+    description = "Pinged connection {name}",
+    doc = "https://docs.meshery.io/concepts/logical/connections"
 )]
-async fn ping(events: &Emitter, user: Uuid, name: String) -> Result<String, std::io::Error> {
+async fn ping(events: &Emitter, user: Uuid, name: String) -> Result<String, PingError> {
     if name == "staging" {
-        return Err(std::io::Error::new(
+        return Err(PingError(std::io::Error::new(
             std::io::ErrorKind::ConnectionRefused,
-            "connection refused",
-        ));
+            "dial tcp 10.0.0.7:6443: connect: connection refused",
+        )));
     }
     current::meta("Context Name", name.clone());
+    current::meta("Server Address", "https://10.0.0.5:6443");
     Ok(name)
 }
 
-async fn app(events: Emitter) -> String {
+/// What the test does to the live streams: `cut` ends every open stream (the browser then
+/// reconnects by itself, with `Last-Event-ID`), `hold` keeps new stream requests waiting (so
+/// the page stays in its reconnecting state until released); `resumed` records the
+/// `Last-Event-ID` of each stream request.
+#[derive(Clone)]
+struct Gate {
+    cut: Arc<watch::Sender<u64>>,
+    hold: Arc<watch::Sender<bool>>,
+    resumed: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl Gate {
+    fn new() -> Self {
+        Gate {
+            cut: Arc::new(watch::channel(0).0),
+            hold: Arc::new(watch::channel(false).0),
+            resumed: Arc::default(),
+        }
+    }
+
+    async fn apply(self, request: Request, next: Next) -> Response {
+        if !request.uri().path().ends_with("/subscribe") {
+            return next.run(request).await;
+        }
+        let last = request
+            .headers()
+            .get("last-event-id")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        self.resumed.lock().unwrap().push(last);
+        let mut hold = self.hold.subscribe();
+        let _ = hold.wait_for(|held| !*held).await;
+        let mut cut = self.cut.subscribe();
+        cut.borrow_and_update();
+        let (parts, body) = next.run(request).await.into_parts();
+        let body = body.into_data_stream().take_until(async move {
+            let _ = cut.changed().await;
+        });
+        Response::from_parts(parts, Body::from_stream(body))
+    }
+}
+
+/// The application: the page at `/`, which gives a new visitor a user cookie; the annotated
+/// `ping` handler; the events API at `/api/events`.
+async fn app(events: Emitter, gate: Gate) -> String {
     let ping_events = events.clone();
     let router = axum::Router::new()
         .route(
@@ -79,13 +173,15 @@ async fn app(events: Emitter) -> String {
                 },
             ),
         )
-        .nest_service("/api/events", tidings::web::router(events, user_of));
+        .nest_service("/api/events", tidings::web::router(events, user_of))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            gate.clone().apply(request, next)
+        }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     format!("http://{address}")
 }
-
 /// chromedriver, ended when dropped.
 struct Driver {
     child: Child,
@@ -135,11 +231,29 @@ impl Session {
     }
 
     /// Opens the notification center at `url` (with a query, say) and waits for its stream.
+    /// The page left behind is marked first, so that its own "live" is not taken for the new
+    /// page's.
     async fn open_live_at(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+        let marker = "return window.tidingsOldPage = true";
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": marker, "args": []})),
+        )
+        .await;
+        let answer = self
+            .call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
             .await;
+        assert!(answer.get("error").is_none(), "opening {url}: {answer}");
         wait_for("the live stream", || async {
-            (self.texts("#state").await == ["live"]).then_some(())
+            let old = self
+                .call(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({"script": "return window.tidingsOldPage === true", "args": []})),
+                )
+                .await;
+            (old == false && self.texts("#state").await == ["live"]).then_some(())
         })
         .await;
     }
@@ -227,98 +341,325 @@ impl Session {
         path
     }
 
-    /// Clicks the first element matching a CSS selector.
+    /// Clicks the first element matching a CSS selector. The page redraws parts of itself
+    /// (the counts, after every change): an element replaced between finding and clicking it
+    /// is found again, as a user's second look would.
     async fn click(&self, selector: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let id = self
+                .find(selector)
+                .await
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| panic!("an element to click: {selector}"));
+            let answer = self
+                .call(
+                    reqwest::Method::POST,
+                    &format!("/element/{id}/click"),
+                    Some(json!({})),
+                )
+                .await;
+            match answer.get("error").and_then(Value::as_str) {
+                None => return,
+                Some("stale element reference") if Instant::now() < deadline => continue,
+                Some(error) => panic!("clicking {selector}: {error}: {answer}"),
+            }
+        }
+    }
+}
+
+impl Session {
+    /// Runs a script in the page and returns its value.
+    async fn script(&self, script: &str, args: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
+    /// Presses keys (WebDriver key codes: "\u{E004}" is Tab, "\u{E007}" Enter) on whatever has
+    /// the focus, as a keyboard does.
+    async fn press(&self, keys: &str) {
+        let mut actions = Vec::new();
+        for key in keys.chars() {
+            actions.push(json!({"type": "keyDown", "value": key.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": key.to_string()}));
+        }
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        )
+        .await;
+    }
+
+    /// Types into the first element matching a CSS selector.
+    async fn type_into(&self, selector: &str, text: &str) {
         let id = self
             .find(selector)
             .await
             .into_iter()
             .next()
-            .expect("an element to click");
+            .expect("a field");
         self.call(
             reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            Some(json!({})),
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
         )
         .await;
     }
+
+    /// Whether the first element matching a CSS selector is shown (WebDriver's own test of
+    /// what a user sees, styles included).
+    async fn displayed(&self, selector: &str) -> bool {
+        let id = self
+            .find(selector)
+            .await
+            .into_iter()
+            .next()
+            .expect("an element");
+        let shown = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{id}/displayed"),
+                None,
+            )
+            .await;
+        shown.as_bool().unwrap_or_else(|| panic!("{shown}"))
+    }
+
+    /// Chooses an option of a `select` by its value, as a user picking it does.
+    async fn choose(&self, name: &str, value: &str) {
+        self.click(&format!(
+            "select[name=\"{name}\"] option[value=\"{value}\"]"
+        ))
+        .await;
+    }
+
+    /// A Chrome DevTools command.
+    async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({"cmd": cmd, "params": params})),
+        )
+        .await
+    }
+
+    /// The ids of the notifications shown, top to bottom.
+    async fn shown_ids(&self) -> Vec<String> {
+        let ids = self
+            .script(
+                "return [...document.querySelectorAll('#events li')].map((li) => li.dataset.id)",
+                json!([]),
+            )
+            .await;
+        serde_json::from_value(ids).unwrap()
+    }
+
+    /// Waits until the list shows exactly `count` notifications.
+    async fn wait_for_count(&self, what: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let shown = self.find("#events li").await.len();
+            if shown == count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {shown} shown, not {count}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A headless Chromium with its chromedriver and a fresh profile.
+struct Browser {
+    driver: Driver,
+    session: Session,
+    profile: PathBuf,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = free_port();
+        let driver = Driver {
+            child: Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver (Debian's chromium-driver) is installed"),
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let status_url = format!("{}/status", driver.base);
+        wait_for("chromedriver", || {
+            let request = client.get(&status_url).send();
+            async move { request.await.ok().filter(|r| r.status().is_success()) }
+        })
+        .await;
+        let profile = std::env::temp_dir().join(format!("tidings-chromium-{}", Uuid::new_v4()));
+        let created: Value = client
+            .post(format!("{}/session", driver.base))
+            .json(&json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": "/usr/bin/chromium",
+                    "args": [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--disable-quic", "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--window-size=1000,800",
+                        format!("--user-data-dir={}", profile.display()),
+                    ]
+                }
+            }}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session_id = created["value"]["sessionId"]
+            .as_str()
+            .expect("a WebDriver session")
+            .to_owned();
+        let session = Session {
+            client,
+            url: format!("{}/session/{session_id}", driver.base),
+        };
+        Browser {
+            driver,
+            session,
+            profile,
+        }
+    }
+
+    /// Opens the page of the application at `base` and returns the user its cookie names.
+    async fn open_as_new_user(&self, base: &str) -> Uuid {
+        self.session.open_live(base).await;
+        let cookie = self
+            .session
+            .call(reqwest::Method::GET, &format!("/cookie/{COOKIE}"), None)
+            .await;
+        cookie["value"]
+            .as_str()
+            .expect("the page set the demo user cookie")
+            .parse()
+            .expect("a user id")
+    }
+
+    async fn close(self) {
+        self.session.call(reqwest::Method::DELETE, "", None).await;
+        drop(self.driver);
+        let _ = std::fs::remove_dir_all(self.profile);
+    }
+}
+
+/// An event of `user`, as the server's own code makes one.
+fn notice(user: Uuid, severity: Severity, category: &str, description: &str) -> Event {
+    let builder = Event::builder();
+    let builder = if severity == Severity::Error {
+        builder.err(&std::io::Error::other("it failed"))
+    } else {
+        builder
+    };
+    builder
+        .from_user(user)
+        .category(category.to_owned())
+        .action("notice")
+        .severity(severity)
+        .description(description.to_owned())
+        .build()
+        .unwrap()
+}
+
+fn stored(events: &Emitter) -> Vec<Event> {
+    events
+        .store()
+        .unwrap()
+        .query(&EventQuery::new().page_size(tidings::PageSize::All))
+        .unwrap()
+        .events
+}
+
+/// axe-core's browser build: `TIDINGS_AXE_JS`, or the npm package unpacked into cargo's
+/// scratch directory (fetched with `npm pack` the first time).
+fn axe_source() -> String {
+    if let Ok(path) = std::env::var("TIDINGS_AXE_JS") {
+        return std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("TIDINGS_AXE_JS={path}: {e}"));
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("axe-core-{AXE_VERSION}"));
+    let script = dir.join("package/axe.min.js");
+    if !script.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let packed = Command::new("npm")
+            .args(["pack", &format!("axe-core@{AXE_VERSION}"), "--silent"])
+            .current_dir(&dir)
+            .output()
+            .expect("npm is installed (Debian's npm), to fetch axe-core");
+        assert!(packed.status.success(), "npm pack axe-core: {packed:?}");
+        let archive = String::from_utf8(packed.stdout).unwrap();
+        let unpacked = Command::new("tar")
+            .args(["xzf", archive.trim()])
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(unpacked.success());
+    }
+    std::fs::read_to_string(&script).unwrap()
+}
+
+/// The WCAG 2.1 A and AA violations axe-core finds in the page as it is.
+async fn axe_violations(session: &Session, axe: &str) -> Vec<Value> {
+    session
+        .script(&format!("{axe}\n;return true;"), json!([]))
+        .await;
+    let found = session
+        .call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": "const done = arguments[arguments.length - 1];
+                axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+                  .then((result) => done(result.violations.map((v) => ({
+                    id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }))))
+                  .catch((error) => done([{ id: 'axe failed', help: String(error) }]));",
+                "args": []})),
+        )
+        .await;
+    found
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("{found}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_notification_appears_live_and_is_marked_read() {
-    let port = free_port();
-    let driver = Driver {
-        child: Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (Debian's chromium-driver) is installed"),
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    let status_url = format!("{}/status", driver.base);
-    wait_for("chromedriver", || {
-        let request = client.get(&status_url).send();
-        async move { request.await.ok().filter(|r| r.status().is_success()) }
-    })
-    .await;
-
-    let profile = std::env::temp_dir().join(format!("tidings-chromium-{}", Uuid::new_v4()));
-    let created: Value = client
-        .post(format!("{}/session", driver.base))
-        .json(&json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1000,800",
-                    format!("--user-data-dir={}", profile.display()),
-                ]
-            }
-        }}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let session_id = created["value"]["sessionId"]
-        .as_str()
-        .expect("a WebDriver session")
-        .to_owned();
-    let session = Session {
-        client: client.clone(),
-        url: format!("{}/session/{session_id}", driver.base),
-    };
-
+async fn a_notification_appears_live_is_filtered_detailed_marked_read_and_deleted() {
+    let _one = SERIAL.lock().await;
+    let browser = Browser::start().await;
+    let session = &browser.session;
+    let client = session.client.clone();
     let events = Emitter::new();
-    let base = app(events.clone()).await;
-    session.open_live(&base).await;
+    let base = app(events.clone(), Gate::new()).await;
+    let user = browser.open_as_new_user(&base).await;
     assert_eq!(session.texts("#unread").await, ["0"]);
-    let cookie = session
-        .call(reqwest::Method::GET, &format!("/cookie/{COOKIE}"), None)
-        .await;
-    let user = cookie["value"]
-        .as_str()
-        .expect("the page set the demo user cookie")
-        .to_owned();
 
     // An event stored while the page is closed: a reload must load it (the count "1" cannot be
     // the page's static "0").
-    let earlier = tidings::Event::builder()
-        .from_user(user.parse().expect("a user id"))
-        .category("system")
-        .action("notice")
-        .severity(tidings::Severity::Informational)
-        .description("Stored before the page loaded")
-        .build()
-        .unwrap();
+    let earlier = notice(
+        user,
+        Severity::Informational,
+        "system",
+        "Stored before the page loaded",
+    );
     events.emit(earlier).unwrap();
     session.open_live(&base).await;
     assert_eq!(session.texts("#unread").await, ["1"], "loaded from the API");
@@ -333,7 +674,6 @@ async fn a_notification_appears_live_and_is_marked_read() {
             .unwrap();
         assert!(answer.status().is_success());
     }
-
     let shown = wait_for("the notification", || async {
         let texts = session
             .texts("li[data-severity=\"success\"] .description")
@@ -342,23 +682,58 @@ async fn a_notification_appears_live_and_is_marked_read() {
     })
     .await;
     assert_eq!(shown, ["Pinged connection minikube"]);
-    let failure = session
-        .texts("li[data-severity=\"error\"] details summary")
-        .await;
-    assert_eq!(
-        failure,
-        ["connection refused"],
-        "the error's message is shown"
-    );
     wait_for("the unread count", || async {
         (session.texts("#unread").await == ["3"]).then_some(())
     })
     .await;
 
+    // The error's summary is its message; expanded, its parts and the doc link.
+    let failure = session
+        .texts("li[data-severity=\"error\"] details summary")
+        .await;
+    assert_eq!(failure, ["connection refused"]);
+    session
+        .click("li[data-severity=\"error\"] details summary")
+        .await;
+    let rows = session
+        .texts("li[data-severity=\"error\"] details tr")
+        .await;
+    for expected in [
+        "Error connection refused",
+        "Causes dial tcp 10.0.0.7:6443: connect: connection refused",
+        "Code meshery-server-1377",
+        "Probable causes The cluster's API server is down",
+        "Remediation Start the cluster and ping it again",
+    ] {
+        assert!(
+            rows.iter().any(|row| row == expected),
+            "{expected:?} in {rows:?}"
+        );
+    }
+    assert_eq!(
+        session
+            .attribute("li[data-severity=\"error\"] a.doc", "href")
+            .await,
+        "https://docs.meshery.io/concepts/logical/connections"
+    );
+    // A ping's metadata, as a table.
+    session
+        .click("li[data-severity=\"success\"] details summary")
+        .await;
+    let rows = session
+        .texts("li[data-severity=\"success\"] details tr")
+        .await;
+    assert_eq!(
+        rows,
+        [
+            "Context Name minikube",
+            "Server Address https://10.0.0.5:6443"
+        ]
+    );
     let path = session.screenshot("notification-center.png").await;
     println!("screenshot: {}", path.display());
 
-    // The newest (the success) is first; mark it read.
+    // Mark the success read.
     session
         .click("li[data-severity=\"success\"] .mark-read")
         .await;
@@ -366,14 +741,10 @@ async fn a_notification_appears_live_and_is_marked_read() {
         (session.texts("#unread").await == ["2"]).then_some(())
     })
     .await;
-    let stored = events
-        .store()
-        .unwrap()
-        .query(&tidings::EventQuery::new())
-        .unwrap();
-    assert_eq!(stored.events[0].status(), tidings::Status::Read);
-    assert_eq!(stored.events[1].status(), tidings::Status::Unread);
-    assert_eq!(stored.events[2].status(), tidings::Status::Unread);
+    let now = stored(&events);
+    assert_eq!(now[0].status(), Status::Read);
+    assert_eq!(now[1].status(), Status::Unread);
+    assert_eq!(now[2].status(), Status::Unread);
 
     // The header's unread counts per severity; one filters the list, in the page's address.
     wait_for("the counts by severity", || async {
@@ -385,9 +756,9 @@ async fn a_notification_appears_live_and_is_marked_read() {
         .click("#levels button[data-severity=\"error\"]")
         .await;
     wait_for("only the error shown", || async {
-        let severities = session.find("li").await.len();
+        let shown = session.find("#events li").await.len();
         let errors = session.find("li[data-severity=\"error\"]").await.len();
-        (severities == 1 && errors == 1).then_some(())
+        (shown == 1 && errors == 1).then_some(())
     })
     .await;
     let filtered = session.current_url().await;
@@ -398,23 +769,88 @@ async fn a_notification_appears_live_and_is_marked_read() {
             .await,
         "true"
     );
-    // A linked (or reloaded) filtered view is the same view.
-    session.open_live_at(&filtered).await;
-    wait_for("the filtered view after a reload", || async {
-        let shown = session.find("li").await.len();
-        let errors = session.find("li[data-severity=\"error\"]").await.len();
-        (shown == 1 && errors == 1).then_some(())
-    })
-    .await;
-    // Pressed again, the filter goes.
+    // Several severities at once.
     session
-        .click("#levels button[data-severity=\"error\"]")
+        .click("#levels button[data-severity=\"informational\"]")
         .await;
-    wait_for("every notification again", || async {
-        (session.find("li").await.len() == 3).then_some(())
-    })
-    .await;
+    session.wait_for_count("errors and informational", 2).await;
+    assert!(
+        session
+            .current_url()
+            .await
+            .ends_with("?severity=error&severity=informational")
+    );
+    // A linked (or reloaded) filtered view is the same view.
+    let filtered = session.current_url().await;
+    session.open_live_at(&filtered).await;
+    session
+        .wait_for_count("the filtered view after a reload", 2)
+        .await;
+    assert_eq!(
+        session
+            .attribute(
+                "#levels button[data-severity=\"informational\"]",
+                "aria-pressed"
+            )
+            .await,
+        "true"
+    );
+    // A live event that does not match stays out; one that does comes in.
+    events
+        .emit(notice(user, Severity::Warning, "system", "A warning"))
+        .unwrap();
+    events
+        .emit(notice(user, Severity::Error, "system", "A live error"))
+        .unwrap();
+    session.wait_for_count("the live error", 3).await;
+    assert!(
+        session
+            .find("li[data-severity=\"warning\"]")
+            .await
+            .is_empty()
+    );
+    // Pressed again, each filter goes.
+    for severity in ["error", "informational"] {
+        session
+            .click(&format!("#levels button[data-severity=\"{severity}\"]"))
+            .await;
+    }
+    session.wait_for_count("every notification again", 5).await;
     assert!(session.current_url().await.ends_with('/'));
+
+    // Status, category (its choices from /types) and the search, each in the address.
+    session.choose("status", "read").await;
+    session.wait_for_count("the read one", 1).await;
+    assert_eq!(
+        session.texts("#events .description").await,
+        ["Pinged connection minikube"]
+    );
+    assert!(session.current_url().await.ends_with("?status=read"));
+    session.choose("status", "").await;
+    session.wait_for_count("all statuses", 5).await;
+    let categories = session.texts("select[name=\"category\"] option").await;
+    assert_eq!(categories, ["All", "connection", "system"]);
+    session.choose("category", "connection").await;
+    session.wait_for_count("the connection category", 2).await;
+    session.choose("category", "").await;
+    session
+        .type_into("input[name=\"search\"]", "minikube")
+        .await;
+    session.wait_for_count("the search", 1).await;
+    assert!(session.current_url().await.ends_with("?search=minikube"));
+    session.open_live_at(&session.current_url().await).await;
+    session.wait_for_count("the search after a reload", 1).await;
+    assert_eq!(
+        session
+            .script(
+                "return document.querySelector('input[name=search]').value",
+                json!([])
+            )
+            .await,
+        "minikube"
+    );
+    session.open_live(&base).await;
+    session.wait_for_count("no filter", 5).await;
 
     // Times are relative, with the exact time on hover.
     let when = session.texts("li time").await;
@@ -428,31 +864,321 @@ async fn a_notification_appears_live_and_is_marked_read() {
     session
         .click("li[data-severity=\"informational\"] .delete")
         .await;
-    wait_for("the deleted notification gone", || async {
-        (session.find("li").await.len() == 2).then_some(())
-    })
-    .await;
-    let stored = events
-        .store()
-        .unwrap()
-        .query(&tidings::EventQuery::new())
-        .unwrap();
-    assert_eq!(stored.total, 2, "deleted in the store too");
+    session.wait_for_count("the deleted one gone", 4).await;
+    assert_eq!(stored(&events).len(), 4, "deleted in the store too");
 
-    // The system's dark mode.
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_load_without_duplicates_and_bulk_actions_apply_to_the_selection() {
+    let _one = SERIAL.lock().await;
+    let browser = Browser::start().await;
+    let session = &browser.session;
+    let events = Emitter::new();
+    let base = app(events.clone(), Gate::new()).await;
+    let user = browser.open_as_new_user(&base).await;
+
+    // 40 stored before the page loads: the first page shows 25.
+    for n in 0..40 {
+        let event = notice(
+            user,
+            Severity::Informational,
+            "system",
+            &format!("Stored {n}"),
+        );
+        events.emit(event).unwrap();
+    }
+    session.open_live(&base).await;
+    session.wait_for_count("the first page", 25).await;
+    assert_eq!(session.texts("#more").await, ["Load more"]);
+    assert!(session.displayed("#more").await);
+
+    // Three arrive live at the top, which pushes the server's pages down by three; then
+    // scrolling to the end brings the other 15, none twice.
+    for n in 0..3 {
+        let event = notice(user, Severity::Warning, "system", &format!("Live {n}"));
+        events.emit(event).unwrap();
+    }
+    session.wait_for_count("the live ones on top", 28).await;
+    // Scrolled to the end of the list, as a user does (the button is the keyboard's way).
     session
-        .call(
-            reqwest::Method::POST,
-            "/goog/cdp/execute",
-            Some(json!({"cmd": "Emulation.setEmulatedMedia", "params": {
-                "features": [{"name": "prefers-color-scheme", "value": "dark"}]
-            }})),
+        .script(
+            "document.getElementById('more').scrollIntoView()",
+            json!([]),
         )
         .await;
+    session.wait_for_count("every notification", 43).await;
+    let ids = session.shown_ids().await;
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), 43, "no duplicates");
+    let newest_first: Vec<String> = stored(&events)
+        .iter()
+        .map(|event| event.id().to_string())
+        .collect();
+    assert_eq!(ids, newest_first, "the order of the store, newest first");
+    assert!(!session.displayed("#more").await, "nothing more to load");
+
+    // Select two, mark them read, then unread again, then delete them.
+    let [first, second] = [&ids[0], &ids[1]];
+    for id in [first, second] {
+        session
+            .click(&format!("li[data-id=\"{id}\"] .select"))
+            .await;
+    }
+    session.click("#bulk-read").await;
+    wait_for("the two marked read", || async {
+        (session.find("li.read").await.len() == 2).then_some(())
+    })
+    .await;
+    let read: Vec<String> = events
+        .store()
+        .unwrap()
+        .query(&EventQuery::new().status(Status::Read))
+        .unwrap()
+        .events
+        .iter()
+        .map(|event| event.id().to_string())
+        .collect();
+    assert_eq!(read, [first.clone(), second.clone()]);
+    wait_for("the unread count", || async {
+        (session.texts("#unread").await == ["41"]).then_some(())
+    })
+    .await;
+    session.click("#bulk-unread").await;
+    wait_for("the two unread again", || async {
+        (session.texts("#unread").await == ["43"]).then_some(())
+    })
+    .await;
+    assert!(session.find("li.read").await.is_empty());
+    session.click("#bulk-delete").await;
+    session.wait_for_count("the two deleted", 41).await;
+    assert_eq!(stored(&events).len(), 41);
+    assert!(
+        !session.shown_ids().await.contains(first),
+        "the deleted one is gone"
+    );
+
+    // "Select all shown" selects every notification in the list.
+    session.click("#select-all").await;
+    let checked = session
+        .script(
+            "return document.querySelectorAll('#events .select:checked').length",
+            json!([]),
+        )
+        .await;
+    assert_eq!(checked, 41);
+    session.click("#select-all").await;
+
+    // "Mark all as read".
+    session.click("#all-read").await;
+    wait_for("nothing unread", || async {
+        (session.texts("#unread").await == ["0"]).then_some(())
+    })
+    .await;
+    assert!(
+        stored(&events)
+            .iter()
+            .all(|event| event.status() == Status::Read)
+    );
+    assert_eq!(session.find("li.unread").await.len(), 0);
+
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_its_connection_and_recovers_from_reload_and_lagged_frames() {
+    let _one = SERIAL.lock().await;
+    let browser = Browser::start().await;
+    let session = &browser.session;
+    let events = Emitter::new();
+    let gate = Gate::new();
+    let base = app(events.clone(), gate.clone()).await;
+    let user = browser.open_as_new_user(&base).await;
+    assert_eq!(session.texts("#state").await, ["live"]);
+
+    // An event arrives live; then, behind the page's back, it is deleted and another is stored
+    // without being published. Only loading the list again shows either change.
+    let seen = events
+        .emit(notice(user, Severity::Success, "system", "Seen live"))
+        .unwrap();
+    session.wait_for_count("the live event", 1).await;
+    let store = events.store().unwrap();
+    store.delete(seen.id()).unwrap();
+    let unseen = Arc::new(notice(user, Severity::Warning, "system", "Stored quietly"));
+    store.insert(&unseen).unwrap();
+
+    // The stream drops and the reconnect waits: the page says it is reconnecting.
+    gate.hold.send_replace(true);
+    gate.cut.send_modify(|generation| *generation += 1);
+    wait_for("the reconnecting state", || async {
+        (session.texts("#state").await == ["reconnecting…"]).then_some(())
+    })
+    .await;
+    assert_eq!(session.texts("#events .description").await, ["Seen live"]);
+    // Released, the browser resumes after the last event it saw; that event is gone, so the
+    // server sends `reload`, and the page loads the list again.
+    gate.hold.send_replace(false);
+    wait_for("the list loaded again", || async {
+        (session.texts("#events .description").await == ["Stored quietly"]).then_some(())
+    })
+    .await;
+    wait_for("live again", || async {
+        (session.texts("#state").await == ["live"]).then_some(())
+    })
+    .await;
+    let resumed = gate.resumed.lock().unwrap().clone();
+    assert_eq!(
+        resumed.last().cloned().flatten(),
+        Some(seen.id().to_string()),
+        "resumed with Last-Event-ID: {resumed:?}"
+    );
+
+    // The network goes away and comes back.
+    session.cdp("Network.enable", json!({})).await;
+    let conditions = |offline: bool| json!({"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1});
+    session
+        .cdp("Network.emulateNetworkConditions", conditions(true))
+        .await;
+    wait_for("the offline state", || async {
+        (session.texts("#state").await == ["offline"]).then_some(())
+    })
+    .await;
+    session
+        .cdp("Network.emulateNetworkConditions", conditions(false))
+        .await;
+    wait_for("live after the network is back", || async {
+        (session.texts("#state").await == ["live"]).then_some(())
+    })
+    .await;
+
+    // A subscriber that falls behind is told so: a page of an emitter whose subscriptions
+    // buffer one event, sent bursts until its stream lags.
+    let small = Emitter::builder().buffer(1).build();
+    let small_base = app(small.clone(), Gate::new()).await;
+    session.open_live(&small_base).await;
+    wait_for("a lagged notice", || async {
+        for n in 0..200 {
+            small
+                .emit(notice(
+                    user,
+                    Severity::Informational,
+                    "system",
+                    &format!("Burst {n}"),
+                ))
+                .unwrap();
+        }
+        session.displayed("#notice").await.then_some(())
+    })
+    .await;
+    assert_eq!(
+        session.texts("#notice span").await,
+        ["Some live updates were skipped; the list was refreshed."]
+    );
+    // The refresh shows the newest page of what is stored.
+    let newest: Vec<String> = small
+        .store()
+        .unwrap()
+        .query(&EventQuery::new().page_size(tidings::PageSize::Limit(25)))
+        .unwrap()
+        .events
+        .iter()
+        .map(|event| event.id().to_string())
+        .collect();
+    wait_for("the refreshed list", || async {
+        let ids = session.shown_ids().await;
+        (ids.len() >= 25 && ids[..25] == newest[..]).then_some(())
+    })
+    .await;
+    session.click("#dismiss").await;
+    assert!(!session.displayed("#notice").await);
+
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_is_usable_by_keyboard_alone_and_axe_finds_no_violation() {
+    let _one = SERIAL.lock().await;
+    let axe = axe_source();
+    let browser = Browser::start().await;
+    let session = &browser.session;
+    let events = Emitter::new();
+    let base = app(events.clone(), Gate::new()).await;
+    let user = browser.open_as_new_user(&base).await;
+    let client = session.client.clone();
+    for name in ["staging", "minikube"] {
+        client
+            .post(format!("{base}/ping/{name}"))
+            .header("cookie", format!("{COOKIE}={user}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    session.wait_for_count("two notifications", 2).await;
+
+    // Tab to the first "Mark as read" (the newest, the success), see it outlined, press Enter.
+    let mut tabs = 0;
+    loop {
+        session.press("\u{E004}").await;
+        tabs += 1;
+        let on = session
+            .script(
+                "return document.activeElement.matches('#events li .mark-read')",
+                json!([]),
+            )
+            .await;
+        if on == true {
+            break;
+        }
+        assert!(tabs < 40, "Tab never reached a \"Mark as read\" button");
+    }
+    let outline = session
+        .script(
+            "const style = getComputedStyle(document.activeElement);
+             return [style.outlineStyle, style.outlineWidth]",
+            json!([]),
+        )
+        .await;
+    assert_eq!(outline, json!(["solid", "3px"]), "visible on focus");
+    session.press("\u{E007}").await;
+    wait_for("marked read by keyboard", || async {
+        (session.texts("#unread").await == ["1"]).then_some(())
+    })
+    .await;
+    assert_eq!(stored(&events)[0].status(), Status::Read);
+
+    // axe-core, WCAG 2.1 A and AA, with the details open and the notice shown: light, then dark.
+    for summary in session.find("#events details summary").await {
+        session
+            .call(
+                reqwest::Method::POST,
+                &format!("/element/{summary}/click"),
+                Some(json!({})),
+            )
+            .await;
+    }
+    session
+        .script(
+            "const notice = document.getElementById('notice');
+             notice.firstElementChild.textContent = 'Some live updates were skipped; the list was refreshed.';
+             notice.hidden = false;",
+            json!([]),
+        )
+        .await;
+    let light = axe_violations(session, &axe).await;
+    assert!(light.is_empty(), "light: {light:#?}");
+    let path = session.screenshot("notification-center-details.png").await;
+    println!("screenshot: {}", path.display());
+    session
+        .cdp(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]}),
+        )
+        .await;
+    let dark = axe_violations(session, &axe).await;
+    assert!(dark.is_empty(), "dark: {dark:#?}");
     let path = session.screenshot("notification-center-dark.png").await;
     println!("screenshot (dark): {}", path.display());
 
-    session.call(reqwest::Method::DELETE, "", None).await;
-    drop(driver);
-    let _ = std::fs::remove_dir_all(profile);
+    browser.close().await;
 }
