@@ -28,6 +28,8 @@
 //! ```sh
 //! cargo run -p tidings-example-server --example server -- --port 8081 --pg postgres://postgres@127.0.0.1/test
 //! ```
+//!
+//! With `--memory`, the memory store (the last 10,000 events, nothing kept across restarts).
 
 use std::error::Error;
 use std::fmt;
@@ -184,6 +186,8 @@ struct Options {
     port: u16,
     db: PathBuf,
     pg: Option<String>,
+    /// The memory store: nothing kept across restarts (the load harness's server).
+    memory: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -192,15 +196,17 @@ fn options() -> Result<Options, String> {
     let mut pg = std::env::var("TIDINGS_PG")
         .ok()
         .filter(|url| !url.is_empty());
+    let mut memory = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--memory" => memory = true,
             "--port" => port = Some(args.next().ok_or("--port needs a value")?),
             "--db" => db = Some(args.next().ok_or("--db needs a value")?),
             "--pg" => pg = Some(args.next().ok_or("--pg needs a connection string")?),
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; use --port N, and --db PATH or --pg URL"
+                    "unknown argument {other:?}; use --port N, and --db PATH, --pg URL or --memory"
                 ));
             }
         }
@@ -215,6 +221,7 @@ fn options() -> Result<Options, String> {
         port,
         db: PathBuf::from(db.unwrap_or_else(|| "tidings-events.db".to_owned())),
         pg,
+        memory,
     })
 }
 
@@ -223,6 +230,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let options = options()?;
     // PostgreSQL for several instances, or a SQLite file for one.
     let (store, place): (Arc<dyn EventStore>, String) = match &options.pg {
+        _ if options.memory => (
+            Arc::new(tidings::MemoryStore::new()),
+            "memory, the last 10,000".to_owned(),
+        ),
         Some(url) => {
             let store = PgStore::connect(url)?;
             let place = format!("PostgreSQL at {}", store.location());

@@ -53,6 +53,21 @@ struct Options {
     /// A PostgreSQL server (a URL without a database) instead of SQLite.
     pg: Option<String>,
     instances: usize,
+    /// The example server's store: `sqlite` (the default) or `memory`.
+    store: String,
+    /// Which servers run, one after the other, in this order.
+    kinds: Vec<Kind>,
+    /// Server and clients on separate cores (`taskset`), where there are at least two.
+    pin: bool,
+}
+
+/// A server the harness measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// The example server: tidings' router, an annotated handler.
+    Tidings,
+    /// `src/bin/baseline.rs`: axum's `Sse` and a broadcast channel per user, by hand.
+    Baseline,
 }
 
 fn options() -> Result<Options, String> {
@@ -64,6 +79,9 @@ fn options() -> Result<Options, String> {
         max_growth: None,
         pg: None,
         instances: 1,
+        store: "sqlite".to_owned(),
+        kinds: vec![Kind::Tidings],
+        pin: true,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -78,6 +96,18 @@ fn options() -> Result<Options, String> {
             "--seconds" => options.seconds = number("--seconds", value("--seconds")?)?,
             "--warmup" => options.warmup = number("--warmup", value("--warmup")?)?,
             "--pg" => options.pg = Some(value("--pg")?.trim_end_matches('/').to_owned()),
+            "--store" => {
+                options.store = value("--store")?;
+                if !["sqlite", "memory"].contains(&options.store.as_str()) {
+                    return Err(format!(
+                        "--store must be sqlite or memory, not {:?}",
+                        options.store
+                    ));
+                }
+            }
+            "--baseline" => options.kinds = vec![Kind::Baseline],
+            "--compare" => options.kinds = vec![Kind::Tidings, Kind::Baseline],
+            "--no-pin" => options.pin = false,
             "--instances" => {
                 options.instances = number("--instances", value("--instances")?)? as usize;
             }
@@ -90,7 +120,8 @@ fn options() -> Result<Options, String> {
             other => {
                 return Err(format!(
                     "unknown argument {other:?}; use --clients N --rate EVENTS_PER_S --seconds S \
-                     --warmup S --max-growth PERCENT --pg URL --instances N"
+                     --warmup S --max-growth PERCENT --pg URL --instances N --store sqlite|memory \
+                     --baseline --compare --no-pin"
                 ));
             }
         }
@@ -100,6 +131,11 @@ fn options() -> Result<Options, String> {
     }
     if options.instances == 0 || (options.instances > 1 && options.pg.is_none()) {
         return Err("--instances must be at least 1, and more than 1 only with --pg".to_owned());
+    }
+    if options.kinds.contains(&Kind::Baseline) && options.pg.is_some() {
+        return Err(
+            "the baseline has no store: --baseline and --compare go without --pg".to_owned(),
+        );
     }
     Ok(options)
 }
@@ -112,20 +148,85 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // Built before pinning, so that a first build has every core.
+    let binaries: Vec<(Kind, PathBuf)> = options
+        .kinds
+        .iter()
+        .map(|&kind| (kind, Server::binary(kind)))
+        .collect();
+    let pin = options.pin && pin_to_second_core();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let failures = runtime.block_on(run(options));
-    if failures.is_empty() {
-        println!("\nPASS");
-    } else {
-        println!("\nFAIL");
-        for failure in &failures {
-            println!("- {failure}");
+    let mut results = Vec::new();
+    for (kind, binary) in binaries {
+        println!("\n== {kind:?}");
+        let (figures, failures) = runtime.block_on(run(options.clone(), kind, &binary, pin));
+        results.push((kind, figures, failures));
+    }
+    if let [(_, tidings, _), (_, baseline, _)] = &results[..] {
+        println!("\n| tidings / baseline | ratio |");
+        println!("|---|---|");
+        let ratio = |a: f64, b: f64| a / b;
+        println!("| latency p50 | {:.2}x |", ratio(tidings.p50, baseline.p50));
+        println!("| latency p99 | {:.2}x |", ratio(tidings.p99, baseline.p99));
+        println!(
+            "| RSS per connection | {:.2}x |",
+            ratio(
+                tidings.rss_per_connection_kib,
+                baseline.rss_per_connection_kib
+            )
+        );
+        println!(
+            "| CPU per frame | {:.2}x |",
+            ratio(tidings.cpu_per_frame_us, baseline.cpu_per_frame_us)
+        );
+    }
+    let failed = results.iter().any(|(_, _, failures)| !failures.is_empty());
+    for (kind, _, failures) in &results {
+        if failures.is_empty() {
+            println!("\n{kind:?}: PASS");
+        } else {
+            println!("\n{kind:?}: FAIL");
+            for failure in failures {
+                println!("- {failure}");
+            }
         }
+    }
+    if failed {
         std::process::exit(1);
     }
+}
+
+/// Pins this process (and the threads it starts after) to the second core, leaving the first
+/// to the server. Says so, or why not.
+fn pin_to_second_core() -> bool {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if cores < 2 {
+        println!("one core: server and clients share it");
+        return false;
+    }
+    let pinned = Command::new("taskset")
+        .args(["-cp", "1", &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if pinned {
+        println!("pinned: the server on core 0, the clients on core 1 (taskset)");
+    } else {
+        println!("taskset failed: server and clients are not pinned");
+    }
+    pinned
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    p50: f64,
+    p99: f64,
+    rss_per_connection_kib: f64,
+    cpu_per_frame_us: f64,
 }
 
 /// The example server, built with this program's profile and started on an ephemeral port.
@@ -136,23 +237,38 @@ struct Server {
 }
 
 impl Server {
-    /// With these arguments after `--port 0`; `dir` is removed when it is dropped.
-    fn start(args: &[String], dir: PathBuf) -> Server {
-        // Built with this program's profile, as the example server's own tests build it.
-        let binary = escargot::CargoBuild::new()
-            .package("tidings-example-server")
-            .example("server")
+    /// The server's program, built with this program's profile (as the example server's own
+    /// tests build it).
+    fn binary(kind: Kind) -> PathBuf {
+        let build = escargot::CargoBuild::new();
+        let build = match kind {
+            Kind::Tidings => build.package("tidings-example-server").example("server"),
+            Kind::Baseline => build.package("tidings-load").bin("baseline"),
+        };
+        build
             .current_release()
             .run()
-            .expect("the example server builds")
+            .expect("the server builds")
             .path()
-            .to_owned();
-        let mut child = Command::new(binary)
+            .to_owned()
+    }
+
+    /// `binary` with these arguments after `--port 0`, on core 0 when `pin`; `dir` is removed
+    /// when it is dropped.
+    fn start(binary: &std::path::Path, args: &[String], dir: PathBuf, pin: bool) -> Server {
+        let mut command = if pin {
+            let mut command = Command::new("taskset");
+            command.args(["-c", "0"]).arg(binary);
+            command
+        } else {
+            Command::new(binary)
+        };
+        let mut child = command
             .args(["--port", "0"])
             .args(args)
             .stdout(Stdio::piped())
             .spawn()
-            .expect("the example server starts");
+            .expect("the server starts");
         let stdout = child.stdout.take().expect("piped");
         let (banner, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -166,7 +282,7 @@ impl Server {
         });
         let first = lines
             .recv_timeout(Duration::from_secs(60))
-            .expect("the example server prints its address");
+            .expect("the server prints its address");
         let base = first
             .split_whitespace()
             .find(|word| word.starts_with("http://"))
@@ -245,7 +361,12 @@ struct User {
     emitted: AtomicU64,
 }
 
-async fn run(options: Options) -> Vec<String> {
+async fn run(
+    options: Options,
+    kind: Kind,
+    binary: &std::path::Path,
+    pin: bool,
+) -> (Figures, Vec<String>) {
     let mut failures = Vec::new();
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => println!("open-file limit: {limit}"),
@@ -256,14 +377,16 @@ async fn run(options: Options) -> Vec<String> {
         .map(|i| {
             let dir = std::env::temp_dir().join(format!("tidings-load-{}-{i}", std::process::id()));
             std::fs::create_dir_all(&dir).expect("a temporary directory");
-            let args = match &database {
-                Some(database) => vec!["--pg".to_owned(), database.url.clone()],
-                None => vec![
+            let args = match (&database, kind) {
+                (_, Kind::Baseline) => vec![],
+                (Some(database), _) => vec!["--pg".to_owned(), database.url.clone()],
+                (None, _) if options.store == "memory" => vec!["--memory".to_owned()],
+                (None, _) => vec![
                     "--db".to_owned(),
                     dir.join("events.db").display().to_string(),
                 ],
             };
-            Server::start(&args, dir)
+            Server::start(binary, &args, dir, pin)
         })
         .collect();
     // The clients connect to the first instance; events are emitted on the others.
@@ -287,9 +410,11 @@ async fn run(options: Options) -> Vec<String> {
         options.seconds,
         options.warmup,
         servers.len(),
-        match &database {
-            Some(database) => format!("PostgreSQL ({})", database.name),
-            None => "SQLite".to_owned(),
+        match (&database, kind) {
+            (_, Kind::Baseline) => "no store (the baseline)".to_owned(),
+            (Some(database), _) => format!("PostgreSQL ({})", database.name),
+            (None, _) if options.store == "memory" => "the memory store".to_owned(),
+            (None, _) => "SQLite".to_owned(),
         }
     );
 
@@ -312,6 +437,9 @@ async fn run(options: Options) -> Vec<String> {
             emitted: AtomicU64::new(0),
         }));
     }
+
+    // The server's memory before any stream: what each connection adds is measured from here.
+    let rss_idle = server.rss_kib();
 
     // The clients: each connects, then reads until its stream ends.
     let latencies: Arc<std::sync::Mutex<Vec<f64>>> = Arc::default();
@@ -577,6 +705,11 @@ async fn run(options: Options) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let rss_per_connection = rss_warm.saturating_sub(rss_idle) as f64 / options.clients as f64;
+    println!(
+        "| server RSS per connection after warm-up (growth over {} MiB before connecting, / N) | {rss_per_connection:.1} KiB |",
+        rss_idle / 1024
+    );
     println!(
         "| server CPU per delivered frame | {:.2} µs |",
         cpu_per_frame * 1e6
@@ -629,7 +762,13 @@ async fn run(options: Options) -> Vec<String> {
     }
     drop(servers);
     drop(database);
-    failures
+    let figures = Figures {
+        p50: quantile(0.5),
+        p99: quantile(0.99),
+        rss_per_connection_kib: rss_per_connection,
+        cpu_per_frame_us: cpu_per_frame * 1e6,
+    };
+    (figures, failures)
 }
 
 /// A fresh database for one run, dropped at the end.

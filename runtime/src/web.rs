@@ -828,12 +828,13 @@ async fn subscribe(
 }
 
 fn frame(options: &Options, event: &Event) -> Frame {
-    let data = if options.meshery_errors {
-        shown(options, event).to_string()
+    // Made once per event for all its streams; Meshery's shape is made per stream.
+    let frame = Frame::default().id(event.id().to_string());
+    if options.meshery_errors {
+        frame.data(shown(options, event).to_string())
     } else {
-        serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned())
-    };
-    Frame::default().id(event.id().to_string()).data(data)
+        frame.data(&*event.to_json())
+    }
 }
 
 /// Replayed frames first, then live events not already replayed.
