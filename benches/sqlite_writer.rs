@@ -15,6 +15,9 @@ use tidings::{Emitter, Event, SqliteStore, Uuid};
 /// data into the same state.
 const EVENTS: usize = 5_000;
 
+/// The events already stored in the `_grown` cases.
+const GROWN: usize = 300_000;
+
 fn events(user: Uuid) -> Vec<Event> {
     (0..EVENTS)
         .map(|n| {
@@ -79,6 +82,47 @@ fn sqlite_writer(c: &mut Criterion) {
                         builder.inline_writes().build()
                     };
                     assert_eq!(emitter.has_background_writer(), background);
+                    let batch = events(user);
+                    let start = Instant::now();
+                    emit_all(&emitter, batch);
+                    spent += start.elapsed();
+                    drop(emitter);
+                }
+                spent
+            });
+        });
+    }
+    // The same two into a database that already holds `GROWN` events (copied from a template
+    // made once, outside the timing): where the id index no longer fits in a few pages, and a
+    // random id costs a walk to a random leaf.
+    let template = Scratch::new("template");
+    let grown = template.0.join("events.db");
+    {
+        let emitter = Emitter::builder()
+            .store(SqliteStore::open(&grown).expect("a database"))
+            .build();
+        for _ in 0..GROWN / EVENTS {
+            emit_all(&emitter, events(user));
+        }
+    }
+    for (name, background) in [
+        ("batched_background_writer_grown", true),
+        ("one_transaction_per_event_grown", false),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iterations| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iterations {
+                    let scratch = Scratch::new(name);
+                    let path = scratch.0.join("events.db");
+                    std::fs::copy(&grown, &path).expect("a copy of the template");
+                    let store = SqliteStore::open(&path).expect("a database");
+                    let builder = Emitter::builder().store(store);
+                    let emitter = if background {
+                        builder.build()
+                    } else {
+                        builder.inline_writes().build()
+                    };
                     let batch = events(user);
                     let start = Instant::now();
                     emit_all(&emitter, batch);

@@ -11,6 +11,21 @@
 //! emits on the others (on the first when N is 1): the latency is then from an emit on one
 //! instance to the frame on another. The database is dropped at the end.
 //!
+//! With `--store memory` the example server keeps its events in the memory store. `--baseline`
+//! runs the same clients against `src/bin/baseline.rs` instead (the server a team writes by hand:
+//! axum's `Sse`, one `tokio::sync::broadcast` channel per user, each event serialized once, no
+//! store, no resume), and `--compare` runs tidings, then the baseline, in one invocation, and
+//! prints their ratios:
+//!
+//! ```sh
+//! cargo run --release -p tidings-load -- --clients 10000 --rate 2000 --seconds 20 --warmup 5 --store memory --compare
+//! ```
+//!
+//! On a machine with two cores or more, the server runs on core 0 and this program (the clients
+//! and the emitting requests) on core 1 (`taskset`; `--no-pin` leaves both to the scheduler).
+//! Memory per connection is the server's RSS after the warm-up less its RSS before the first
+//! client connected, divided by the number of clients.
+//!
 //! The warm-up is long enough for the server to reach its steady state: the SQLite store keeps a
 //! page cache of up to 64 MiB, which fills as the database grows (at 2,000 events per second,
 //! in about two minutes); the memory printed every 10 s shows the plateau.
@@ -172,11 +187,15 @@ fn main() {
         println!("| latency p50 | {:.2}x |", ratio(tidings.p50, baseline.p50));
         println!("| latency p99 | {:.2}x |", ratio(tidings.p99, baseline.p99));
         println!(
-            "| RSS per connection | {:.2}x |",
+            "| RSS per connection after warm-up | {:.2}x |",
             ratio(
                 tidings.rss_per_connection_kib,
                 baseline.rss_per_connection_kib
             )
+        );
+        println!(
+            "| RSS per connection once connected (the streams alone) | {:.2}x |",
+            ratio(tidings.rss_per_stream_kib, baseline.rss_per_stream_kib)
         );
         println!(
             "| CPU per frame | {:.2}x |",
@@ -226,6 +245,8 @@ struct Figures {
     p50: f64,
     p99: f64,
     rss_per_connection_kib: f64,
+    /// The same once every client connected, before any event: the streams alone.
+    rss_per_stream_kib: f64,
     cpu_per_frame_us: f64,
 }
 
@@ -706,8 +727,9 @@ async fn run(
             .join(", ")
     );
     let rss_per_connection = rss_warm.saturating_sub(rss_idle) as f64 / options.clients as f64;
+    let rss_per_stream = rss_connected.saturating_sub(rss_idle) as f64 / options.clients as f64;
     println!(
-        "| server RSS per connection after warm-up (growth over {} MiB before connecting, / N) | {rss_per_connection:.1} KiB |",
+        "| server RSS per connection: once connected / after warm-up (growth over {} MiB before connecting, / N) | {rss_per_stream:.1} / {rss_per_connection:.1} KiB |",
         rss_idle / 1024
     );
     println!(
@@ -766,6 +788,7 @@ async fn run(
         p50: quantile(0.5),
         p99: quantile(0.99),
         rss_per_connection_kib: rss_per_connection,
+        rss_per_stream_kib: rss_per_stream,
         cpu_per_frame_us: cpu_per_frame * 1e6,
     };
     (figures, failures)
