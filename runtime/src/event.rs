@@ -63,32 +63,6 @@ pub struct Event {
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     updated_at: OffsetDateTime,
-    /// The event as JSON, made the first time it is asked for ([`Event::to_json`]).
-    #[serde(skip)]
-    json: JsonOnce,
-}
-
-/// An event's JSON, made once however many live streams send it. Not part of the event's value:
-/// every cache equals every other, a clone starts empty.
-#[derive(Default)]
-struct JsonOnce(std::sync::OnceLock<std::sync::Arc<str>>);
-
-impl Clone for JsonOnce {
-    fn clone(&self) -> Self {
-        JsonOnce::default()
-    }
-}
-
-impl PartialEq for JsonOnce {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl std::fmt::Debug for JsonOnce {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("..")
-    }
 }
 
 /// What a new event is made of, before [`Event::assemble`] gives it its id, times and status.
@@ -199,7 +173,6 @@ impl Event {
             metadata: new.metadata,
             created_at: now,
             updated_at: now,
-            json: JsonOnce::default(),
         }
     }
 
@@ -235,7 +208,6 @@ impl Event {
             metadata,
             created_at,
             updated_at,
-            json: JsonOnce::default(),
         }
     }
 
@@ -255,7 +227,6 @@ impl Event {
             metadata,
             created_at,
             updated_at,
-            json: _,
         } = self;
         EventParts {
             id,
@@ -277,28 +248,7 @@ impl Event {
     /// The event as an emitter delivers it: with `system` as its system id when it has none.
     pub(crate) fn with_default_system(mut self, system: Uuid) -> Event {
         self.system_id.get_or_insert(system);
-        self.json = JsonOnce::default();
         self
-    }
-
-    /// The event as JSON (what `serde_json` makes of it), made the first time it is asked for
-    /// and shared after: a live event sent to many streams is serialized once.
-    ///
-    /// ```
-    /// let event = tidings_runtime::Event::builder()
-    ///     .category("connection")
-    ///     .action("ping")
-    ///     .build()?;
-    /// assert_eq!(*event.to_json(), serde_json::to_string(&event)?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn to_json(&self) -> std::sync::Arc<str> {
-        std::sync::Arc::clone(self.json.0.get_or_init(|| {
-            // An event is strings, numbers, ids, times and a JSON map: it always serializes.
-            serde_json::to_string(self)
-                .unwrap_or_else(|_| "{}".to_owned())
-                .into()
-        }))
     }
 
     /// The event's own id: a fresh UUID for every built event, version 7 (time-ordered to the
@@ -372,7 +322,7 @@ impl Event {
 
     /// The event with another status, and `updated_at` set to `now`.
     pub(crate) fn with_status(&self, status: Status, now: OffsetDateTime) -> Event {
-        let mut event = self.clone(); // the clone's JSON is made afresh
+        let mut event = self.clone();
         event.status = status;
         event.updated_at = now;
         event

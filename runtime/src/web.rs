@@ -62,6 +62,49 @@ struct Web {
     emitter: Emitter,
     user_of: Arc<UserOf>,
     options: Options,
+    recent: Arc<RecentJson>,
+}
+
+/// The JSON of the live events this router sent last, shared by all its streams: a live event
+/// goes to every stream of its user at about the same time, and is serialized for the first one
+/// only. Replayed (stored) events are serialized afresh: their status may have changed.
+struct RecentJson {
+    sent: std::sync::Mutex<VecDeque<(Uuid, Arc<str>)>>,
+}
+
+impl RecentJson {
+    /// Enough for the events of many users in flight at once; the JSON of an event is a few
+    /// hundred bytes.
+    const KEPT: usize = 256;
+
+    fn new() -> Self {
+        RecentJson {
+            sent: std::sync::Mutex::new(VecDeque::with_capacity(Self::KEPT)),
+        }
+    }
+
+    fn json(&self, event: &Event) -> Arc<str> {
+        let lock = || {
+            self.sent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let id = event.id();
+        // The newest first: the other streams of a user follow the first one closely.
+        if let Some((_, json)) = lock().iter().rev().find(|(sent, _)| *sent == id) {
+            return Arc::clone(json);
+        }
+        // An event is strings, numbers, ids, times and a JSON map: it always serializes.
+        let json: Arc<str> = serde_json::to_string(event)
+            .unwrap_or_else(|_| "{}".to_owned())
+            .into();
+        let mut sent = lock();
+        if sent.len() == Self::KEPT {
+            sent.pop_front();
+        }
+        sent.push_back((id, Arc::clone(&json)));
+        json
+    }
 }
 
 /// How the events API behaves where the defaults do not suit; for [`router_with`].
@@ -201,6 +244,7 @@ where
         emitter,
         user_of: Arc::new(user_of),
         options,
+        recent: Arc::new(RecentJson::new()),
     };
     // A path with a trailing slash that matched no route is tried again without it, so that
     // `/types/` answers as `/types` does (and `/api/events/` as `/api/events`).
@@ -790,6 +834,7 @@ async fn subscribe(
         replayed: HashSet::new(),
         live,
         options: web.options.clone(),
+        recent: Arc::clone(&web.recent),
     };
     if let Some(last) = headers.get("last-event-id") {
         let last = last
@@ -827,14 +872,25 @@ async fn subscribe(
         .into_response())
 }
 
+/// A stored event's frame, serialized for this stream.
 fn frame(options: &Options, event: &Event) -> Frame {
-    // Made once per event for all its streams; Meshery's shape is made per stream.
     let frame = Frame::default().id(event.id().to_string());
     if options.meshery_errors {
         frame.data(shown(options, event).to_string())
     } else {
-        frame.data(&*event.to_json())
+        frame.data(serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned()))
     }
+}
+
+/// A live event's frame: its JSON made once for all the streams it goes to (Meshery's shape, with
+/// the derived `error`, is made per stream).
+fn live_frame(options: &Options, recent: &RecentJson, event: &Event) -> Frame {
+    if options.meshery_errors {
+        return frame(options, event);
+    }
+    Frame::default()
+        .id(event.id().to_string())
+        .data(&*recent.json(event))
 }
 
 /// Replayed frames first, then live events not already replayed.
@@ -843,6 +899,7 @@ struct LiveStream {
     replayed: HashSet<Uuid>,
     live: Subscription,
     options: Options,
+    recent: Arc<RecentJson>,
 }
 
 impl futures_core::Stream for LiveStream {
@@ -858,7 +915,7 @@ impl futures_core::Stream for LiveStream {
                     if self.replayed.remove(&event.id()) {
                         continue;
                     }
-                    Poll::Ready(Some(Ok(frame(&self.options, &event))))
+                    Poll::Ready(Some(Ok(live_frame(&self.options, &self.recent, &event))))
                 }
                 Poll::Ready(Some(Err(Lagged(missed)))) => Poll::Ready(Some(Ok(Frame::default()
                     .event("lagged")
@@ -867,5 +924,35 @@ impl futures_core::Stream for LiveStream {
                 Poll::Pending => Poll::Pending,
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> Event {
+        Event::builder()
+            .category("connection")
+            .action("ping")
+            .build()
+            .expect("valid")
+    }
+
+    #[test]
+    fn a_live_event_is_serialized_once_for_all_its_streams() {
+        let recent = RecentJson::new();
+        let first = event();
+        let json = recent.json(&first);
+        assert_eq!(*json, serde_json::to_string(&first).unwrap());
+        // A second stream gets the same text, not a new serialization.
+        assert!(Arc::ptr_eq(&json, &recent.json(&first)));
+        // The cache keeps the last `KEPT` events: the oldest goes.
+        for _ in 0..RecentJson::KEPT {
+            recent.json(&event());
+        }
+        let again = recent.json(&first);
+        assert_eq!(again, json);
+        assert!(!Arc::ptr_eq(&json, &again));
     }
 }
