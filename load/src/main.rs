@@ -513,7 +513,11 @@ async fn run(
     let (stop, stopped) = watch::channel(false);
     let errors = Arc::new(AtomicU64::new(0));
     let mut emitters = Vec::with_capacity(users_n);
-    for user in &users {
+    // Each user's ticks are offset by its share of the period, so that the events come evenly
+    // (not every user at once, once a period).
+    let start = tokio::time::Instant::now();
+    for (i, user) in users.iter().enumerate() {
+        let offset = period.mul_f64(i as f64 / users_n as f64);
         let (client, bases, user, mut stopped, errors) = (
             client.clone(),
             Arc::clone(&emit_bases),
@@ -522,7 +526,7 @@ async fn run(
             Arc::clone(&errors),
         );
         emitters.push(tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(period);
+            let mut ticks = tokio::time::interval_at(start + offset, period);
             loop {
                 tokio::select! {
                     _ = ticks.tick() => {}
