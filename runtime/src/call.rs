@@ -229,7 +229,8 @@ impl Call {
         let call = std::mem::replace(self, Call::with_emitter(self.site, None));
         let report = ErrorReport::from_message(format!("panicked: {message}"));
         if let Some((emitter, event)) = call.assemble(Outcome::Failed { report, level }) {
-            let _ = emitter.get().emit(event);
+            let emitter = emitter.get();
+            let _ = emitter.emit_prepared(emitter.recorded(event));
         }
     }
 
@@ -245,7 +246,8 @@ impl Call {
         if let Some((emitter, event)) = self.into_event(result, report) {
             // A store failure is counted and reported by the emitter's failure hook; the
             // function's own result is not changed by it.
-            let _ = emitter.get().emit(event);
+            let emitter = emitter.get();
+            let _ = emitter.emit_prepared(emitter.recorded(event));
         }
     }
 
@@ -259,7 +261,7 @@ impl Call {
     ) -> Finish {
         match self.into_event(result, report) {
             Some((emitter, event)) => {
-                let event = emitter.get().prepare(event);
+                let event = emitter.get().recorded(event);
                 Finish {
                     emitter: Some(emitter),
                     event: Some(event),
@@ -277,7 +279,7 @@ impl Call {
         self,
         result: &R,
         report: impl FnOnce(&R::Err) -> ErrorReport,
-    ) -> Option<(EmitterRef, Event)> {
+    ) -> Option<(EmitterRef, Arc<Event>)> {
         // The filter is on the outcome; a call whose outcome emits nothing builds nothing.
         let emits = match self.site.emit_on {
             EmitOn::Both => true,
@@ -299,7 +301,9 @@ impl Call {
     }
 
     /// The one place a call's event is made from its outcome, with the emitter it goes to.
-    fn assemble(self, outcome: Outcome) -> Option<(EmitterRef, Event)> {
+    /// The event is built straight into its `Arc`, with the emitter's system id when the call
+    /// names none: it is not moved again on its way to the store.
+    fn assemble(self, outcome: Outcome) -> Option<(EmitterRef, Arc<Event>)> {
         let emitter = self.emitter?;
         let site = self.site;
         let mut metadata = self.frame.metadata;
@@ -324,9 +328,10 @@ impl Call {
         if let Some(doc) = site.doc {
             put_doc(&mut metadata, doc.to_owned());
         }
-        let event = Event::assemble(NewEvent {
+        let system_id = self.system.or_else(|| Some(emitter.get().system_id()));
+        let event = Arc::new(Event::assemble(NewEvent {
             user_id: self.user,
-            system_id: self.system,
+            system_id,
             acted_upon: self.frame.acted_upon.or(self.acted_upon),
             operation_id: None,
             category: site.category.clone(),
@@ -334,7 +339,7 @@ impl Call {
             severity,
             description: self.frame.description.map_or(description, Cow::Owned),
             metadata,
-        });
+        }));
         Some((emitter, event))
     }
 }

@@ -194,7 +194,12 @@ impl Emitter {
     /// With one, a [`DeliveryFailure`] whose error is [`WriterError::Stopped`] when the writer
     /// thread has stopped.
     pub fn emit(&self, event: Event) -> Result<Arc<Event>, DeliveryFailure> {
-        let event = self.prepare(event);
+        self.emit_prepared(self.prepare(event))
+    }
+
+    /// Stores (or queues) and publishes an event made ready by [`prepare`](Self::prepare) or
+    /// [`recorded`](Self::recorded).
+    pub(crate) fn emit_prepared(&self, event: Arc<Event>) -> Result<Arc<Event>, DeliveryFailure> {
         if let Some(writer) = &self.inner.writer {
             return match writer.submit(Arc::clone(&event)) {
                 Ok(()) => Ok(event),
@@ -229,7 +234,12 @@ impl Emitter {
 
     /// The event as this emitter delivers it: with its system id when it has none.
     pub(crate) fn prepare(&self, event: Event) -> Arc<Event> {
-        let event = Arc::new(event.with_default_system(self.inner.system_id));
+        self.recorded(Arc::new(event.with_default_system(self.inner.system_id)))
+    }
+
+    /// An event made with its system id already set (`#[emits_event]`'s, built straight into its
+    /// `Arc`), recorded as [`prepare`](Self::prepare) records.
+    pub(crate) fn recorded(&self, event: Arc<Event>) -> Arc<Event> {
         // Once per event, on the emitting thread, in its current span: never by the writer.
         #[cfg(feature = "tracing")]
         crate::trace::record(&event);
