@@ -879,8 +879,8 @@ async fn pages_load_without_duplicates_and_bulk_actions_apply_to_the_selection()
     let base = app(events.clone(), Gate::new()).await;
     let user = browser.open_as_new_user(&base).await;
 
-    // 40 stored before the page loads: the first page shows 25.
-    for n in 0..40 {
+    // 90 stored before the page loads: the first page shows 25.
+    for n in 0..90 {
         let event = notice(
             user,
             Severity::Informational,
@@ -894,24 +894,43 @@ async fn pages_load_without_duplicates_and_bulk_actions_apply_to_the_selection()
     assert_eq!(session.texts("#more").await, ["Load more"]);
     assert!(session.displayed("#more").await);
 
-    // Three arrive live at the top, which pushes the server's pages down by three; then
-    // scrolling to the end brings the other 15, none twice.
+    // Three arrive live at the top, which pushes the server's pages down by three.
     for n in 0..3 {
         let event = notice(user, Severity::Warning, "system", &format!("Live {n}"));
         events.emit(event).unwrap();
     }
     session.wait_for_count("the live ones on top", 28).await;
-    // Scrolled to the end of the list, as a user does (the button is the keyboard's way).
+    // "Load more" pressed from the keyboard, the button kept off screen (so that scrolling
+    // does not load): the events from the 29th on, through the 75th (the two pages that hold
+    // the 29th).
+    session
+        .script(
+            "document.getElementById('more').focus({preventScroll: true})",
+            json!([]),
+        )
+        .await;
+    let focused = session
+        .script("return document.activeElement.id", json!([]))
+        .await;
+    assert_eq!(focused, "more");
+    assert_eq!(
+        session.find("#events li").await.len(),
+        28,
+        "focus alone loads nothing"
+    );
+    session.press("\u{E007}").await;
+    session.wait_for_count("a page more", 75).await;
+    // Then scrolled to the end of the list, as a user does: the rest.
     session
         .script(
             "document.getElementById('more').scrollIntoView()",
             json!([]),
         )
         .await;
-    session.wait_for_count("every notification", 43).await;
+    session.wait_for_count("every notification", 93).await;
     let ids = session.shown_ids().await;
     let unique: std::collections::HashSet<_> = ids.iter().collect();
-    assert_eq!(unique.len(), 43, "no duplicates");
+    assert_eq!(unique.len(), 93, "no duplicates");
     let newest_first: Vec<String> = stored(&events)
         .iter()
         .map(|event| event.id().to_string())
@@ -942,18 +961,18 @@ async fn pages_load_without_duplicates_and_bulk_actions_apply_to_the_selection()
         .collect();
     assert_eq!(read, [first.clone(), second.clone()]);
     wait_for("the unread count", || async {
-        (session.texts("#unread").await == ["41"]).then_some(())
+        (session.texts("#unread").await == ["91"]).then_some(())
     })
     .await;
     session.click("#bulk-unread").await;
     wait_for("the two unread again", || async {
-        (session.texts("#unread").await == ["43"]).then_some(())
+        (session.texts("#unread").await == ["93"]).then_some(())
     })
     .await;
     assert!(session.find("li.read").await.is_empty());
     session.click("#bulk-delete").await;
-    session.wait_for_count("the two deleted", 41).await;
-    assert_eq!(stored(&events).len(), 41);
+    session.wait_for_count("the two deleted", 91).await;
+    assert_eq!(stored(&events).len(), 91);
     assert!(
         !session.shown_ids().await.contains(first),
         "the deleted one is gone"
@@ -967,7 +986,7 @@ async fn pages_load_without_duplicates_and_bulk_actions_apply_to_the_selection()
             json!([]),
         )
         .await;
-    assert_eq!(checked, 41);
+    assert_eq!(checked, 91);
     session.click("#select-all").await;
 
     // "Mark all as read".
