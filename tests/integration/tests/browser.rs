@@ -234,24 +234,14 @@ impl Session {
     /// The page left behind is marked first, so that its own "live" is not taken for the new
     /// page's.
     async fn open_live_at(&self, url: &str) {
-        let marker = "return window.tidingsOldPage = true";
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({"script": marker, "args": []})),
-        )
-        .await;
+        self.script("window.tidingsOldPage = true", json!([])).await;
         let answer = self
             .call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
             .await;
         assert!(answer.get("error").is_none(), "opening {url}: {answer}");
         wait_for("the live stream", || async {
             let old = self
-                .call(
-                    reqwest::Method::POST,
-                    "/execute/sync",
-                    Some(json!({"script": "return window.tidingsOldPage === true", "args": []})),
-                )
+                .script("return window.tidingsOldPage === true", json!([]))
                 .await;
             (old == false && self.texts("#state").await == ["live"]).then_some(())
         })
@@ -305,14 +295,18 @@ impl Session {
         texts
     }
 
-    /// An attribute of the first element matching a CSS selector.
-    async fn attribute(&self, selector: &str, name: &str) -> String {
-        let id = self
-            .find(selector)
+    /// The WebDriver id of the first element matching a CSS selector.
+    async fn first(&self, selector: &str) -> String {
+        self.find(selector)
             .await
             .into_iter()
             .next()
-            .expect("an element");
+            .unwrap_or_else(|| panic!("no element matches {selector}"))
+    }
+
+    /// An attribute of the first element matching a CSS selector.
+    async fn attribute(&self, selector: &str, name: &str) -> String {
+        let id = self.first(selector).await;
         let value = self
             .call(
                 reqwest::Method::GET,
@@ -347,12 +341,7 @@ impl Session {
     async fn click(&self, selector: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let id = self
-                .find(selector)
-                .await
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| panic!("an element to click: {selector}"));
+            let id = self.first(selector).await;
             let answer = self
                 .call(
                     reqwest::Method::POST,
@@ -398,12 +387,7 @@ impl Session {
 
     /// Types into the first element matching a CSS selector.
     async fn type_into(&self, selector: &str, text: &str) {
-        let id = self
-            .find(selector)
-            .await
-            .into_iter()
-            .next()
-            .expect("a field");
+        let id = self.first(selector).await;
         self.call(
             reqwest::Method::POST,
             &format!("/element/{id}/value"),
@@ -415,12 +399,7 @@ impl Session {
     /// Whether the first element matching a CSS selector is shown (WebDriver's own test of
     /// what a user sees, styles included).
     async fn displayed(&self, selector: &str) -> bool {
-        let id = self
-            .find(selector)
-            .await
-            .into_iter()
-            .next()
-            .expect("an element");
+        let id = self.first(selector).await;
         let shown = self
             .call(
                 reqwest::Method::GET,
