@@ -5,6 +5,7 @@
 #   benches/callgrind.sh per_call/emits_event_ok annotated
 #   benches/callgrind.sh per_call/tracing_instrument_ok instrumented
 #   benches/callgrind.sh build/annotated_success_to_one_subscriber annotated
+#   benches/callgrind.sh build/success_event_to_one_subscriber built_and_emitted
 #
 # The first argument picks the benchmark (criterion's filter), the second the function of
 # benches/per_call.rs whose calls are counted: only instructions inside it are collected
@@ -20,7 +21,8 @@ for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "per_call" and m.get("executable"):
         print(m["executable"])')
-out=$(mktemp)
+# CALLGRIND_OUT=file keeps the profile, for `callgrind_annotate --inclusive=yes file`.
+out=${CALLGRIND_OUT:-$(mktemp)}
 valgrind --tool=callgrind --callgrind-out-file="$out" --toggle-collect="*per_call::$function" \
   "$binary" --bench "$bench" --profile-time 2 >/dev/null 2>&1
 python3 - "$out" "$function" <<'PY'
@@ -40,4 +42,4 @@ for i, line in enumerate(lines):
             calls += int(n.group(1))
 print(f"{function}: {total} instructions over {calls} calls: {total / calls:.0f} per call")
 PY
-rm -f "$out"
+[ -n "${CALLGRIND_OUT:-}" ] || rm -f "$out"

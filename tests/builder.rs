@@ -33,6 +33,30 @@ fn defaults() {
         i128::from(seconds) * 1_000 + i128::from(nanos / 1_000_000),
         millis(event.created_at())
     );
+    assert_eq!(event.id().get_variant(), uuid::Variant::RFC4122);
+}
+
+/// The 74 bits after a v7 id's millisecond are random: ids made in the same millisecond differ
+/// there, and every one of those bits takes both values.
+#[test]
+fn ids_are_random_after_their_millisecond() {
+    let ids: Vec<u128> = (0..2_000)
+        .map(|_| ping().build().unwrap().id().as_u128())
+        .collect();
+    let distinct: std::collections::HashSet<u128> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), ids.len());
+    // rand_a (12 bits) and rand_b (62 bits): all but the 48 time bits, the version and the
+    // variant.
+    let random_bits: u128 = (0xfff << 64) | ((1 << 62) - 1);
+    let (mut ones, mut zeros) = (0_u128, 0_u128);
+    for id in &ids {
+        assert_eq!((id >> 76) & 0xf, 7, "version 7: {id:032x}");
+        assert_eq!((id >> 62) & 0b11, 0b10, "RFC 9562 variant: {id:032x}");
+        ones |= id & random_bits;
+        zeros |= !id & random_bits;
+    }
+    assert_eq!(ones, random_bits, "a random bit never set");
+    assert_eq!(zeros, random_bits, "a random bit always set");
 }
 
 #[test]
