@@ -407,7 +407,10 @@ impl<'a> Installed<'a> {
 impl Drop for Installed<'_> {
     fn drop(&mut self) {
         if self.installed {
-            self.call.frame = current::pop();
+            // What `new` left in its place is an empty default frame, which owns no memory:
+            // forgetting it instead of dropping it saves walking an empty `BTreeMap`'s drop
+            // (~75 instructions per call, BENCHMARKS.md).
+            std::mem::forget(std::mem::replace(&mut self.call.frame, current::pop()));
         }
     }
 }

@@ -161,8 +161,10 @@ fn fresh_id_and_now() -> (Uuid, OffsetDateTime) {
 
 impl Event {
     /// Makes a new event: the one place where an event gets its fresh id, its operation id (its
-    /// own id unless it joins an operation), its times (one clock read for the id and both times, in microseconds: see `fresh_id_and_now`) and its status
-    /// (unread). The builder and `#[emits_event]` both come here.
+    /// own id unless it joins an operation), its times (one clock read for the id and both
+    /// times, in microseconds: see `fresh_id_and_now`) and its status (unread). The builder and
+    /// `#[emits_event]` both come here.
+    #[inline]
     pub(crate) fn assemble(new: NewEvent) -> Event {
         let (id, now) = fresh_id_and_now();
         Event {
