@@ -15,7 +15,8 @@
 //! runs the same clients against `src/bin/baseline.rs` instead (the server a team writes by hand:
 //! axum's `Sse`, one `tokio::sync::broadcast` channel per user, each event serialized once, no
 //! store, no resume), and `--compare` runs tidings, then the baseline, in one invocation, and
-//! prints their ratios:
+//! prints their ratios (`--baseline-first` runs the baseline first, so that a series of runs can
+//! alternate the order):
 //!
 //! ```sh
 //! cargo run --release -p tidings-load -- --clients 10000 --rate 2000 --seconds 20 --warmup 5 --store memory --compare
@@ -98,6 +99,7 @@ fn options() -> Result<Options, String> {
         kinds: vec![Kind::Tidings],
         pin: true,
     };
+    let mut baseline_first = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -122,6 +124,7 @@ fn options() -> Result<Options, String> {
             }
             "--baseline" => options.kinds = vec![Kind::Baseline],
             "--compare" => options.kinds = vec![Kind::Tidings, Kind::Baseline],
+            "--baseline-first" => baseline_first = true,
             "--no-pin" => options.pin = false,
             "--instances" => {
                 options.instances = number("--instances", value("--instances")?)? as usize;
@@ -146,6 +149,12 @@ fn options() -> Result<Options, String> {
     }
     if options.instances == 0 || (options.instances > 1 && options.pg.is_none()) {
         return Err("--instances must be at least 1, and more than 1 only with --pg".to_owned());
+    }
+    if baseline_first {
+        if options.kinds.len() != 2 {
+            return Err("--baseline-first goes with --compare".to_owned());
+        }
+        options.kinds.reverse();
     }
     if options.kinds.contains(&Kind::Baseline) && options.pg.is_some() {
         return Err(
@@ -180,7 +189,13 @@ fn main() {
         let (figures, failures) = runtime.block_on(run(options.clone(), kind, &binary, pin));
         results.push((kind, figures, failures));
     }
-    if let [(_, tidings, _), (_, baseline, _)] = &results[..] {
+    let figures = |wanted: Kind| {
+        results
+            .iter()
+            .find(|(kind, _, _)| *kind == wanted)
+            .map(|(_, figures, _)| figures)
+    };
+    if let (Some(tidings), Some(baseline)) = (figures(Kind::Tidings), figures(Kind::Baseline)) {
         println!("\n| tidings / baseline | ratio |");
         println!("|---|---|");
         let ratio = |a: f64, b: f64| a / b;
