@@ -410,7 +410,9 @@ impl Drop for Installed<'_> {
             // What `new` left in its place is an empty default frame, which owns no memory:
             // forgetting it instead of dropping it saves walking an empty `BTreeMap`'s drop
             // (~75 instructions per call, BENCHMARKS.md).
-            std::mem::forget(std::mem::replace(&mut self.call.frame, current::pop()));
+            let left = std::mem::replace(&mut self.call.frame, current::pop());
+            debug_assert!(left.metadata.is_empty() && left.description.is_none());
+            std::mem::forget(left);
         }
     }
 }
