@@ -3,6 +3,11 @@
 //! (`--features annotated`), under the lint levels teams use. Both builds must report the same
 //! diagnostics, compared in cargo's JSON form. The rustc half runs under `cargo test`; the clippy
 //! half needs `--features lint-diff-clippy` (`.ci/run` turns it on).
+//!
+//! The same fixture is the differential type check: every shape compiles with the attribute
+//! exactly when it compiles without it (both builds must succeed, coercions to the declared
+//! return type included), and the shapes that do not type-check (`--cfg tidings_type_errors`) fail
+//! with the same errors at the same places.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -60,6 +65,23 @@ fn diagnostics(
     catalog: bool,
     lints: &[&str],
 ) -> BTreeMap<Diagnostic, usize> {
+    let (found, success) = build(subcommand, annotated, catalog, lints);
+    assert!(
+        success,
+        "{subcommand:?} on the fixture (annotated: {annotated}) failed:\n{found:#?}"
+    );
+    found
+}
+
+/// Runs `cargo <subcommand>` on the fixture, and collects the fixture's own diagnostics with how
+/// often each was reported, and whether the build succeeded. `lints` are the compiler's flags
+/// (`-W lint`, `--cfg name`).
+fn build(
+    subcommand: &[&str],
+    annotated: bool,
+    catalog: bool,
+    lints: &[&str],
+) -> (BTreeMap<Diagnostic, usize>, bool) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lint-diff");
     let mut command = Command::new(cargo);
@@ -86,15 +108,14 @@ fn diagnostics(
     }
     command.arg("--");
     for lint in lints {
-        command.args(["-W", lint]);
+        if lint.starts_with("--") {
+            command.args(lint.split(' '));
+        } else {
+            command.args(["-W", lint]);
+        }
     }
     let output = command.output().expect("cargo runs");
     let stdout = String::from_utf8(output.stdout).expect("UTF-8");
-    assert!(
-        output.status.success(),
-        "{subcommand:?} on the fixture (annotated: {annotated}) failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let mut found = BTreeMap::new();
     for line in stdout.lines() {
         let message: Value = serde_json::from_str(line).expect("cargo's JSON");
@@ -132,7 +153,7 @@ fn diagnostics(
         );
         *found.entry(key).or_insert(0) += 1;
     }
-    found
+    (found, output.status.success())
 }
 
 /// What the annotated build reports that the plain one does not, and the reverse.
@@ -186,6 +207,34 @@ fn the_attribute_adds_no_rustc_diagnostic_to_any_function() {
             show(&hidden)
         );
     }
+}
+
+#[test]
+fn a_shape_that_does_not_type_check_fails_with_the_same_errors_under_the_attribute() {
+    let check = ["rustc", "--profile", "check"];
+    let errors = |annotated| {
+        let (found, success) = build(&check, annotated, false, &["--cfg tidings_type_errors"]);
+        assert!(
+            !success,
+            "the type-errors shapes compiled (annotated: {annotated})"
+        );
+        found
+            .into_iter()
+            .filter(|((level, ..), _)| level == "error")
+            .collect::<BTreeMap<_, _>>()
+    };
+    let plain = errors(false);
+    let annotated = errors(true);
+    // One error per shape of the `type_errors` module, each at the user's code.
+    assert_eq!(plain.len(), 5, "the plain build's errors: {plain:#?}");
+    let (added, hidden) = compare(&plain, &annotated);
+    assert!(
+        added.is_empty() && hidden.is_empty(),
+        "#[emits_event] changed the type errors.\nadded by the attribute:\n{}hidden by the \
+         attribute:\n{}",
+        show(&added),
+        show(&hidden)
+    );
 }
 
 #[cfg(feature = "lint-diff-clippy")]

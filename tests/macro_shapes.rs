@@ -520,3 +520,255 @@ fn a_panicking_body_emits_nothing_and_leaks_nothing() {
     assert!(events[0].metadata().is_empty());
     assert!(!tidings::current::in_progress());
 }
+
+// ---- coercions to the declared return type, async bodies and their sync controls ----
+//
+// An `async fn`'s body gets its declared return type as the expected type of every `return` and
+// of its tail, so `Ok(Box::new(e))` unsizes to `Box<dyn Error>`, `Ok(&[1, 2, 3])` to a slice and
+// `Ok(Box::pin(async { .. }))` to a boxed `dyn Future`. Each shape is written once as a free
+// `async fn`, a method, a native `async fn` in a trait impl and an `#[async_trait]` method, with
+// an `Ok` tail, a `return` and a `?`; the sync forms are the controls.
+
+type DynError = Box<dyn Error + Send + Sync>;
+type BoxedFuture = Pin<Box<dyn Future<Output = u8> + Send>>;
+
+fn checked(fail: bool) -> Result<(), PingError> {
+    if fail {
+        Err(PingError::refused())
+    } else {
+        Ok(())
+    }
+}
+
+#[emits_event(category = "coercion", action = "dyn_error")]
+async fn async_dyn_error(fail: bool) -> Result<DynError, PingError> {
+    checked(fail)?;
+    Ok(Box::new(PingError::refused()))
+}
+
+#[emits_event(category = "coercion", action = "slice")]
+async fn async_slice(fail: bool) -> Result<&'static [u8], PingError> {
+    checked(fail)?;
+    Ok(&[1, 2, 3])
+}
+
+#[emits_event(category = "coercion", action = "dyn_debug")]
+async fn async_dyn_debug(number: bool) -> Result<Box<dyn fmt::Debug + Send>, PingError> {
+    if number {
+        return Ok(Box::new(1_u8));
+    }
+    Ok(Box::new("s"))
+}
+
+#[emits_event(category = "coercion", action = "boxed_future")]
+async fn async_boxed_future(fail: bool) -> Result<BoxedFuture, PingError> {
+    checked(fail)?;
+    Ok(Box::pin(async { 7 }))
+}
+
+#[emits_event(category = "coercion", action = "dyn_error")]
+fn sync_dyn_error(fail: bool) -> Result<DynError, PingError> {
+    checked(fail)?;
+    Ok(Box::new(PingError::refused()))
+}
+
+#[emits_event(category = "coercion", action = "slice")]
+fn sync_slice(fail: bool) -> Result<&'static [u8], PingError> {
+    checked(fail)?;
+    Ok(&[1, 2, 3])
+}
+
+#[emits_event(category = "coercion", action = "dyn_debug")]
+fn sync_dyn_debug(number: bool) -> Result<Box<dyn fmt::Debug + Send>, PingError> {
+    if number {
+        return Ok(Box::new(1_u8));
+    }
+    Ok(Box::new("s"))
+}
+
+#[emits_event(category = "coercion", action = "boxed_future")]
+fn sync_boxed_future(fail: bool) -> Result<BoxedFuture, PingError> {
+    checked(fail)?;
+    Ok(Box::pin(async { 7 }))
+}
+
+struct Coercer;
+
+impl Coercer {
+    #[emits_event(category = "coercion", action = "slice")]
+    async fn slice(&self, fail: bool) -> Result<&'static [u8], PingError> {
+        if fail {
+            return Err(PingError::refused());
+        }
+        Ok(&[1, 2, 3])
+    }
+
+    #[emits_event(category = "coercion", action = "dyn_debug")]
+    async fn dyn_debug(&self, number: bool) -> Result<Box<dyn fmt::Debug + Send>, PingError> {
+        if number {
+            return Ok(Box::new(1_u8));
+        }
+        Ok(Box::new("s"))
+    }
+
+    #[emits_event(category = "coercion", action = "boxed_future")]
+    async fn boxed_future(&self, fail: bool) -> Result<BoxedFuture, PingError> {
+        checked(fail)?;
+        Ok(Box::pin(async { 7 }))
+    }
+}
+
+trait NativeCoercions {
+    fn dyn_error(&self, fail: bool) -> impl Future<Output = Result<DynError, PingError>> + Send;
+    fn dyn_debug(
+        &self,
+        number: bool,
+    ) -> impl Future<Output = Result<Box<dyn fmt::Debug + Send>, PingError>> + Send;
+}
+
+impl NativeCoercions for Coercer {
+    #[emits_event(category = "coercion", action = "dyn_error")]
+    async fn dyn_error(&self, fail: bool) -> Result<DynError, PingError> {
+        checked(fail)?;
+        Ok(Box::new(PingError::refused()))
+    }
+
+    #[emits_event(category = "coercion", action = "dyn_debug")]
+    async fn dyn_debug(&self, number: bool) -> Result<Box<dyn fmt::Debug + Send>, PingError> {
+        if number {
+            return Ok(Box::new(1_u8));
+        }
+        Ok(Box::new("s"))
+    }
+}
+
+#[async_trait::async_trait]
+trait AsyncTraitCoercions {
+    async fn slice(&self, fail: bool) -> Result<&'static [u8], PingError>;
+    async fn boxed_future(&self, fail: bool) -> Result<BoxedFuture, PingError>;
+}
+
+#[async_trait::async_trait]
+impl AsyncTraitCoercions for Coercer {
+    #[emits_event(category = "coercion", action = "slice")]
+    async fn slice(&self, fail: bool) -> Result<&'static [u8], PingError> {
+        checked(fail)?;
+        Ok(&[1, 2, 3])
+    }
+
+    #[emits_event(category = "coercion", action = "boxed_future")]
+    async fn boxed_future(&self, fail: bool) -> Result<BoxedFuture, PingError> {
+        if fail {
+            return Err(PingError::refused());
+        }
+        Ok(Box::pin(async { 7 }))
+    }
+}
+
+fn assert_send<T: Send>(value: T) -> T {
+    value
+}
+
+#[test]
+fn coercions_to_the_declared_return_type_in_async_and_sync_bodies() {
+    use futures::executor::block_on;
+    let coercer = Coercer;
+    let (outcomes, events) = capture(|| {
+        block_on(async {
+            let debug = |result: Result<Box<dyn fmt::Debug + Send>, PingError>| {
+                format!("{:?}", result.unwrap())
+            };
+            let slice = |result: Result<&'static [u8], PingError>| result.map(<[u8]>::to_vec);
+            let error = |result: Result<DynError, PingError>| result.map(|e| e.to_string());
+            let future = |result: Result<BoxedFuture, PingError>| {
+                result.map(|f| futures::FutureExt::now_or_never(f).expect("ready"))
+            };
+            vec![
+                // Free functions: async, then the sync control.
+                format!("{:?}", error(assert_send(async_dyn_error(false)).await)),
+                format!("{:?}", error(async_dyn_error(true).await).is_err()),
+                format!("{:?}", slice(assert_send(async_slice(false)).await)),
+                format!("{:?}", slice(async_slice(true).await).is_err()),
+                debug(assert_send(async_dyn_debug(true)).await),
+                debug(async_dyn_debug(false).await),
+                format!("{:?}", future(assert_send(async_boxed_future(false)).await)),
+                format!("{:?}", future(async_boxed_future(true).await).is_err()),
+                format!("{:?}", error(sync_dyn_error(false))),
+                format!("{:?}", slice(sync_slice(false))),
+                debug(sync_dyn_debug(true)),
+                debug(sync_dyn_debug(false)),
+                format!("{:?}", future(sync_boxed_future(false))),
+                // A method.
+                format!("{:?}", slice(assert_send(coercer.slice(false)).await)),
+                format!("{:?}", slice(coercer.slice(true).await).is_err()),
+                debug(assert_send(coercer.dyn_debug(true)).await),
+                format!(
+                    "{:?}",
+                    future(assert_send(coercer.boxed_future(false)).await)
+                ),
+                // Native `async fn` in a trait impl.
+                format!(
+                    "{:?}",
+                    error(assert_send(NativeCoercions::dyn_error(&coercer, false)).await)
+                ),
+                debug(assert_send(NativeCoercions::dyn_debug(&coercer, false)).await),
+                // `#[async_trait]`.
+                format!(
+                    "{:?}",
+                    slice(AsyncTraitCoercions::slice(&coercer, false).await)
+                ),
+                format!(
+                    "{:?}",
+                    future(AsyncTraitCoercions::boxed_future(&coercer, false).await)
+                ),
+                format!(
+                    "{:?}",
+                    future(AsyncTraitCoercions::boxed_future(&coercer, true).await).is_err()
+                ),
+            ]
+        })
+    });
+    assert_eq!(
+        outcomes,
+        [
+            "Ok(\"could not ping\")",
+            "true",
+            "Ok([1, 2, 3])",
+            "true",
+            "1",
+            "\"s\"",
+            "Ok(7)",
+            "true",
+            "Ok(\"could not ping\")",
+            "Ok([1, 2, 3])",
+            "1",
+            "\"s\"",
+            "Ok(7)",
+            "Ok([1, 2, 3])",
+            "true",
+            "1",
+            "Ok(7)",
+            "Ok(\"could not ping\")",
+            "\"s\"",
+            "Ok([1, 2, 3])",
+            "Ok(7)",
+            "true",
+        ]
+    );
+    let failed = [1, 3, 7, 14, 21];
+    assert_eq!(events.len(), outcomes.len());
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event.category().as_str(), "coercion");
+        if failed.contains(&i) {
+            assert_error(
+                event,
+                "coercion",
+                event.action().as_str(),
+                "could not ping",
+                &["connection refused"],
+            );
+        } else {
+            assert_success(event, "coercion", event.action().as_str());
+        }
+    }
+}

@@ -146,7 +146,14 @@ fn wrap(function: &Wrappable<'_>, args: &Args) -> TokenStream {
     };
     let wrapped = match async_trait {
         Some(async_trait) => wrap_async_trait(&parts, async_trait),
-        None => wrap_body(&parts, sig.asyncness.is_some(), output, body, body_tokens),
+        None => wrap_body(
+            &private,
+            &parts,
+            sig.asyncness.is_some(),
+            output,
+            body,
+            body_tokens,
+        ),
     };
     let mut braces = Group::new(Delimiter::Brace, quote!(#inner_attrs #wrapped));
     braces.set_span(body.span());
@@ -156,6 +163,7 @@ fn wrap(function: &Wrappable<'_>, args: &Args) -> TokenStream {
 /// A plain or `async fn`: its statements run, exactly as written, inside a closure or an async
 /// block that the call runs.
 fn wrap_body(
+    private: &TokenStream,
     parts: &Parts,
     is_async: bool,
     output: &Type,
@@ -173,28 +181,49 @@ fn wrap_body(
     } = parts;
     let finish = if is_async { finish_async } else { finish };
     // The declared return type, for the type checker: the closure's (or async block's) `return`s
-    // and tail then have it, so `?`, `.into()` and `.collect()` in the body infer exactly as
-    // they would without the attribute. It stands outside the body's block, so items that the
-    // body declares (`use std::fmt::Result;`) do not change what it names.
+    // and tail then have it as their expected type, so `?`, `.into()` and `.collect()` in the
+    // body infer, and values coerce, exactly as they would without the attribute. It is named
+    // outside the body's block, so items that the body declares (`use std::fmt::Result;`) do
+    // not change what it names.
     let mut erased = output.clone();
     EraseImplTrait.visit_type_mut(&mut erased);
-    // The body's statements are the closure's block itself, not a block of their own: a
-    // one-line `{ Ok(x) }` re-wrapped would raise `unused_braces` on the user's code. The
-    // closure (or async block) carries the body's span, so lints that look at closures in the
-    // user's code (`clippy::implicit_return`) still see the body's tail.
-    let mut block = Group::new(Delimiter::Brace, statements);
-    block.set_span(body.span());
+    // The body's statements are the closure's (or async block's) block itself, not a block of
+    // their own: a one-line `{ Ok(x) }` re-wrapped would raise `unused_braces` on the user's
+    // code. The block carries the body's span, so lints that look at closures in the user's
+    // code (`clippy::implicit_return`) still see the body's tail.
+    let mut typed = TokenStream::new();
     let run = if is_async {
+        // An async block's output is inferred from its own `return`s and tail, never from an
+        // expected type: a `return` of the declared type that never runs, first in the block (as
+        // `tracing`'s `#[instrument]` does), fixes it before the body is checked, so the body's
+        // `return`s, `?` and tail coerce (`Ok(Box::new(e))` to `Box<dyn Error>`) as without the
+        // attribute. The type is named outside the block, in the marker; the `return` follows
+        // the body's leading items (`use ...;`), so that clippy's `items_after_statements` does
+        // not fire on them.
+        let output = Ident::new("__tidings_output", Span::mixed_site());
+        typed = quote!(let #output = #private::Output::<#erased>::new(););
+        let typed_return = quote! {
+            #[allow(unknown_lints, unreachable_code, clippy::needless_return)]
+            if false {
+                return #output.never();
+            }
+        };
+        let (items, statements) = function::split_leading_items(&statements);
+        let mut block = Group::new(Delimiter::Brace, quote!(#items #typed_return #statements));
+        block.set_span(body.span());
         let body = quote_spanned!(body.span()=> async move #block);
         let run_async = parts.run_async();
-        quote!(#call.#run_async::<#erased, _>(#body).await)
+        quote!(#call.#run_async(#body).await)
     } else {
+        let mut block = Group::new(Delimiter::Brace, statements);
+        block.set_span(body.span());
         let body = quote_spanned!(body.span()=> move || -> #erased #block);
         let run = parts.run();
         quote!(#call.#run(#body))
     };
     quote! {
         #prologue
+        #typed
         let #result = #run;
         #finish
         #tail

@@ -158,6 +158,25 @@ pub(crate) fn split_inner_attributes(body: &TokenStream) -> (TokenStream, TokenS
     )
 }
 
+/// A body's leading items (`use`, `fn`, `struct`...) and the rest, each token as written.
+///
+/// Generated statements go after the leading items: clippy's `items_after_statements` would
+/// otherwise fire on the user's first `use`. A body that does not parse is all rest.
+pub(crate) fn split_leading_items(body: &TokenStream) -> (TokenStream, TokenStream) {
+    let Ok(statements) = syn::Block::parse_within.parse2(body.clone()) else {
+        return (TokenStream::new(), body.clone());
+    };
+    // Each item is as many token trees in the original as in its own tokens: split there.
+    let count: usize = statements
+        .iter()
+        .take_while(|statement| matches!(statement, syn::Stmt::Item(_)))
+        .map(|item| quote::ToTokens::to_token_stream(item).into_iter().count())
+        .sum();
+    let mut tokens = body.clone().into_iter();
+    let items: TokenStream = tokens.by_ref().take(count).collect();
+    (items, tokens.collect())
+}
+
 /// The body `#[async_trait]` makes of an `async fn` in a trait impl,
 /// `<before> Box::pin(async move { <inner> })`, in its parts, each with its own spans.
 pub(crate) struct AsyncTraitBody {

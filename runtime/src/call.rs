@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -58,6 +59,52 @@ pub struct Site {
 pub fn metadata_value<T: serde::Serialize + ?Sized>(value: &T) -> Value {
     serde_json::to_value(value)
         .unwrap_or_else(|e| Value::String(format!("(not serializable: {e})")))
+}
+
+/// The declared return type of an `async fn`, carried into its body.
+///
+/// An async block's output is inferred from its own `return`s and tail, never from an expected
+/// type, so `Ok(Box::new(e))` would not unsize to a declared `Box<dyn Error>`. The generated code
+/// makes one of these outside the body (where the return type names what the signature names,
+/// whatever the body declares) and writes `if false { return output.never(); }` first in the
+/// async block: the block's output is then the declared type before the body is checked, and
+/// every `return`, `?` and the tail are coercion sites, as in a closure with `-> T`. The branch
+/// is compiled out; the marker is zero-sized and `Send` whatever `T` is.
+pub struct Output<T>(PhantomData<fn() -> T>);
+
+impl<T> Output<T> {
+    /// The marker of the return type `T`.
+    #[inline]
+    #[must_use]
+    pub const fn new() -> Self {
+        Output(PhantomData)
+    }
+
+    /// Never called: the generated `return` that gives the async block its output type.
+    #[inline]
+    pub fn never(self) -> T {
+        unreachable!("the typed return of #[emits_event] is behind `if false`")
+    }
+}
+
+impl<T> Clone for Output<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Output<T> {}
+
+impl<T> Default for Output<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> std::fmt::Debug for Output<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Output")
+    }
 }
 
 /// Which outcomes of a call emit an event (the attribute's `emit_on`).
@@ -195,9 +242,8 @@ impl Call {
 
     /// Wraps the body of an async function: every poll has this call's event in progress.
     ///
-    /// The generated code names `T`, the function's return type, so that the type checker knows
-    /// the async block's output while it checks the body (for `?`, `.into()`, `.collect()`).
-    pub fn run_async<T, F: Future<Output = T>>(&mut self, body: F) -> InCall<'_, F> {
+    /// The body's output type is fixed by an [`Output`] marker's `return` inside it.
+    pub fn run_async<F: Future>(&mut self, body: F) -> InCall<'_, F> {
         InCall {
             call: self,
             catching: false,
@@ -207,7 +253,7 @@ impl Call {
 
     /// [`run_async`](Self::run_async) for the attribute's `panic = "..."`: a poll that panics
     /// emits the event, then the panic goes on unwinding.
-    pub fn run_async_catching<T, F: Future<Output = T>>(&mut self, body: F) -> InCall<'_, F> {
+    pub fn run_async_catching<F: Future>(&mut self, body: F) -> InCall<'_, F> {
         InCall {
             call: self,
             catching: true,

@@ -80,7 +80,8 @@ pub use uuid::Uuid;
 pub mod __private {
     pub use crate::__tidings_register_site as register_site;
     pub use crate::call::{
-        AsEmitter, Call, EmitOn, Finish, IdSource, IdValue, InCall, IsResult, Site, metadata_value,
+        AsEmitter, Call, EmitOn, Finish, IdSource, IdValue, InCall, IsResult, Output, Site,
+        metadata_value,
     };
     #[cfg(feature = "catalog")]
     pub use crate::catalog::__SITES as SITES;

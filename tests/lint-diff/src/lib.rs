@@ -372,3 +372,170 @@ pub mod shapes {
         }
     }
 }
+
+/// Coercions to the declared return type: an `Ok` tail, a `return` and a `?` whose values unsize
+/// (`Box<T>` to `Box<dyn Error>`, `&[u8; 3]` to `&[u8]`, a boxed async block to a boxed `dyn
+/// Future`), in async and sync bodies, as free functions, methods, native `async fn` in a trait
+/// impl and `#[async_trait]` methods. They compile without the attribute, so they must with it.
+#[rustfmt::skip]
+pub mod coercions {
+    use std::error::Error;
+    use std::fmt;
+    use std::future::Future;
+    use std::pin::Pin;
+
+    use crate::shapes::Failure;
+
+    /// A boxed error.
+    pub type DynError = Box<dyn Error + Send + Sync>;
+    /// A boxed future.
+    pub type BoxedFuture = Pin<Box<dyn Future<Output = u8> + Send>>;
+
+    /// Async, one expression: `Box<Failure>` to `Box<dyn Error>`.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "dyn_error_one"))]
+    pub async fn dyn_error_one() -> Result<DynError, Failure> { Ok(Box::new(Failure)) }
+
+    /// Async, `?` then a slice.
+    ///
+    /// # Errors
+    /// When `fail`.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "slice_many"))]
+    pub async fn slice_many(fail: bool) -> Result<&'static [u8], Failure> {
+        if fail { Err(Failure)?; }
+        Ok(&[1, 2, 3])
+    }
+
+    /// Async, a `return` and a tail of two types, each to `Box<dyn Debug>`.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "dyn_debug_many"))]
+    pub async fn dyn_debug_many(number: bool) -> Result<Box<dyn fmt::Debug + Send>, Failure> {
+        if number {
+            return Ok(Box::new(1_u8));
+        }
+        Ok(Box::new("s"))
+    }
+
+    /// Async, a boxed future.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "boxed_future_one"))]
+    pub async fn boxed_future_one() -> Result<BoxedFuture, Failure> { Ok(Box::pin(async { 7 })) }
+
+    /// Async, an item first in the body that shadows the name the return type uses.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "item_first"))]
+    pub async fn item_first() -> Result<DynError, Failure> {
+        use std::fmt::Result;
+        let written: Result = Ok(());
+        Ok(Box::new(written.err().unwrap_or(fmt::Error)))
+    }
+
+    /// Sync, the same coercions.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "sync_coercions"))]
+    pub fn sync_coercions(number: bool) -> Result<Box<dyn fmt::Debug + Send>, Failure> {
+        if number {
+            return Ok(Box::new(1_u8));
+        }
+        Ok(Box::new("s"))
+    }
+
+    /// Methods.
+    #[derive(Debug, Default)]
+    pub struct Coercer;
+
+    impl Coercer {
+        /// A method, `Box<Failure>` to `Box<dyn Error>`.
+        #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "method_one"))]
+        pub async fn method_one(&self) -> Result<DynError, Failure> { Ok(Box::new(Failure)) }
+
+        /// A method, a slice after a `return`.
+        #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "method_many"))]
+        pub async fn method_many(&self, empty: bool) -> Result<&'static [u8], Failure> {
+            if empty {
+                return Ok(&[]);
+            }
+            Ok(&[1, 2, 3])
+        }
+    }
+
+    /// A trait with native `async fn`.
+    pub trait Coerce {
+        /// A boxed future.
+        fn boxed(&self) -> impl Future<Output = Result<BoxedFuture, Failure>> + Send;
+        /// A boxed error.
+        fn error(&self, fail: bool) -> impl Future<Output = Result<DynError, Failure>> + Send;
+    }
+
+    impl Coerce for Coercer {
+        #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "native_one"))]
+        async fn boxed(&self) -> Result<BoxedFuture, Failure> { Ok(Box::pin(async { 7 })) }
+
+        #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "native_many"))]
+        async fn error(&self, fail: bool) -> Result<DynError, Failure> {
+            if fail { Err(Failure)?; }
+            Ok(Box::new(Failure))
+        }
+    }
+
+    /// A trait implemented with `#[async_trait]`.
+    #[async_trait::async_trait]
+    pub trait CoerceBoxed {
+        /// A slice.
+        async fn slice(&self) -> Result<&'static [u8], Failure>;
+        /// A boxed error after a `return`.
+        async fn error(&self, fail: bool) -> Result<DynError, Failure>;
+    }
+
+    #[async_trait::async_trait]
+    impl CoerceBoxed for Coercer {
+        #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "async_trait_slice"))]
+        async fn slice(&self) -> Result<&'static [u8], Failure> { Ok(&[1, 2, 3]) }
+
+        #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "async_trait_error"))]
+        async fn error(&self, fail: bool) -> Result<DynError, Failure> {
+            if fail {
+                return Err(Failure);
+            }
+            Ok(Box::new(Failure))
+        }
+    }
+}
+
+/// Shapes that do not type-check without the attribute (`--cfg tidings_type_errors`): with it
+/// they must fail with the same errors, at the same places.
+#[cfg(tidings_type_errors)]
+#[rustfmt::skip]
+pub mod type_errors {
+    use std::error::Error;
+    use std::fmt;
+
+    use crate::shapes::Failure;
+
+    /// Not an error: cannot become a `Box<dyn Error>`.
+    #[derive(Debug)]
+    pub struct NotAnError;
+
+    /// No `From<Failure>` for `fmt::Error`: the `?` fails.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "no_from"))]
+    pub async fn no_from(fail: bool) -> Result<u8, fmt::Error> {
+        if fail { Err(Failure)?; }
+        Ok(1)
+    }
+
+    /// A value that does not unsize to the declared trait object.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "not_unsized"))]
+    pub async fn not_unsized() -> Result<Box<dyn Error + Send + Sync>, Failure> { Ok(Box::new(NotAnError)) }
+
+    /// A `return` of the wrong `Ok` type.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "wrong_return"))]
+    pub async fn wrong_return(early: bool) -> Result<u8, Failure> {
+        if early {
+            return Ok("one");
+        }
+        Ok(1)
+    }
+
+    /// A tail of the wrong `Ok` type, sync.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "wrong_tail"))]
+    pub fn wrong_tail() -> Result<u8, Failure> { Ok(1_u16) }
+
+    /// A tail of the wrong `Ok` type, async.
+    #[cfg_attr(feature = "annotated", tidings::emits_event(category = "lint", action = "wrong_tail_async"))]
+    pub async fn wrong_tail_async() -> Result<&'static str, Failure> { Ok(String::new()) }
+}
