@@ -441,7 +441,7 @@ impl Parse for MetaEntry {
 }
 
 /// The keys the runtime writes itself: an entry of `metadata(...)` cannot take them.
-const RESERVED_KEYS: [&str; 3] = ["err", "doc", "invalid_ids"];
+use tidings_rules::RESERVED_KEYS;
 
 /// `metadata(...)`: keys that are not reserved and not repeated; a bare name must be a
 /// parameter.

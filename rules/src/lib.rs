@@ -1,6 +1,6 @@
 //! The rules tidings checks both at run time and at compile time, in one place: the snake_case
-//! rule for event categories and actions (with its suggestion), and the rule for documentation
-//! links.
+//! rule for event categories and actions (with its suggestion), the rule for documentation
+//! links, the severity names and the metadata keys tidings reserves for itself.
 //!
 //! This crate has no dependencies so that both the runtime (`tidings-runtime`, which checks names
 //! built at run time and deserialized from JSON) and the proc-macro crate (`tidings-macros`, which
@@ -194,6 +194,16 @@ pub fn suggest(name: &str) -> Option<String> {
         None
     }
 }
+
+/// The metadata key of the error of an error event: its report (message, causes, MeshKit's
+/// fields).
+pub const ERR_KEY: &str = "err";
+/// The metadata key of a documentation link.
+pub const DOC_KEY: &str = "doc";
+/// The metadata key under which `#[emits_event]` keeps the id arguments that were not UUIDs.
+pub const INVALID_IDS_KEY: &str = "invalid_ids";
+/// The metadata keys tidings writes itself: `#[emits_event]`'s `metadata(...)` refuses them.
+pub const RESERVED_KEYS: [&str; 3] = [ERR_KEY, DOC_KEY, INVALID_IDS_KEY];
 
 /// The eight MeshKit severity levels, most urgent first, as their exact strings.
 pub const SEVERITIES: [&str; 8] = [

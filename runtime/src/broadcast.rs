@@ -353,7 +353,9 @@ impl Broadcaster {
     }
 
     /// How many threads wait in [`Subscription::recv`] for `user`'s events now: for tests that
-    /// must publish only once a receiver blocks. Not a public API.
+    /// must publish only once a receiver blocks. Not a public API: compiled only with the
+    /// `test-doors` feature.
+    #[cfg(feature = "test-doors")]
     #[doc(hidden)]
     pub fn __blocked_receivers(&self, user: Uuid) -> usize {
         self.shared

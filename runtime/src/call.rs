@@ -118,8 +118,8 @@ pub enum EmitOn {
     Err,
 }
 
-/// The metadata key under which ids that did not parse are kept.
-pub const INVALID_IDS_KEY: &str = "invalid_ids";
+/// The metadata key under which ids that did not parse are kept (from `tidings-rules`).
+pub const INVALID_IDS_KEY: &str = tidings_rules::INVALID_IDS_KEY;
 
 /// One call in progress.
 #[derive(Debug)]

@@ -11,10 +11,10 @@ use crate::name::{Action, Category};
 use crate::report::ErrorReport;
 use crate::severity::{Severity, Status};
 
-/// The metadata key of the error of an error event.
-pub const ERR_KEY: &str = "err";
-/// The metadata key of a documentation link.
-pub const DOC_KEY: &str = "doc";
+/// The metadata key of the error of an error event (from `tidings-rules`).
+pub const ERR_KEY: &str = tidings_rules::ERR_KEY;
+/// The metadata key of a documentation link (from `tidings-rules`).
+pub const DOC_KEY: &str = tidings_rules::DOC_KEY;
 
 /// One thing the server did on a user's behalf (a port of MeshKit's `Event`).
 ///
@@ -316,6 +316,44 @@ impl Event {
     /// The event's metadata: `err` holds the error of an error event, `doc` a documentation link.
     pub fn metadata(&self) -> &Map<String, Value> {
         &self.metadata
+    }
+
+    /// The error of an error event, read back from its [`ERR_KEY`] entry; `None` when it has
+    /// none.
+    ///
+    /// The entry is read leniently: a field that is missing or not of its type (an event a
+    /// client posted) is empty, so an `err` that is not a report still gives its message where
+    /// it has one.
+    ///
+    /// ```
+    /// use tidings_runtime::Event;
+    ///
+    /// let failure = std::io::Error::other("connection refused");
+    /// let event = Event::builder().category("connection").action("ping").err(&failure).build()?;
+    /// assert_eq!(event.error_report().unwrap().message, "connection refused");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn error_report(&self) -> Option<ErrorReport> {
+        let err = self.metadata.get(ERR_KEY)?;
+        let text = |key: &str| err.get(key).and_then(Value::as_str).map(str::to_owned);
+        let texts = |key: &str| -> Vec<String> {
+            err.get(key)
+                .and_then(Value::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|item| item.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut report = ErrorReport::from_message(text("message").unwrap_or_default());
+        report.causes = texts("causes");
+        report.code = text("code");
+        report.long_description = text("longDescription");
+        report.probable_causes = texts("probableCauses");
+        report.suggested_remediations = texts("suggestedRemediations");
+        Some(report)
     }
 
     /// When the event was made (UTC).

@@ -3,7 +3,7 @@
 
 use tracing::Level;
 
-use crate::event::{ERR_KEY, Event};
+use crate::event::Event;
 use crate::severity::Severity;
 
 /// The target of every `tracing` event tidings records.
@@ -28,7 +28,7 @@ pub(crate) fn record(event: &Event) {
     macro_rules! record {
         ($level:expr) => {
             tracing::event!(
-                target: "tidings",
+                target: TARGET,
                 $level,
                 category = event.category().as_str(),
                 action = event.action().as_str(),
@@ -37,7 +37,7 @@ pub(crate) fn record(event: &Event) {
                 user.id = event.user_id().map(tracing::field::display),
                 acted_upon = event.acted_upon().map(tracing::field::display),
                 description = event.description(),
-                err.message = error_message(event),
+                err.message = error_message(event).map(tracing::field::display),
                 err.causes = error_causes(event).map(tracing::field::display),
             )
         };
@@ -50,14 +50,13 @@ pub(crate) fn record(event: &Event) {
     }
 }
 
-/// The `message` of the event's `err` entry.
-fn error_message(event: &Event) -> Option<&str> {
-    event.metadata().get(ERR_KEY)?.get("message")?.as_str()
+/// The message of the event's error report.
+fn error_message(event: &Event) -> Option<String> {
+    event.error_report().map(|report| report.message)
 }
 
-/// The `causes` of the event's `err` entry, outermost first, joined with `": "`.
+/// The causes of the event's error report, outermost first, joined with `": "`.
 fn error_causes(event: &Event) -> Option<String> {
-    let causes = event.metadata().get(ERR_KEY)?.get("causes")?.as_array()?;
-    let causes: Vec<&str> = causes.iter().filter_map(|c| c.as_str()).collect();
+    let causes = event.error_report()?.causes;
     (!causes.is_empty()).then(|| causes.join(": "))
 }

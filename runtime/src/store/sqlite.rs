@@ -111,7 +111,8 @@ impl<T> Context<T> for rusqlite::Result<T> {
 
 impl SqliteStore {
     /// A pragma's value on the store's connection, for tests of its settings (journal mode,
-    /// synchronous level). Not a public API.
+    /// synchronous level). Not a public API: compiled only with the `test-doors` feature.
+    #[cfg(feature = "test-doors")]
     #[doc(hidden)]
     pub fn __pragma(&self, name: &str) -> Result<String, StoreError> {
         let connection = self

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls};
 
-use super::{CHANNEL, COLUMNS, Shared, read_event};
+use super::Shared;
+use super::read::read_event;
+use super::schema::{CHANNEL, COLUMNS};
 use crate::broadcast::Broadcaster;
 use crate::store::Feed;
 

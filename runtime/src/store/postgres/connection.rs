@@ -1,0 +1,130 @@
+//! The store's connections: the pool, errors as [`StoreError`]s, which errors are worth a retry,
+//! the sync client kept off async executors' threads, and connection strings without their
+//! password.
+
+use std::fmt;
+use std::time::Duration;
+
+use postgres::NoTls;
+use r2d2_postgres::{PostgresConnectionManager, r2d2};
+
+use crate::store::StoreError;
+
+/// The pool of the writer's and the queries' connections.
+pub(super) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// The application name of the store's connections when the connection string sets none; the
+/// listener's is this with `-listener` appended.
+pub(super) const APPLICATION_NAME: &str = "tidings";
+
+/// How long a connection may take to open.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(super) fn backend(context: impl fmt::Display, error: impl fmt::Display) -> StoreError {
+    StoreError::Backend(format!("{context}: {error}").into())
+}
+
+/// PostgreSQL's message with its detail, or the client's.
+pub(super) fn describe(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({}; {detail})", db.message(), db.code().code()),
+            None => format!("{} ({})", db.message(), db.code().code()),
+        },
+        None => error.to_string(),
+    }
+}
+
+/// Whether trying again later may succeed: the connection broke, the server is shutting down
+/// or starting, or the transaction lost a race. Otherwise the server refused what was sent.
+pub(super) fn transient(error: &postgres::Error) -> bool {
+    match error.code() {
+        None => true,
+        Some(code) => {
+            let class = &code.code()[..2];
+            matches!(class, "08" | "40" | "53" | "57" | "58")
+        }
+    }
+}
+
+/// Turns a client's or the pool's error into a [`StoreError`] that says what was being done.
+pub(super) trait Context<T> {
+    /// The error, after `doing: `.
+    fn context(self, doing: impl fmt::Display) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for Result<T, postgres::Error> {
+    fn context(self, doing: impl fmt::Display) -> Result<T, StoreError> {
+        self.map_err(|e| backend(doing, describe(&e)))
+    }
+}
+
+impl<T> Context<T> for Result<T, r2d2::Error> {
+    fn context(self, doing: impl fmt::Display) -> Result<T, StoreError> {
+        self.map_err(|e| backend(doing, format!("no database connection ({e})")))
+    }
+}
+
+/// Runs `f` where the sync client can run: the `postgres` crate drives its connection with a
+/// runtime of its own, which panics on a thread of an async executor, so such a call moves to a
+/// thread of its own for its duration.
+pub(super) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+/// The connection string with any password replaced.
+pub(super) fn hide_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url
+            .split_whitespace()
+            .map(|part| {
+                if part.starts_with("password=") {
+                    "password=***"
+                } else {
+                    part
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            let hidden = if credentials.contains(':') {
+                ":***"
+            } else {
+                ""
+            };
+            format!("{scheme}://{user}{hidden}@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hide_password;
+
+    #[test]
+    fn a_password_is_never_shown() {
+        assert_eq!(
+            hide_password("postgres://app:secret@db:5432/events?sslmode=disable"),
+            "postgres://app:***@db:5432/events?sslmode=disable"
+        );
+        assert_eq!(
+            hide_password("postgres://app@db/events"),
+            "postgres://app@db/events"
+        );
+        assert_eq!(
+            hide_password("host=db user=app password=secret dbname=events"),
+            "host=db user=app password=*** dbname=events"
+        );
+    }
+}

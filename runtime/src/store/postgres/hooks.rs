@@ -1,0 +1,103 @@
+//! Fault injection for tidings' own tests of the store (feature `test-doors`, never on the
+//! production path): a batch transaction held open before its commit, and a commit whose reply
+//! is lost. Not a public API.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::PgStore;
+
+/// The faults the next batch transaction meets.
+#[derive(Default)]
+pub(super) struct TestHooks {
+    hold: Mutex<Option<Arc<Hold>>>,
+    lose_reply: AtomicBool,
+}
+
+impl TestHooks {
+    /// Before the `NOTIFY` and `COMMIT` of a batch: waits while a hold is set and not released.
+    pub(super) fn before_commit(&self) {
+        let hold = self
+            .hold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(hold) = hold {
+            hold.hold();
+        }
+    }
+
+    /// After a commit: whether to report it as a connection that broke before the reply.
+    pub(super) fn lose_reply(&self) -> bool {
+        self.lose_reply.swap(false, Ordering::SeqCst)
+    }
+}
+
+impl PgStore {
+    /// Makes the next batch transaction stop after its insert, before its `NOTIFY` and
+    /// `COMMIT`, until the returned hold is released: for the ordering tests. Not a public API.
+    #[doc(hidden)]
+    pub fn __hold_next_commit(&self) -> Arc<Hold> {
+        let hold = Arc::new(Hold::default());
+        *self
+            .shared
+            .hooks
+            .hold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&hold));
+        hold
+    }
+
+    /// Makes the next batch transaction commit and then fail as if the connection broke before
+    /// the reply came: the outcome the writer must look up. Not a public API.
+    #[doc(hidden)]
+    pub fn __lose_next_commit_reply(&self) {
+        self.shared.hooks.lose_reply.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Where a held transaction is.
+#[derive(Default, Debug)]
+struct HoldState {
+    held: bool,
+    released: bool,
+}
+
+/// A batch transaction held open by [`PgStore::__hold_next_commit`]. Not a public API.
+#[doc(hidden)]
+#[derive(Default, Debug)]
+pub struct Hold {
+    state: Mutex<HoldState>,
+    changed: Condvar,
+}
+
+impl Hold {
+    /// Waits until a batch transaction is held; `false` at the timeout.
+    pub fn wait_held(&self, timeout: Duration) -> bool {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, timeout, |state| !state.held)
+            .unwrap_or_else(PoisonError::into_inner);
+        state.held
+    }
+
+    /// Lets the held transaction go on.
+    pub fn release(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.released = true;
+        self.changed.notify_all();
+    }
+
+    /// Holds the calling transaction until released.
+    fn hold(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.held = true;
+        self.changed.notify_all();
+        let _released = self
+            .changed
+            .wait_while(state, |state| !state.released)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}

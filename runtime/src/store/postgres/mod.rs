@@ -1,0 +1,331 @@
+//! The PostgreSQL store (feature `postgres`): one history shared by several server instances,
+//! and live delivery across them with `LISTEN`/`NOTIFY`.
+//!
+//! The writer of each instance stores a batch in one transaction that first takes a
+//! transaction-level advisory lock (so that the `seq` column commits in its own order across
+//! instances) and ends with one `NOTIFY` whose payload is the batch's last `seq`. Each instance
+//! runs one listener on a dedicated connection ([`feed`]): on a notification, on a periodic
+//! safety poll, and after every reconnect (`LISTEN` first, then catch up), it reads the rows
+//! after the last `seq` it published, in order, and publishes them to its broadcaster.
+//!
+//! The rooms: the store and its settings here; its connections and errors (`connection.rs`);
+//! the schema (`schema.rs`); the writer's batches (`write.rs`); reading (`read.rs`); status and
+//! delete (`change.rs`); retention (`retention.rs`); the listener (`feed.rs`); and, only for
+//! tidings' own tests, fault injection (`hooks.rs`, feature `test-doors`).
+
+mod change;
+mod connection;
+mod feed;
+#[cfg(feature = "test-doors")]
+mod hooks;
+mod read;
+mod retention;
+mod schema;
+mod write;
+
+use std::fmt;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use postgres::{Config, NoTls};
+use r2d2_postgres::{PostgresConnectionManager, r2d2};
+use uuid::Uuid;
+
+use self::connection::{
+    APPLICATION_NAME, CONNECT_TIMEOUT, Context, Pool, backend, describe, hide_password, off_runtime,
+};
+#[cfg(feature = "test-doors")]
+use self::schema::{COLUMN_TYPES, INSERT, RETENTION_LOCK};
+use self::schema::{SetupError, create_or_check};
+use super::{EventPage, EventQuery, EventStore, EventTypes, Feed, Retention, StoreError};
+use crate::broadcast::Broadcaster;
+use crate::event::Event;
+use crate::severity::Status;
+
+const DEFAULT_POOL_SIZE: u32 = 8;
+const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_POLL: Duration = Duration::from_secs(1);
+
+/// Events kept in PostgreSQL, shared by several server instances, with live delivery across
+/// them.
+///
+/// [`connect`](Self::connect) takes the application's connection string, creates the schema
+/// (tables `tidings_schema` and `tidings_events` in the connection's schema) or checks an
+/// existing one: a schema written by a newer release, or a `tidings_events` table without
+/// tidings' schema version, is refused with a clear error and left untouched.
+///
+/// An [`Emitter`](crate::Emitter) with a `PgStore` writes through a background writer: each
+/// batch is one transaction, and one `NOTIFY` per batch tells every instance. Each emitter runs
+/// one listener on a dedicated connection (not from the pool: a transaction-pooling proxy
+/// breaks `LISTEN`) that publishes every instance's events, its own included, in the order of
+/// the store: every live stream on every instance sees one order, and a `Last-Event-ID` seen on
+/// one instance is honoured by another. [`Emitter::flush`](crate::Emitter::flush) returns once
+/// what was emitted before it is stored and published by this instance's listener.
+///
+/// When the database is unreachable, a batch is retried for the write timeout
+/// ([`with_write_timeout`](Self::with_write_timeout), default 10 s); a connection lost during
+/// `COMMIT` leaves the outcome unknown, so the writer looks up which events are stored before
+/// it reports or retries any. Events that are still not stored at the timeout go to the
+/// failure hook and are published nowhere. PostgreSQL refuses the NUL character in text: an
+/// event with one is reported to the failure hook, and the rest of its batch is stored.
+///
+/// The sync `postgres` client cannot run on a thread of an async executor; the store moves
+/// such a call to a thread of its own, so every method is safe to call anywhere (it blocks the
+/// calling thread, as every [`EventStore`] call does).
+///
+/// ```no_run
+/// use tidings_runtime::{Emitter, PgStore};
+///
+/// let store = PgStore::connect("postgres://postgres@127.0.0.1:5432/app")?;
+/// let events = Emitter::builder().store(store).build();
+/// # Ok::<(), tidings_runtime::StoreError>(())
+/// ```
+pub struct PgStore {
+    shared: Arc<Shared>,
+}
+
+/// What the store and its listener share.
+struct Shared {
+    /// Where the listener connects (with its own application name).
+    config: Config,
+    /// The connection string with its password hidden, for errors and `Debug`.
+    shown: String,
+    /// Always `Some` until the store is dropped (see `Drop`).
+    pool: Option<Pool>,
+    retention: Retention,
+    last_prune: Mutex<Option<Instant>>,
+    write_timeout: Duration,
+    poll: Duration,
+    /// The highest `seq` this store has committed; a listener started later begins after the
+    /// highest `seq` stored when the store connected.
+    committed: AtomicI64,
+    start: i64,
+    /// Fault injection for tidings' own tests (feature `test-doors` only).
+    #[cfg(feature = "test-doors")]
+    hooks: hooks::TestHooks,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("connection", &self.shared.shown)
+            .field("retention", &self.shared.retention)
+            .field("write_timeout", &self.shared.write_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Closing a connection runs the client's own runtime too: off the executor's threads.
+        if let Some(pool) = self.pool.take() {
+            off_runtime(move || drop(pool));
+        }
+    }
+}
+
+impl PgStore {
+    /// The advisory lock key that pruning takes, for the retention test. Not a public API.
+    #[cfg(feature = "test-doors")]
+    #[doc(hidden)]
+    pub const __RETENTION_LOCK: i64 = RETENTION_LOCK;
+
+    /// The statement that inserts a batch, for the benchmark of insert methods. Not a public
+    /// API.
+    #[cfg(feature = "test-doors")]
+    #[doc(hidden)]
+    pub const __INSERT: &str = INSERT;
+
+    /// The columns' types, in the order `COPY` writes them, for the benchmark of insert
+    /// methods. Not a public API.
+    #[cfg(feature = "test-doors")]
+    #[doc(hidden)]
+    pub const __COLUMN_TYPES: [postgres::types::Type; 13] = COLUMN_TYPES;
+
+    /// Connects to the database of `url` (a `postgres://` URL or `key=value` pairs, as libpq
+    /// takes them), and creates or checks the schema. TLS is not supported: connect over a
+    /// trusted network or a local socket (`host=/var/run/postgresql`).
+    ///
+    /// # Errors
+    /// When the connection string is invalid, the database cannot be reached within 5 seconds,
+    /// or it holds a schema this release does not know. The error names the connection
+    /// (without its password).
+    pub fn connect(url: &str) -> Result<PgStore, StoreError> {
+        PgStore::connect_with(url, DEFAULT_POOL_SIZE)
+    }
+
+    /// Like [`connect`](Self::connect), with a pool of at most `pool_size` connections (default
+    /// 8; at least 1) for the writer and the queries. The listener's connection comes on top.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub fn connect_with(url: &str, pool_size: u32) -> Result<PgStore, StoreError> {
+        let shown = hide_password(url);
+        let context = || format!("cannot open the PostgreSQL event store at {shown}");
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| backend(context(), format!("invalid connection string ({e})")))?;
+        if config.get_application_name().is_none() {
+            config.application_name(APPLICATION_NAME);
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        let start = off_runtime(|| -> Result<(Pool, i64), StoreError> {
+            let pool = r2d2::Pool::builder()
+                .max_size(pool_size.max(1))
+                .min_idle(Some(1))
+                .connection_timeout(CONNECT_TIMEOUT)
+                .build(manager)
+                .context(context())?;
+            let mut client = pool.get().context(context())?;
+            create_or_check(&mut client).map_err(|e| match e {
+                SetupError::Sql(e) => backend(context(), describe(&e)),
+                SetupError::Refused(why) => backend(context(), why),
+            })?;
+            let start: i64 = client
+                .query_one("SELECT coalesce(max(seq), 0) FROM tidings_events", &[])
+                .map(|row| row.get(0))
+                .context(context())?;
+            Ok((pool, start))
+        })?;
+        let (pool, start) = start;
+        Ok(PgStore {
+            shared: Arc::new(Shared {
+                config,
+                shown,
+                pool: Some(pool),
+                retention: Retention::default(),
+                last_prune: Mutex::new(None),
+                write_timeout: DEFAULT_WRITE_TIMEOUT,
+                poll: DEFAULT_POLL,
+                committed: AtomicI64::new(start),
+                start,
+                #[cfg(feature = "test-doors")]
+                hooks: hooks::TestHooks::default(),
+            }),
+        })
+    }
+
+    fn configure(mut self, change: impl FnOnce(&mut Shared)) -> Self {
+        match Arc::get_mut(&mut self.shared) {
+            Some(shared) => change(shared),
+            None => unreachable!("a PgStore is configured before it is shared"),
+        }
+        self
+    }
+
+    /// The connection string, with any password hidden: for logs and banners.
+    pub fn location(&self) -> &str {
+        &self.shared.shown
+    }
+
+    /// Sets how long events are kept (see [`Retention`]). Pruning runs on one instance at a
+    /// time (an advisory lock the others skip).
+    #[must_use]
+    pub fn with_retention(self, retention: Retention) -> Self {
+        self.configure(|shared| shared.retention = retention)
+    }
+
+    /// How long a batch is retried while the database is unreachable before its events are
+    /// reported to the failure hook (default 10 s).
+    #[must_use]
+    pub fn with_write_timeout(self, timeout: Duration) -> Self {
+        self.configure(|shared| shared.write_timeout = timeout)
+    }
+
+    /// How often the listener reads the store without having been notified: the safety poll
+    /// against a lost notification (default 1 s).
+    #[must_use]
+    pub fn with_poll_interval(self, interval: Duration) -> Self {
+        self.configure(|shared| shared.poll = interval)
+    }
+
+    /// Deletes what the retention setting no longer keeps, now, and returns how many events
+    /// went; `0` without waiting when another instance is pruning.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub fn prune(&self) -> Result<usize, StoreError> {
+        let shared = &self.shared;
+        off_runtime(|| shared.prune())
+    }
+}
+
+impl Shared {
+    /// A connection from the pool.
+    fn connection(
+        &self,
+    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+        self.pool
+            .as_ref()
+            .ok_or_else(|| backend("event store unavailable", "the store is closing"))?
+            .get()
+            .context("event store unavailable")
+    }
+}
+
+impl EventStore for PgStore {
+    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
+        self.insert_batch(std::slice::from_ref(event))
+            .pop()
+            .unwrap_or_else(|| Err(backend("cannot store event", "no result")))
+    }
+
+    fn insert_batch(&self, events: &[Arc<Event>]) -> Vec<Result<(), StoreError>> {
+        if events.is_empty() {
+            return Vec::new();
+        }
+        let shared = &self.shared;
+        off_runtime(|| shared.write(events))
+    }
+
+    fn prefers_background_writer(&self) -> bool {
+        true
+    }
+
+    fn start_feed(&self, broadcaster: Broadcaster) -> Option<Box<dyn Feed>> {
+        Some(Box::new(feed::Listener::start(
+            Arc::clone(&self.shared),
+            broadcaster,
+        )))
+    }
+
+    fn maintain(&self) -> Result<usize, StoreError> {
+        if !self.shared.retention.due(&self.shared.last_prune) {
+            return Ok(0);
+        }
+        self.prune()
+    }
+
+    fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
+        self.shared.get(id)
+    }
+
+    fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        self.shared.query(query)
+    }
+
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<Event>>, StoreError> {
+        self.shared.stored_after(user, after, limit)
+    }
+
+    fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
+        self.shared.types(user)
+    }
+
+    fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
+        self.shared.set_status_many(ids, status)
+    }
+
+    fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
+        self.shared.delete_many(ids)
+    }
+}

@@ -1,0 +1,293 @@
+//! Reading: one event, a filtered page with its counts, what a resuming stream missed, and the
+//! distinct categories and actions.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use postgres::Row;
+use postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::Shared;
+use super::connection::{Context, backend, off_runtime};
+use super::schema::COLUMNS;
+use crate::event::{Event, EventParts};
+use crate::name::{Action, Category};
+use crate::severity::Severity;
+use crate::store::{
+    EventPage, EventQuery, EventTypes, Filter, Order, PageSize, SortField, StoreError,
+};
+
+/// One row of `COLUMNS` as an event.
+pub(super) fn read_event(row: &Row) -> Result<Event, StoreError> {
+    let invalid =
+        |what: &str, e: &dyn fmt::Display| backend("cannot read events", format!("{what}: {e}"));
+    let metadata: serde_json::Value = row.try_get(10).context("cannot read events")?;
+    let metadata = match metadata {
+        serde_json::Value::Object(map) => map,
+        other => return Err(invalid("metadata is not an object", &other)),
+    };
+    let text = |index: usize| -> Result<String, StoreError> {
+        row.try_get(index).context("cannot read events")
+    };
+    Ok(Event::from_parts(EventParts {
+        id: row.try_get(0).context("cannot read events")?,
+        operation_id: row.try_get(1).context("cannot read events")?,
+        user_id: row.try_get(2).context("cannot read events")?,
+        system_id: row.try_get(3).context("cannot read events")?,
+        acted_upon: row.try_get(4).context("cannot read events")?,
+        category: Category::new(text(5)?).map_err(|e| invalid("category", &e))?,
+        action: Action::new(text(6)?).map_err(|e| invalid("action", &e))?,
+        severity: text(7)?.parse().map_err(|e| invalid("severity", &e))?,
+        status: text(8)?.parse().map_err(|e| invalid("status", &e))?,
+        description: Cow::Owned(text(9)?),
+        metadata,
+        created_at: row.try_get(11).context("cannot read events")?,
+        updated_at: row.try_get(12).context("cannot read events")?,
+    }))
+}
+
+/// Rows of `COLUMNS` as events.
+fn read_events(rows: &[Row]) -> Result<Vec<Event>, StoreError> {
+    rows.iter().map(read_event).collect()
+}
+
+/// A `WHERE` clause of fixed text and numbered placeholders; the values are bound.
+struct Where {
+    clause: String,
+    values: Vec<Box<dyn ToSql + Sync>>,
+}
+
+impl Where {
+    fn new() -> Where {
+        Where {
+            clause: String::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds `condition`, in which `$` stands for the next placeholder.
+    fn and(&mut self, condition: &str, value: Box<dyn ToSql + Sync>) {
+        self.values.push(value);
+        let condition = condition.replace('$', &format!("${}", self.values.len()));
+        self.clause.push_str(if self.clause.is_empty() {
+            "WHERE "
+        } else {
+            " AND "
+        });
+        self.clause.push_str(&condition);
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.values.iter().map(|v| &**v).collect()
+    }
+}
+
+/// ASCII-only lower case, as the reference store compares (`lower` would fold other letters by
+/// the database's locale).
+const ASCII_LOWER: &str = "translate(description, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', \
+    'abcdefghijklmnopqrstuvwxyz')";
+
+fn filters(query: &EventQuery) -> Where {
+    let mut condition = Where::new();
+    let texts = |items: Vec<&str>| -> Box<dyn ToSql + Sync> {
+        Box::new(
+            items
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<String>>(),
+        )
+    };
+    for filter in query.filters() {
+        match filter {
+            Filter::User(user) => condition.and("user_id = $", Box::new(user)),
+            Filter::Categories(categories) => condition.and(
+                "category = ANY($)",
+                texts(categories.iter().map(Category::as_str).collect()),
+            ),
+            Filter::Actions(actions) => condition.and(
+                "action = ANY($)",
+                texts(actions.iter().map(Action::as_str).collect()),
+            ),
+            Filter::Severities(severities) => condition.and(
+                "severity = ANY($)",
+                texts(severities.iter().map(|s| s.as_str()).collect()),
+            ),
+            Filter::ActedUpon(ids) => condition.and("acted_upon = ANY($)", Box::new(ids.to_vec())),
+            Filter::Status(status) => condition.and("status = $", Box::new(status.as_str())),
+            // strpos, not LIKE: `%`, `_` and quotes in the search text are plain characters.
+            Filter::Search(search) => condition.and(
+                &format!("strpos({ASCII_LOWER}, $) > 0"),
+                Box::new(search.to_ascii_lowercase()),
+            ),
+        }
+    }
+    condition
+}
+
+impl Shared {
+    /// One event by id.
+    pub(super) fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
+        off_runtime(|| {
+            let rows = self
+                .connection()?
+                .query(
+                    &format!("SELECT {COLUMNS} FROM tidings_events WHERE id = $1"),
+                    &[&id],
+                )
+                .context("cannot read events")?;
+            rows.first().map(read_event).transpose()
+        })
+    }
+
+    /// A page of events, with the counts of the page's user.
+    pub(super) fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        off_runtime(|| {
+            let context = "cannot query events";
+            let condition = filters(query);
+            let column = match query.sort_field() {
+                SortField::CreatedAt => "created_at",
+                SortField::UpdatedAt => "updated_at",
+            };
+            let direction = match query.sort_order() {
+                Order::Asc => "ASC",
+                Order::Desc => "DESC",
+            };
+            let limit = match query.page_limit() {
+                PageSize::All => String::new(),
+                PageSize::Limit(size) => {
+                    // Numbers, not text from the request; beyond `bigint` means "all of them".
+                    let size = i64::try_from(size).unwrap_or(i64::MAX);
+                    let offset = i64::try_from(query.page_number())
+                        .unwrap_or(i64::MAX)
+                        .saturating_mul(size);
+                    format!("LIMIT {size} OFFSET {offset}")
+                }
+            };
+            let mut client = self.connection()?;
+            let params = condition.params();
+            let total: i64 = client
+                .query_one(
+                    &format!("SELECT count(*) FROM tidings_events {}", condition.clause),
+                    &params,
+                )
+                .map(|row| row.get(0))
+                .context(context)?;
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM tidings_events {} \
+                         ORDER BY {column} {direction}, seq {direction} {limit}",
+                        condition.clause
+                    ),
+                    &params,
+                )
+                .context(context)?;
+            let events = read_events(&rows)?;
+            // Per severity with the counted status, and read: the user's events (everyone's).
+            let counted = query.counted_status().as_str();
+            let counts = client
+                .query(
+                    "SELECT severity, count(*) FILTER (WHERE status = $1), \
+                     count(*) FILTER (WHERE status = 'read') FROM tidings_events \
+                     WHERE ($2::uuid IS NULL OR user_id = $2) GROUP BY severity",
+                    &[&counted, &query.user_id()],
+                )
+                .context(context)?;
+            let mut count_by_severity = BTreeMap::new();
+            let mut read_count = 0_usize;
+            for row in counts {
+                let severity: Severity = row
+                    .get::<_, String>(0)
+                    .parse()
+                    .map_err(|e| backend(context, e))?;
+                let count: i64 = row.get(1);
+                if count > 0 {
+                    count_by_severity.insert(severity, usize::try_from(count).unwrap_or(0));
+                }
+                let read: i64 = row.get(2);
+                read_count += usize::try_from(read).unwrap_or(0);
+            }
+            Ok(EventPage {
+                events,
+                page: query.page_number(),
+                page_size: query.page_limit(),
+                total: usize::try_from(total).unwrap_or(0),
+                count_by_severity,
+                read_count,
+            })
+        })
+    }
+
+    /// A user's events after `after`, in the store's order; `None` when `after` is unknown.
+    pub(super) fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<Event>>, StoreError> {
+        off_runtime(|| {
+            let context = "cannot read events";
+            let mut client = self.connection()?;
+            let seq: Option<i64> = client
+                .query_opt(
+                    "SELECT seq FROM tidings_events WHERE id = $1 AND user_id = $2",
+                    &[&after, &user],
+                )
+                .context(context)?
+                .map(|row| row.get(0));
+            let Some(seq) = seq else {
+                return Ok(None);
+            };
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM tidings_events \
+                         WHERE seq > $1 AND user_id = $2 ORDER BY seq LIMIT $3"
+                    ),
+                    &[&seq, &user, &limit],
+                )
+                .context(context)?;
+            read_events(&rows).map(Some)
+        })
+    }
+
+    /// The distinct categories and actions.
+    pub(super) fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
+        off_runtime(|| {
+            let context = "cannot read event types";
+            let mut client = self.connection()?;
+            let mut distinct = |column: &str| -> Result<Vec<String>, StoreError> {
+                let rows = match user {
+                    Some(user) => client.query(
+                        &format!(
+                            "SELECT DISTINCT {column} FROM tidings_events WHERE user_id = $1 \
+                             ORDER BY {column}"
+                        ),
+                        &[&user],
+                    ),
+                    None => client.query(
+                        &format!("SELECT DISTINCT {column} FROM tidings_events ORDER BY {column}"),
+                        &[],
+                    ),
+                }
+                .context(context)?;
+                Ok(rows.iter().map(|row| row.get(0)).collect())
+            };
+            let categories = distinct("category")?
+                .into_iter()
+                .map(|c| Category::new(c).map_err(|e| backend(context, e)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let actions = distinct("action")?
+                .into_iter()
+                .map(|a| Action::new(a).map_err(|e| backend(context, e)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(EventTypes {
+                categories,
+                actions,
+            })
+        })
+    }
+}

@@ -1,0 +1,134 @@
+//! The schema: the tables, the columns in the order every statement uses, the advisory lock
+//! keys, and creating or checking the schema when a store connects.
+
+use postgres::Client;
+use postgres::types::Type;
+
+/// The schema this release writes, kept in the table `tidings_schema`.
+pub(super) const SCHEMA_VERSION: i32 = 1;
+
+/// The channel every instance's writer notifies and every listener listens on.
+pub(super) const CHANNEL: &str = "tidings_events";
+
+/// Advisory lock keys ("tidings" and a number). The ordering lock serializes the writers'
+/// batch transactions, so that `seq` is committed in increasing order.
+pub(super) const ORDER_LOCK: i64 = 0x7469_6469_6e67_7301;
+pub(super) const SCHEMA_LOCK: i64 = 0x7469_6469_6e67_7302;
+pub(super) const RETENTION_LOCK: i64 = 0x7469_6469_6e67_7303;
+
+/// The tables and the index, as the first release writes them.
+const SCHEMA: &str = "
+CREATE TABLE tidings_schema (version integer NOT NULL);
+INSERT INTO tidings_schema (version) VALUES (1);
+CREATE TABLE tidings_events (
+    seq          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id           uuid        NOT NULL UNIQUE,
+    operation_id uuid        NOT NULL,
+    user_id      uuid,
+    system_id    uuid,
+    acted_upon   uuid,
+    category     text        NOT NULL,
+    action       text        NOT NULL,
+    severity     text        NOT NULL,
+    status       text        NOT NULL,
+    description  text        NOT NULL,
+    metadata     jsonb       NOT NULL,
+    created_at   timestamptz NOT NULL,
+    updated_at   timestamptz NOT NULL
+);
+-- A user's newest-first page, filters and unread counts go through the user's rows. \"After
+-- position P\" (the listeners' catch-up and a stream's resume) is a range of the primary key.
+CREATE INDEX tidings_events_by_user_time ON tidings_events (user_id, created_at, seq);
+";
+
+/// The columns an event is read and written with, in this order.
+pub(super) const COLUMNS: &str = "id, operation_id, user_id, system_id, acted_upon, category, action, \
+    severity, status, description, metadata, created_at, updated_at";
+
+/// One statement for a whole batch: the columns as arrays, unnested in the batch's order. A
+/// duplicate id is skipped (and reported as such), not a failure of the batch.
+pub(super) const INSERT: &str = "INSERT INTO tidings_events (id, operation_id, user_id, system_id, \
+    acted_upon, category, action, severity, status, description, metadata, created_at, \
+    updated_at) \
+    SELECT id, operation_id, user_id, system_id, acted_upon, category, action, severity, status, \
+    description, metadata, created_at, updated_at \
+    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], \
+    $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::timestamptz[], \
+    $13::timestamptz[]) WITH ORDINALITY AS batch(id, operation_id, user_id, system_id, \
+    acted_upon, category, action, severity, status, description, metadata, created_at, \
+    updated_at, n) ORDER BY n \
+    ON CONFLICT (id) DO NOTHING RETURNING id, seq";
+
+/// The types of `COLUMNS`, for `COPY`.
+pub(super) const COLUMN_TYPES: [Type; 13] = [
+    Type::UUID,
+    Type::UUID,
+    Type::UUID,
+    Type::UUID,
+    Type::UUID,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::JSONB,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+];
+
+/// Why the schema could not be created or checked.
+pub(super) enum SetupError {
+    /// The database failed.
+    Sql(postgres::Error),
+    /// The database holds something this release must not touch.
+    Refused(String),
+}
+
+impl From<postgres::Error> for SetupError {
+    fn from(error: postgres::Error) -> Self {
+        SetupError::Sql(error)
+    }
+}
+
+/// Creates the schema, or checks the existing one; one instance at a time.
+pub(super) fn create_or_check(client: &mut Client) -> Result<(), SetupError> {
+    let mut transaction = client.transaction()?;
+    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+    let tables: Vec<String> = transaction
+        .query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() \
+             AND table_name IN ('tidings_schema', 'tidings_events')",
+            &[],
+        )?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if tables.iter().any(|t| t == "tidings_schema") {
+        let version: Option<i32> = transaction
+            .query_opt("SELECT max(version) FROM tidings_schema", &[])?
+            .and_then(|row| row.get(0));
+        let version = version.unwrap_or(0);
+        if version > SCHEMA_VERSION {
+            return Err(SetupError::Refused(format!(
+                "its schema version is {version}, newer than the {SCHEMA_VERSION} this release \
+                 of tidings knows; upgrade tidings to read it"
+            )));
+        }
+        if version < 1 {
+            return Err(SetupError::Refused(
+                "the table tidings_schema holds no schema version; it is left untouched".into(),
+            ));
+        }
+    } else if tables.iter().any(|t| t == "tidings_events") {
+        return Err(SetupError::Refused(
+            "a table tidings_events exists without tidings' schema version; it belongs to \
+             something else and is left untouched"
+                .into(),
+        ));
+    } else {
+        transaction.batch_execute(SCHEMA)?;
+    }
+    transaction.commit()?;
+    Ok(())
+}

@@ -1,0 +1,390 @@
+//! Writing: the background writer's batches, each one transaction that takes the ordering lock,
+//! inserts (binary `COPY`, or `unnest` when an id is stored already), notifies every listener
+//! once and commits. A batch is retried while the database is unreachable, for at most the
+//! write timeout; after a connection that broke during `COMMIT`, the events already stored are
+//! looked up before any is retried or reported.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::error::SqlState;
+use postgres::types::{Json, ToSql};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::Shared;
+use super::connection::{backend, describe, transient};
+use super::schema::{CHANNEL, COLUMN_TYPES, COLUMNS, INSERT, ORDER_LOCK};
+use crate::event::Event;
+use crate::store::StoreError;
+
+/// The outcome of one attempt at a batch.
+enum Attempt {
+    /// Committed: for each event, whether it was stored (or skipped as a duplicate id).
+    Done(Vec<bool>),
+    /// The server refused the batch (it rolled back): one of its events is the cause.
+    Refused(postgres::Error),
+    /// The connection broke or the server is unavailable: if it broke during `COMMIT`, the
+    /// batch may be stored.
+    Broken(String),
+    /// `COPY` met an id that is stored already (it rolled back).
+    Duplicate,
+}
+
+/// How a batch is inserted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    /// Binary `COPY`: the fastest, all or nothing.
+    Copy,
+    /// `INSERT ... SELECT FROM unnest(...) ON CONFLICT (id) DO NOTHING`: skips duplicates.
+    Unnest,
+}
+
+/// What one try at the pending events leads to.
+enum Step {
+    /// Every event has its result.
+    Finished,
+    /// Try again at once (with the other insert method).
+    Again,
+    /// Wait, then try again if the deadline allows.
+    Wait,
+}
+
+/// One batch on its way through its attempts.
+struct Batch<'a> {
+    events: &'a [Arc<Event>],
+    /// Each event's result, once it has one.
+    results: Vec<Option<Result<(), StoreError>>>,
+    /// The indexes of the events still to store.
+    pending: Vec<usize>,
+    /// The last attempt broke where its transaction may have committed.
+    maybe_stored: bool,
+    last_error: String,
+    method: Method,
+}
+
+impl<'a> Batch<'a> {
+    fn new(events: &'a [Arc<Event>]) -> Self {
+        Batch {
+            events,
+            results: events.iter().map(|_| None).collect(),
+            pending: (0..events.len()).collect(),
+            maybe_stored: false,
+            last_error: String::new(),
+            method: Method::Copy,
+        }
+    }
+
+    fn pending_events(&self) -> Vec<&'a Event> {
+        self.pending.iter().map(|&i| &*self.events[i]).collect()
+    }
+
+    /// After a broken attempt: the pending events that are stored after all are done.
+    fn settle_stored(&mut self, client: &mut Client) -> Result<(), postgres::Error> {
+        let ids: Vec<Uuid> = self.pending_events().iter().map(|e| e.id()).collect();
+        let rows = client.query("SELECT id FROM tidings_events WHERE id = ANY($1)", &[&ids])?;
+        let stored: HashSet<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+        let (events, results) = (self.events, &mut self.results);
+        self.pending.retain(|&i| {
+            let done = stored.contains(&events[i].id());
+            if done {
+                results[i] = Some(Ok(()));
+            }
+            !done
+        });
+        self.maybe_stored = false;
+        Ok(())
+    }
+
+    /// A committed attempt: each pending event stored, or a duplicate id.
+    fn record_done(&mut self, stored: Vec<bool>) {
+        for (i, stored) in std::mem::take(&mut self.pending).into_iter().zip(stored) {
+            self.results[i] = Some(if stored {
+                Ok(())
+            } else {
+                Err(StoreError::DuplicateId(self.events[i].id()))
+            });
+        }
+    }
+
+    /// The server refused the one pending event.
+    fn record_refused(&mut self, error: &postgres::Error) {
+        for i in std::mem::take(&mut self.pending) {
+            self.results[i] = Some(Err(backend(
+                format!("cannot store event {}", self.events[i].id()),
+                describe(error),
+            )));
+        }
+    }
+
+    /// Every result; the events without one failed for the time the database stayed away.
+    fn finish(self, timeout: Duration) -> Vec<Result<(), StoreError>> {
+        let unknown = if self.maybe_stored {
+            "; the last attempt's outcome is unknown (the connection broke during it), so the \
+             event may be stored after all"
+        } else {
+            ""
+        };
+        let last_error = self.last_error;
+        self.events
+            .iter()
+            .zip(self.results)
+            .map(|(event, result)| {
+                result.unwrap_or_else(|| {
+                    Err(backend(
+                        format!("cannot store event {}", event.id()),
+                        format!(
+                            "the database stayed unreachable for {timeout:?} ({last_error}){unknown}"
+                        ),
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+impl Shared {
+    /// Stores a batch: retried while the database is unreachable, for at most the write
+    /// timeout; after a broken connection, the events already stored are looked up first.
+    pub(super) fn write(&self, events: &[Arc<Event>]) -> Vec<Result<(), StoreError>> {
+        let deadline = Instant::now() + self.write_timeout;
+        let mut batch = Batch::new(events);
+        let mut backoff = Duration::from_millis(20);
+        while !batch.pending.is_empty() {
+            match self.try_once(&mut batch) {
+                Step::Finished => break,
+                Step::Again => continue,
+                Step::Wait => {}
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            pending_wait(&mut backoff, deadline);
+        }
+        batch.finish(self.write_timeout)
+    }
+
+    /// One try at the pending events: a connection, the look-up after a broken commit, one
+    /// attempt.
+    fn try_once(&self, batch: &mut Batch<'_>) -> Step {
+        let mut client = match self.connection() {
+            Ok(client) => client,
+            Err(e) => {
+                batch.last_error = e.to_string();
+                return Step::Wait;
+            }
+        };
+        if batch.maybe_stored {
+            if let Err(e) = batch.settle_stored(&mut client) {
+                batch.last_error = describe(&e);
+                return Step::Wait;
+            }
+            if batch.pending.is_empty() {
+                return Step::Finished;
+            }
+        }
+        match self.attempt(&mut client, &batch.pending_events(), batch.method) {
+            Attempt::Duplicate => {
+                batch.method = Method::Unnest;
+                Step::Again
+            }
+            Attempt::Done(stored) => {
+                batch.record_done(stored);
+                Step::Finished
+            }
+            Attempt::Refused(error) if batch.pending.len() == 1 => {
+                batch.record_refused(&error);
+                Step::Finished
+            }
+            Attempt::Refused(_) => {
+                drop(client);
+                self.write_each(batch);
+                Step::Finished
+            }
+            Attempt::Broken(error) => {
+                batch.last_error = error;
+                batch.maybe_stored = true;
+                Step::Wait
+            }
+        }
+    }
+
+    /// One event spoils the batch (a NUL character, say): each event on its own, so that only
+    /// that one fails.
+    fn write_each(&self, batch: &mut Batch<'_>) {
+        for i in std::mem::take(&mut batch.pending) {
+            let one = self.write(std::slice::from_ref(&batch.events[i]));
+            batch.results[i] = one.into_iter().next();
+        }
+    }
+
+    /// One batch transaction, its error sorted: a duplicate id under `COPY`, a broken
+    /// connection or unavailable server, or a refusal.
+    fn attempt(&self, client: &mut Client, events: &[&Event], method: Method) -> Attempt {
+        match self.transaction(client, events, method) {
+            Ok(attempt) => attempt,
+            Err(e) if method == Method::Copy && e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                Attempt::Duplicate
+            }
+            Err(e) if transient(&e) => Attempt::Broken(describe(&e)),
+            Err(e) => Attempt::Refused(e),
+        }
+    }
+
+    /// The ordering lock, the insert, one `NOTIFY`, the commit.
+    fn transaction(
+        &self,
+        client: &mut Client,
+        events: &[&Event],
+        method: Method,
+    ) -> Result<Attempt, postgres::Error> {
+        let mut transaction = client.transaction()?;
+        transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK])?;
+        // `COPY` first: twice as fast as the `unnest` insert (BENCHMARKS.md), but a duplicate id
+        // fails it whole; then the batch goes again with `unnest`, which skips duplicates.
+        let (mut stored, last) = match method {
+            Method::Copy => copy(&mut transaction, events)?,
+            Method::Unnest => insert_unnest(&mut transaction, events)?,
+        };
+        #[cfg(feature = "test-doors")]
+        self.hooks.before_commit();
+        if !stored.is_empty() {
+            transaction.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &last.to_string()])?;
+        }
+        transaction.commit()?;
+        self.committed.fetch_max(last, Ordering::SeqCst);
+        #[cfg(feature = "test-doors")]
+        if self.hooks.lose_reply() {
+            return Ok(Attempt::Broken(
+                "the connection broke during COMMIT (test)".into(),
+            ));
+        }
+        // A duplicate id within the batch: the first is stored, the others are duplicates.
+        Ok(Attempt::Done(
+            events
+                .iter()
+                .map(|event| stored.remove(&event.id()))
+                .collect(),
+        ))
+    }
+}
+
+/// Writes the batch with binary `COPY`.
+fn copy(
+    transaction: &mut postgres::Transaction<'_>,
+    events: &[&Event],
+) -> Result<(HashSet<Uuid>, i64), postgres::Error> {
+    let sink = transaction.copy_in(&format!(
+        "COPY tidings_events ({COLUMNS}) FROM STDIN BINARY"
+    ))?;
+    let mut writer = BinaryCopyInWriter::new(sink, &COLUMN_TYPES);
+    for event in events {
+        let metadata = Json(event.metadata());
+        writer.write(&[
+            &event.id(),
+            &event.operation_id(),
+            &event.user_id(),
+            &event.system_id(),
+            &event.acted_upon(),
+            &event.category().as_str(),
+            &event.action().as_str(),
+            &event.severity().as_str(),
+            &event.status().as_str(),
+            &event.description(),
+            &metadata,
+            &event.created_at(),
+            &event.updated_at(),
+        ])?;
+    }
+    writer.finish()?;
+    let last = transaction
+        .query_one(
+            "SELECT currval(pg_get_serial_sequence('tidings_events', 'seq'))",
+            &[],
+        )
+        .map(|row| row.get::<_, i64>(0))?;
+    Ok((events.iter().map(|e| e.id()).collect(), last))
+}
+
+/// Writes the batch with `INSERT ... SELECT FROM unnest(...) ON CONFLICT (id) DO NOTHING`: the
+/// ids stored (not those stored already) and the highest `seq`.
+fn insert_unnest(
+    transaction: &mut postgres::Transaction<'_>,
+    events: &[&Event],
+) -> Result<(HashSet<Uuid>, i64), postgres::Error> {
+    let columns = Columns::of(events);
+    let rows = transaction.query(INSERT, &columns.params())?;
+    let mut stored: HashSet<Uuid> = HashSet::with_capacity(rows.len());
+    let mut last = 0_i64;
+    for row in &rows {
+        stored.insert(row.get(0));
+        last = last.max(row.get(1));
+    }
+    Ok((stored, last))
+}
+
+/// Waits before the next attempt, doubling the wait up to a second; never past `deadline`.
+fn pending_wait(backoff: &mut Duration, deadline: Instant) {
+    let left = deadline.saturating_duration_since(Instant::now());
+    std::thread::sleep((*backoff).min(left));
+    *backoff = (*backoff * 2).min(Duration::from_secs(1));
+}
+
+/// A batch as one array per column.
+struct Columns<'a> {
+    ids: Vec<Uuid>,
+    operation_ids: Vec<Uuid>,
+    user_ids: Vec<Option<Uuid>>,
+    system_ids: Vec<Option<Uuid>>,
+    acted_upon: Vec<Option<Uuid>>,
+    categories: Vec<&'a str>,
+    actions: Vec<&'a str>,
+    severities: Vec<&'a str>,
+    statuses: Vec<&'a str>,
+    descriptions: Vec<&'a str>,
+    metadata: Vec<Json<&'a serde_json::Map<String, serde_json::Value>>>,
+    created_at: Vec<OffsetDateTime>,
+    updated_at: Vec<OffsetDateTime>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(events: &[&'a Event]) -> Columns<'a> {
+        Columns {
+            ids: events.iter().map(|e| e.id()).collect(),
+            operation_ids: events.iter().map(|e| e.operation_id()).collect(),
+            user_ids: events.iter().map(|e| e.user_id()).collect(),
+            system_ids: events.iter().map(|e| e.system_id()).collect(),
+            acted_upon: events.iter().map(|e| e.acted_upon()).collect(),
+            categories: events.iter().map(|e| e.category().as_str()).collect(),
+            actions: events.iter().map(|e| e.action().as_str()).collect(),
+            severities: events.iter().map(|e| e.severity().as_str()).collect(),
+            statuses: events.iter().map(|e| e.status().as_str()).collect(),
+            descriptions: events.iter().map(|e| e.description()).collect(),
+            metadata: events.iter().map(|e| Json(e.metadata())).collect(),
+            created_at: events.iter().map(|e| e.created_at()).collect(),
+            updated_at: events.iter().map(|e| e.updated_at()).collect(),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 13] {
+        [
+            &self.ids,
+            &self.operation_ids,
+            &self.user_ids,
+            &self.system_ids,
+            &self.acted_upon,
+            &self.categories,
+            &self.actions,
+            &self.severities,
+            &self.statuses,
+            &self.descriptions,
+            &self.metadata,
+            &self.created_at,
+            &self.updated_at,
+        ]
+    }
+}

@@ -1,0 +1,60 @@
+//! What a request carries: its user, a JSON body, an id, a status; and the store, reached from
+//! tokio's blocking pool.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::Web;
+use super::error::ApiError;
+use crate::severity::Status;
+use crate::store::EventStore;
+
+/// The user of a request, from the application's function.
+pub(super) struct User(pub(super) Uuid);
+
+impl FromRequestParts<Web> for User {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, ApiError> {
+        (web.user_of)(parts).map(User).ok_or_else(ApiError::no_user)
+    }
+}
+
+/// A JSON body; a malformed one is a 400 naming the body.
+pub(super) fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad("body", format!("invalid JSON body: {e}")))
+}
+
+/// An event id from the path.
+pub(super) fn parse_id(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text)
+        .map_err(|_| ApiError::bad("id", format!("`id` must be a UUID, not {text:?}")))
+}
+
+/// A status from a body.
+pub(super) fn parse_status(text: &str) -> Result<Status, ApiError> {
+    text.parse()
+        .map_err(|e: crate::UnknownLevel| ApiError::bad("status", e.to_string()))
+}
+
+/// Runs store work on tokio's blocking pool: a slow query (a large database, a file locked by
+/// another writer) must not hold an executor thread, and with it other requests and the
+/// keepalives of live streams. A store that panics answers 500.
+pub(super) async fn with_store<T: Send + 'static>(
+    web: &Web,
+    work: impl FnOnce(&dyn EventStore) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store: Arc<dyn EventStore> = Arc::clone(
+        web.emitter
+            .store()
+            .ok_or_else(|| ApiError::internal("this server keeps no events"))?,
+    );
+    tokio::task::spawn_blocking(move || work(&*store))
+        .await
+        .map_err(|_| ApiError::internal("the event store failed"))?
+}

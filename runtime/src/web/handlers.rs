@@ -1,0 +1,315 @@
+//! The handlers of the user's stored events: list, types, create, one event, status and
+//! delete, one at a time and in bulk.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::Web;
+use super::error::{ApiError, parameter};
+use super::extract::{User, body, parse_id, parse_status, with_store};
+use super::query::parse_query;
+use super::schema;
+use super::served::served;
+use crate::builder::BuildProblem;
+use crate::event::Event;
+use crate::severity::Severity;
+use crate::store::{EventStore, PageSize};
+
+#[utoipa::path(get, tag = "events", path = "/", params(schema::ListParams), responses(
+    (status = 200, description = "a page of the user's events", body = schema::EventListDoc),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
+    (status = 401, description = "no user for this request", body = schema::ErrorDoc),
+))]
+pub(super) async fn list(
+    State(web): State<Web>,
+    User(user): User,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let query = parse_query(raw.as_deref(), user)?;
+    let page = with_store(&web, move |store| {
+        store.query(&query).map_err(ApiError::internal)
+    })
+    .await?;
+    // Meshery's shape: an array of `{severity, count}`, most urgent first.
+    let counts: Vec<Value> = page
+        .count_by_severity
+        .iter()
+        .rev()
+        .map(|(severity, count)| json!({"severity": severity.as_str(), "count": count}))
+        .collect();
+    Ok(Json(json!({
+        "events": page.events.iter().map(|e| served(&web.options, e).value()).collect::<Vec<_>>(),
+        "page": page.page,
+        "pageSize": match page.page_size {
+            PageSize::All => json!("all"),
+            PageSize::Limit(n) => json!(n),
+        },
+        "totalCount": page.total,
+        "countBySeverityLevel": counts,
+        "readCount": page.read_count,
+    })))
+}
+
+#[utoipa::path(get, tag = "events", path = "/types", responses(
+    (status = 200, description = "the distinct categories and actions", body = schema::TypesDoc),
+    (status = 401, description = "no user for this request", body = schema::ErrorDoc),
+))]
+pub(super) async fn types(
+    State(web): State<Web>,
+    User(user): User,
+) -> Result<Json<Value>, ApiError> {
+    #[allow(unused_mut)]
+    let mut types = with_store(&web, move |store| {
+        store.types(Some(user)).map_err(ApiError::internal)
+    })
+    .await?;
+    // What can happen, not only what happened: the catalog's kinds too.
+    #[cfg(feature = "catalog")]
+    {
+        let (categories, actions) = crate::catalog::types();
+        types.categories.extend(categories);
+        types.categories.sort();
+        types.categories.dedup();
+        types.actions.extend(actions);
+        types.actions.sort();
+        types.actions.dedup();
+    }
+    Ok(Json(json!({
+        "category": types.categories,
+        "action": types.actions,
+    })))
+}
+
+/// What a client may send; the server sets the rest, and ignores fields it does not take (a
+/// client never sets the user, system, id, status or times).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientEvent {
+    acted_upon: Option<Uuid>,
+    category: Option<String>,
+    action: Option<String>,
+    severity: Option<String>,
+    /// Absent or `null`: empty.
+    description: Option<String>,
+    /// Absent or `null`: none.
+    metadata: Option<Map<String, Value>>,
+}
+
+#[utoipa::path(post, tag = "events", path = "/", request_body = schema::ClientEventDoc, responses(
+    (status = 201, description = "the stored event", body = schema::EventDoc),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
+    (status = 401, description = "no user for this request", body = schema::ErrorDoc),
+))]
+pub(super) async fn create(
+    State(web): State<Web>,
+    User(user): User,
+    bytes: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let client: ClientEvent = body(&bytes)?;
+    let category = client
+        .category
+        .ok_or_else(|| ApiError::bad("category", "`category` is required"))?;
+    let action = client
+        .action
+        .ok_or_else(|| ApiError::bad("action", "`action` is required"))?;
+    let severity: Severity = parameter(
+        "severity",
+        client
+            .severity
+            .ok_or_else(|| "`severity` is required".to_owned())
+            .and_then(|name| name.parse().map_err(|e: crate::UnknownLevel| e.to_string())),
+    )?;
+    // The builder checks the names: one rule, one place.
+    let mut builder = Event::builder()
+        .from_user(user)
+        .category(category)
+        .action(action)
+        .severity(severity)
+        .description(client.description.unwrap_or_default())
+        .metadata(client.metadata.unwrap_or_default());
+    // MeshKit writes an absent id as the nil UUID: it means none here too.
+    if let Some(id) = client.acted_upon.filter(|id| !id.is_nil()) {
+        builder = builder.acted_upon(id);
+    }
+    let event = builder.build().map_err(|e| {
+        let field = match e.problems().first() {
+            Some(BuildProblem::InvalidName(name)) => name.kind(),
+            Some(BuildProblem::ErrorWithoutErr | BuildProblem::InvalidDoc { .. }) => "metadata",
+            _ => "body",
+        };
+        ApiError::bad(field, e.to_string())
+    })?;
+    let emitted = web
+        .emitter
+        .emit_async(event)
+        .await
+        .map_err(ApiError::internal)?;
+    let emitter = web.emitter.clone();
+    // 201 only for an event that is stored: a failed write was reported, not published.
+    let stored = with_store(&web, move |store| {
+        // Waits for the background writer, if any.
+        emitter.flush().map_err(ApiError::internal)?;
+        store
+            .get(emitted.id())
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("the event could not be stored"))
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(served(&web.options, &stored).value()),
+    ))
+}
+
+/// The ids among `ids` that are events of `user`; the others answer as if they did not exist.
+fn owned(store: &dyn EventStore, user: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
+    let mut mine = Vec::with_capacity(ids.len());
+    for &id in ids {
+        if store
+            .get(id)
+            .map_err(ApiError::internal)?
+            .and_then(|e| e.user_id())
+            == Some(user)
+        {
+            mine.push(id);
+        }
+    }
+    Ok(mine)
+}
+
+/// Every body takes the fields it knows and ignores the others (Meshery's UI sends more).
+#[derive(Deserialize)]
+struct StatusBody {
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct BulkStatusBody {
+    status: String,
+    ids: Vec<Uuid>,
+}
+
+#[derive(Deserialize)]
+struct BulkBody {
+    ids: Vec<Uuid>,
+}
+
+#[utoipa::path(put, tag = "events", path = "/status/{id}", params(("id" = String, Path, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "the event's id")), request_body = schema::StatusBodyDoc, responses(
+    (status = 200, description = "the event with its new status", body = schema::EventDoc),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
+    (status = 401, description = "no user for this request", body = schema::ErrorDoc),
+    (status = 404, description = "no event of the user has this id", body = schema::ErrorDoc),
+))]
+pub(super) async fn set_status_one(
+    State(web): State<Web>,
+    User(user): User,
+    Path(id): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let status = parse_status(&body::<StatusBody>(&bytes)?.status)?;
+    let options = web.options.clone();
+    with_store(&web, move |store| {
+        if owned(store, user, &[id])?.is_empty() {
+            return Err(ApiError::not_found());
+        }
+        store.set_status(id, status).map_err(ApiError::internal)?;
+        store
+            .get(id)
+            .map_err(ApiError::internal)?
+            .map(|event| Json(served(&options, &event).value()))
+            .ok_or_else(ApiError::not_found)
+    })
+    .await
+}
+
+#[utoipa::path(get, tag = "events", path = "/{id}", params(("id" = String, Path, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "the event's id")), responses(
+    (status = 200, description = "the event", body = schema::EventDoc),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
+    (status = 401, description = "no user for this request", body = schema::ErrorDoc),
+    (status = 404, description = "no event of the user has this id", body = schema::ErrorDoc),
+))]
+pub(super) async fn get_one(
+    State(web): State<Web>,
+    User(user): User,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let options = web.options.clone();
+    with_store(&web, move |store| {
+        store
+            .get(id)
+            .map_err(ApiError::internal)?
+            .filter(|event| event.user_id() == Some(user))
+            .map(|event| Json(served(&options, &event).value()))
+            .ok_or_else(ApiError::not_found)
+    })
+    .await
+}
+
+#[utoipa::path(put, tag = "events", path = "/status/bulk", request_body = schema::BulkStatusBodyDoc, responses(
+    (status = 200, description = "how many of the user's events changed", body = schema::UpdatedDoc),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
+    (status = 401, description = "no user for this request", body = schema::ErrorDoc),
+))]
+pub(super) async fn set_status_bulk(
+    State(web): State<Web>,
+    User(user): User,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: BulkStatusBody = body(&bytes)?;
+    let status = parse_status(&request.status)?;
+    let updated = with_store(&web, move |store| {
+        let mine = owned(store, user, &request.ids)?;
+        store
+            .set_status_many(&mine, status)
+            .map_err(ApiError::internal)
+    })
+    .await?;
+    Ok(Json(json!({ "updated": updated })))
+}
+
+#[utoipa::path(delete, tag = "events", path = "/{id}", params(("id" = String, Path, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "the event's id")), responses(
+    (status = 204, description = "deleted"),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
+    (status = 401, description = "no user for this request", body = schema::ErrorDoc),
+    (status = 404, description = "no event of the user has this id", body = schema::ErrorDoc),
+))]
+pub(super) async fn delete_one(
+    State(web): State<Web>,
+    User(user): User,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    with_store(&web, move |store| {
+        if owned(store, user, &[id])?.is_empty() {
+            return Err(ApiError::not_found());
+        }
+        store.delete(id).map_err(ApiError::internal)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, tag = "events", path = "/bulk", request_body = schema::BulkBodyDoc, responses(
+    (status = 204, description = "the user's events among these are deleted"),
+    (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
+    (status = 401, description = "no user for this request", body = schema::ErrorDoc),
+))]
+pub(super) async fn delete_bulk(
+    State(web): State<Web>,
+    User(user): User,
+    bytes: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let request: BulkBody = body(&bytes)?;
+    with_store(&web, move |store| {
+        let mine = owned(store, user, &request.ids)?;
+        store.delete_many(&mine).map_err(ApiError::internal)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

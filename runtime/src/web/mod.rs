@@ -1,0 +1,102 @@
+//! The events API and live stream for axum (feature `axum`).
+//!
+//! [`router`] serves, under wherever it is nested (for example `/api/events`):
+//!
+//! | verb, path | what |
+//! |---|---|
+//! | `GET /` | the user's events: `page` (from 0), `pagesize` (a number or `all`, default 25), `search`, `order` (`asc`/`desc`), `sort` (`created_at`/`updated_at`), `status`, and `category`, `action`, `severity`, `actedUpon`, each repeated or one JSON array of strings; other parameters are ignored. Answers `events`, `page`, `pageSize`, `totalCount`, `countBySeverityLevel` (`[{"severity", "count"}]`, most urgent first: the user's events with the request's `status`, unread without one) and `readCount` |
+//! | `GET /{id}` | one event of the user (404 for another user's) |
+//! | `GET /openapi.json` | the OpenAPI 3.1 document of this API, generated from the code (`utoipa`), paths relative to the mount |
+//! | `GET /types` | `{"category": [...], "action": [...]}`: the distinct categories and actions of the user's events, and (feature `catalog`) of every annotated function of the binary: what can happen, not only what happened |
+//! | `GET /subscribe` | Server-Sent Events: every frame has `id:` (the event id) and the event as JSON in `data:`; a reconnect with `Last-Event-ID` first gets the stored events it missed, in order, then the live ones, with no gap and no duplicate; a subscriber that fell behind gets an `event: lagged` frame with `{"missed": n}`; an unknown `Last-Event-ID` gets `event: reload` |
+//! | `POST /` | a client event: `category`, `action`, `severity` required; the server sets id, user, system, status and timestamps; 201 with the stored event |
+//! | `PUT /status/{id}` | `{"status": "read"}` |
+//! | `PUT /status/bulk` | `{"status": "read", "ids": [...]}` |
+//! | `DELETE /{id}` | 204 |
+//! | `DELETE /bulk` | `{"ids": [...]}`, 204 |
+//!
+//! tidings has no authentication of its own: the application says who the user of a request
+//! is, with a function of the request's parts (headers, extensions set by its own middleware).
+//! Every route answers the same with and without a trailing slash. A request without a user
+//! gets 401. A user never reads, marks or deletes another user's
+//! events: such requests answer as if the event did not exist. Bad bodies and parameters get
+//! 400 with a JSON error naming the field and the value.
+
+//!
+//! The rooms, one concern each: [`router`] and its routes (`routes.rs`), [`Options`]
+//! (`options.rs`), an event as served (`served.rs`) and Meshery's error shape (`meshery.rs`),
+//! errors as answers (`error.rs`), what a request carries (`extract.rs`, the list's parameters
+//! in `query.rs`), the handlers of stored events (`handlers.rs`), the live stream
+//! (`stream.rs`), and the OpenAPI document (`openapi.rs`, which names the handlers, with the
+//! documented shapes in `schema.rs`).
+
+use std::sync::Arc;
+
+use axum::http::request::Parts;
+use axum::response::Html;
+use uuid::Uuid;
+
+use crate::emitter::Emitter;
+
+mod error;
+mod extract;
+mod handlers;
+mod meshery;
+mod openapi;
+mod options;
+mod query;
+mod routes;
+mod schema;
+mod served;
+mod stream;
+
+pub use options::{DEFAULT_KEEP_ALIVE, Options};
+#[cfg(feature = "test-doors")]
+pub use query::__parse_query;
+pub use routes::{router, router_with};
+pub use stream::MAX_REPLAY;
+
+/// Who the user of a request is, as the application says.
+type UserOf = dyn Fn(&Parts) -> Option<Uuid> + Send + Sync;
+
+/// What every handler of one router shares.
+#[derive(Clone)]
+struct Web {
+    emitter: Emitter,
+    user_of: Arc<UserOf>,
+    options: Options,
+    recent: Arc<stream::RecentJson>,
+}
+
+/// The notification center: one static page (no build step, no framework) that lists the
+/// user's events newest first and shows new ones live over the stream: unread counts (in all and
+/// per severity, each a filter), filters by severity, status, category, action and text (kept in
+/// the page's address), paging as the list is scrolled, mark as read or unread and delete, one
+/// at a time or for a selection, "Mark all as read", each event's metadata and error details,
+/// and the stream's state. Keyboard accessible; follows the system's dark mode. It expects
+/// [`router`] mounted at `/api/events` on the same origin, and the user to be known from
+/// something the browser sends by itself (a cookie).
+pub async fn notification_center() -> Html<&'static str> {
+    Html(page())
+}
+
+/// The page, with the reserved metadata keys of `tidings-rules` written into its script.
+fn page() -> &'static str {
+    static PAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PAGE.get_or_init(|| {
+        include_str!("page.html")
+            .replace("\"__ERR_KEY__\"", &format!("{:?}", tidings_rules::ERR_KEY))
+            .replace("\"__DOC_KEY__\"", &format!("{:?}", tidings_rules::DOC_KEY))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_page_has_the_reserved_keys_of_the_rules() {
+        let page = super::page();
+        assert!(!page.contains("__ERR_KEY__") && !page.contains("__DOC_KEY__"));
+        assert!(page.contains(&format!("const ERR_KEY = {:?};", tidings_rules::ERR_KEY)));
+        assert!(page.contains(&format!("const DOC_KEY = {:?};", tidings_rules::DOC_KEY)));
+    }
+}
