@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::current::{self, Frame};
 use crate::dispatch::{self, EmitterRef};
 use crate::emitter::Emitter;
-use crate::event::{Event, NewEvent, put_doc, put_error};
+use crate::event::{Event, NewEvent, delivered_system, put_doc, put_error};
 use crate::name::{Action, Category};
 use crate::report::ErrorReport;
 use crate::severity::Severity;
@@ -374,7 +374,7 @@ impl Call {
         if let Some(doc) = site.doc {
             put_doc(&mut metadata, doc.to_owned());
         }
-        let system_id = self.system.or_else(|| Some(emitter.get().system_id()));
+        let system_id = Some(delivered_system(self.system, emitter.get().system_id()));
         let event = Arc::new(Event::assemble(NewEvent {
             user_id: self.user,
             system_id,

@@ -79,6 +79,14 @@ pub(crate) struct NewEvent {
     pub metadata: Map<String, Value>,
 }
 
+/// The system id an event is delivered with: its own when it has one, else the emitter's. The
+/// one place that decides it, for built events ([`Event::with_default_system`]) and for
+/// `#[emits_event]`'s, which are assembled with it.
+#[inline]
+pub(crate) fn delivered_system(own: Option<Uuid>, emitter: Uuid) -> Uuid {
+    own.unwrap_or(emitter)
+}
+
 /// Puts an error's report under [`ERR_KEY`]: the one place that says where an error event
 /// keeps its error.
 pub(crate) fn put_error(metadata: &mut Map<String, Value>, report: ErrorReport) {
@@ -255,7 +263,7 @@ impl Event {
 
     /// The event as an emitter delivers it: with `system` as its system id when it has none.
     pub(crate) fn with_default_system(mut self, system: Uuid) -> Event {
-        self.system_id.get_or_insert(system);
+        self.system_id = Some(delivered_system(self.system_id, system));
         self
     }
 

@@ -1,13 +1,13 @@
 //! The in-memory store.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use uuid::Uuid;
 
 use super::{
-    EventPage, EventQuery, EventStore, EventTypes, Filter, Order, PageSize, SortField, StoreError,
+    EventPage, EventQuery, EventStore, EventTypes, Filter, Order, PageCounts, SortField, StoreError,
 };
 use crate::event::Event;
 use crate::severity::Status;
@@ -166,39 +166,28 @@ impl EventStore for MemoryStore {
             matching.reverse();
         }
         let total = matching.len();
-        let events = match query.page_limit() {
-            PageSize::All => matching.iter().map(|e| (***e).clone()).collect(),
-            PageSize::Limit(size) => matching
-                .iter()
-                .skip(query.page_number().saturating_mul(size))
-                .take(size)
-                .map(|e| (***e).clone())
-                .collect(),
-        };
-        let mut count_by_severity = BTreeMap::new();
-        let mut read_count = 0;
+        let (size, offset) = query.window().unwrap_or((total, 0));
+        let events = matching
+            .iter()
+            .skip(offset)
+            .take(size)
+            .map(|e| (***e).clone())
+            .collect();
+        let mut counts = PageCounts::default();
         let counted = query.counted_status();
         for event in inner.stored() {
             if query
                 .user_id()
                 .is_none_or(|user| event.user_id() == Some(user))
             {
-                if event.status() == counted {
-                    *count_by_severity.entry(event.severity()).or_insert(0) += 1;
-                }
-                if event.status() == Status::Read {
-                    read_count += 1;
-                }
+                counts.add(
+                    event.severity(),
+                    usize::from(event.status() == counted),
+                    usize::from(event.status() == Status::Read),
+                );
             }
         }
-        Ok(EventPage {
-            events,
-            page: query.page_number(),
-            page_size: query.page_limit(),
-            total,
-            count_by_severity,
-            read_count,
-        })
+        Ok(EventPage::assemble(query, events, total, counts))
     }
 
     fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {

@@ -443,6 +443,78 @@ fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
     n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
+/// The counts of a page ([`EventPage::count_by_severity`] and [`EventPage::read_count`]) as a
+/// store adds them up: the part of a page that is not the store's dialect.
+#[derive(Debug, Default)]
+pub(crate) struct PageCounts {
+    by_severity: BTreeMap<Severity, usize>,
+    read: usize,
+}
+
+impl PageCounts {
+    /// `counted` events of `severity` with the counted status (none: no entry), `read` read.
+    pub(crate) fn add(&mut self, severity: Severity, counted: usize, read: usize) {
+        if counted > 0 {
+            *self.by_severity.entry(severity).or_insert(0) += counted;
+        }
+        self.read += read;
+    }
+}
+
+/// A count read from a database (never negative) as a `usize`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn count(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+impl EventQuery {
+    /// The SQL column the query sorts by.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn sort_column(&self) -> &'static str {
+        match self.sort {
+            SortField::CreatedAt => "created_at",
+            SortField::UpdatedAt => "updated_at",
+        }
+    }
+
+    /// The SQL direction of the sort.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn sort_direction(&self) -> &'static str {
+        match self.order {
+            Order::Asc => "ASC",
+            Order::Desc => "DESC",
+        }
+    }
+
+    /// The page as `(size, offset)` in events; `None` for all of them. Numbers beyond a
+    /// database's `bigint` mean "all of them" there.
+    pub(crate) fn window(&self) -> Option<(usize, usize)> {
+        match self.page_size {
+            PageSize::All => None,
+            PageSize::Limit(size) => Some((size, self.page.saturating_mul(size))),
+        }
+    }
+}
+
+impl EventPage {
+    /// The page of `query`: its events, how many match in all, and its counts.
+    pub(crate) fn assemble(
+        query: &EventQuery,
+        events: Vec<Event>,
+        total: usize,
+        counts: PageCounts,
+    ) -> EventPage {
+        EventPage {
+            events,
+            page: query.page_number(),
+            page_size: query.page_limit(),
+            total,
+            count_by_severity: counts.by_severity,
+            read_count: counts.read,
+        }
+    }
+}
+
 /// One page of a query's results.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventPage {

@@ -1,7 +1,6 @@
 //! The SQLite store (feature `sqlite`): bundled SQLite, WAL journal, prepared statements only.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -12,8 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    EventPage, EventQuery, EventStore, EventTypes, Filter, Order, PageSize, Retention, SortField,
-    StoreError,
+    EventPage, EventQuery, EventStore, EventTypes, Filter, PageCounts, Retention, StoreError,
 };
 use crate::event::{Event, EventParts};
 use crate::name::{Action, Category};
@@ -539,29 +537,18 @@ impl EventStore for SqliteStore {
 
     fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
         let (clause, values) = filters(query);
-        let column = match query.sort_field() {
-            SortField::CreatedAt => "created_at",
-            SortField::UpdatedAt => "updated_at",
-        };
-        let direction = match query.sort_order() {
-            Order::Asc => "ASC",
-            Order::Desc => "DESC",
-        };
+        let (column, direction) = (query.sort_column(), query.sort_direction());
         let connection = self.lock();
         let total: i64 = connection
             .prepare_cached(&format!("SELECT count(*) FROM events {clause}"))
             .and_then(|mut s| s.query_row(params_from_iter(values.iter()), |row| row.get(0)))
             .context("cannot query events")?;
         let mut page_values = values.clone();
-        let limit = match query.page_limit() {
-            PageSize::All => String::new(),
-            PageSize::Limit(size) => {
-                let size = i64::try_from(size).unwrap_or(i64::MAX);
-                let offset = i64::try_from(query.page_number())
-                    .unwrap_or(i64::MAX)
-                    .saturating_mul(size);
-                page_values.push(SqlValue::Integer(size));
-                page_values.push(SqlValue::Integer(offset));
+        let limit = match query.window() {
+            None => String::new(),
+            Some((size, offset)) => {
+                page_values.push(SqlValue::Integer(i64::try_from(size).unwrap_or(i64::MAX)));
+                page_values.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
                 "LIMIT ? OFFSET ?".to_owned()
             }
         };
@@ -587,7 +574,7 @@ impl EventStore for SqliteStore {
         let count_values: Vec<SqlValue> = std::iter::once(SqlValue::Text(counted.to_owned()))
             .chain(user_values.iter().cloned())
             .collect();
-        let mut count_by_severity = BTreeMap::new();
+        let mut counts = PageCounts::default();
         let mut statement = connection
             .prepare_cached(&format!(
                 "SELECT severity, count(*) FROM events WHERE status = ?1 {user_clause} \
@@ -604,7 +591,7 @@ impl EventStore for SqliteStore {
             let severity: Severity = severity
                 .parse()
                 .map_err(|e| backend("cannot query events", e))?;
-            count_by_severity.insert(severity, usize::try_from(count).unwrap_or(0));
+            counts.add(severity, super::count(count), 0);
         }
         let read_values: Vec<SqlValue> = std::iter::once(SqlValue::Text("read".to_owned()))
             .chain(user_values)
@@ -615,14 +602,14 @@ impl EventStore for SqliteStore {
             ))
             .and_then(|mut s| s.query_row(params_from_iter(read_values.iter()), |row| row.get(0)))
             .context("cannot query events")?;
-        Ok(EventPage {
+        // Read events of every severity: counted once, under none.
+        counts.add(Severity::Debug, 0, super::count(read_count));
+        Ok(EventPage::assemble(
+            query,
             events,
-            page: query.page_number(),
-            page_size: query.page_limit(),
-            total: usize::try_from(total).unwrap_or(0),
-            count_by_severity,
-            read_count: usize::try_from(read_count).unwrap_or(0),
-        })
+            super::count(total),
+            counts,
+        ))
     }
 
     fn stored_after(

@@ -2,7 +2,6 @@
 //! distinct categories and actions.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 
 use postgres::Row;
@@ -15,9 +14,7 @@ use super::schema::COLUMNS;
 use crate::event::{Event, EventParts};
 use crate::name::{Action, Category};
 use crate::severity::Severity;
-use crate::store::{
-    EventPage, EventQuery, EventTypes, Filter, Order, PageSize, SortField, StoreError,
-};
+use crate::store::{EventPage, EventQuery, EventTypes, Filter, PageCounts, StoreError, count};
 
 /// One row of `COLUMNS` as an event.
 pub(super) fn read_event(row: &Row) -> Result<Event, StoreError> {
@@ -146,24 +143,15 @@ impl Shared {
         off_runtime(|| {
             let context = "cannot query events";
             let condition = filters(query);
-            let column = match query.sort_field() {
-                SortField::CreatedAt => "created_at",
-                SortField::UpdatedAt => "updated_at",
-            };
-            let direction = match query.sort_order() {
-                Order::Asc => "ASC",
-                Order::Desc => "DESC",
-            };
-            let limit = match query.page_limit() {
-                PageSize::All => String::new(),
-                PageSize::Limit(size) => {
-                    // Numbers, not text from the request; beyond `bigint` means "all of them".
-                    let size = i64::try_from(size).unwrap_or(i64::MAX);
-                    let offset = i64::try_from(query.page_number())
-                        .unwrap_or(i64::MAX)
-                        .saturating_mul(size);
-                    format!("LIMIT {size} OFFSET {offset}")
-                }
+            let (column, direction) = (query.sort_column(), query.sort_direction());
+            // Numbers, not text from the request; beyond `bigint` means "all of them".
+            let limit = match query.window() {
+                None => String::new(),
+                Some((size, offset)) => format!(
+                    "LIMIT {} OFFSET {}",
+                    i64::try_from(size).unwrap_or(i64::MAX),
+                    i64::try_from(offset).unwrap_or(i64::MAX)
+                ),
             };
             let mut client = self.connection()?;
             let params = condition.params();
@@ -187,7 +175,7 @@ impl Shared {
             let events = read_events(&rows)?;
             // Per severity with the counted status, and read: the user's events (everyone's).
             let counted = query.counted_status().as_str();
-            let counts = client
+            let counts_rows = client
                 .query(
                     "SELECT severity, count(*) FILTER (WHERE status = $1), \
                      count(*) FILTER (WHERE status = 'read') FROM tidings_events \
@@ -195,28 +183,15 @@ impl Shared {
                     &[&counted, &query.user_id()],
                 )
                 .context(context)?;
-            let mut count_by_severity = BTreeMap::new();
-            let mut read_count = 0_usize;
-            for row in counts {
+            let mut counts = PageCounts::default();
+            for row in counts_rows {
                 let severity: Severity = row
                     .get::<_, String>(0)
                     .parse()
                     .map_err(|e| backend(context, e))?;
-                let count: i64 = row.get(1);
-                if count > 0 {
-                    count_by_severity.insert(severity, usize::try_from(count).unwrap_or(0));
-                }
-                let read: i64 = row.get(2);
-                read_count += usize::try_from(read).unwrap_or(0);
+                counts.add(severity, count(row.get(1)), count(row.get(2)));
             }
-            Ok(EventPage {
-                events,
-                page: query.page_number(),
-                page_size: query.page_limit(),
-                total: usize::try_from(total).unwrap_or(0),
-                count_by_severity,
-                read_count,
-            })
+            Ok(EventPage::assemble(query, events, count(total), counts))
         })
     }
 
