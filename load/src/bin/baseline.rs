@@ -45,12 +45,7 @@ impl Channels {
 }
 
 fn user_of(headers: &HeaderMap) -> Option<Uuid> {
-    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    cookies
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == "tidings_user")
-        .and_then(|(_, value)| Uuid::parse_str(value).ok())
+    tidings_test_support::user_from_cookie(headers)
 }
 
 async fn page() -> Response {

@@ -31,12 +31,11 @@ use base64::Engine as _;
 use futures_util::StreamExt as _;
 use reqwest::Client;
 use serde_json::{Value, json};
-use tidings::{
-    Emitter, ErrorDetails, Event, EventQuery, Severity, Status, Uuid, current, emits_event,
-};
+use tidings::{Emitter, Event, EventQuery, Severity, Status, Uuid};
+use tidings_test_support::demo::ping;
+use tidings_test_support::{COOKIE, user_from_cookie};
 use tokio::sync::watch;
 
-const COOKIE: &str = "tidings_user";
 const AXE_VERSION: &str = "4.14.1";
 
 /// One browser at a time: each test starts its own, and two on a 2-core machine only slow
@@ -44,60 +43,7 @@ const AXE_VERSION: &str = "4.14.1";
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn user_of(parts: &Parts) -> Option<Uuid> {
-    let cookies = parts.headers.get(header::COOKIE)?.to_str().ok()?;
-    cookies
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .and_then(|(_, value)| Uuid::parse_str(value).ok())
-}
-
-/// A failed ping, with what Meshery's errors carry.
-#[derive(Debug)]
-struct PingError(std::io::Error);
-
-impl std::fmt::Display for PingError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("connection refused")
-    }
-}
-
-impl std::error::Error for PingError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
-
-impl ErrorDetails for PingError {
-    fn code(&self) -> Option<&str> {
-        Some("meshery-server-1377")
-    }
-    fn probable_causes(&self) -> Vec<String> {
-        vec!["The cluster's API server is down".into()]
-    }
-    fn suggested_remediations(&self) -> Vec<String> {
-        vec!["Start the cluster and ping it again".into()]
-    }
-}
-
-#[emits_event(
-    category = "connection",
-    action = "ping",
-    user = user,
-    emitter = events,
-    description = "Pinged connection {name}",
-    doc = "https://docs.meshery.io/concepts/logical/connections"
-)]
-async fn ping(events: &Emitter, user: Uuid, name: String) -> Result<String, PingError> {
-    if name == "staging" {
-        return Err(PingError(std::io::Error::new(
-            std::io::ErrorKind::ConnectionRefused,
-            "dial tcp 10.0.0.7:6443: connect: connection refused",
-        )));
-    }
-    current::meta("Context Name", name.clone());
-    current::meta("Server Address", "https://10.0.0.5:6443");
-    Ok(name)
+    user_from_cookie(&parts.headers)
 }
 
 /// What the test does to the live streams: `cut` ends every open stream (the browser then

@@ -11,6 +11,7 @@ use common::numbered_event;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use tidings::{Emitter, Event, Severity, Uuid};
+use tidings_test_support::{Frame, SseReader as Frames};
 
 struct Server {
     base: String,
@@ -63,48 +64,16 @@ impl Server {
     }
 }
 
-/// One Server-Sent Events frame.
-#[derive(Debug, Default)]
-struct SseFrame {
-    id: Option<String>,
-    event: Option<String>,
-    data: String,
-}
-
-/// Reads frames from an SSE response, skipping keepalive comments.
-struct SseReader {
-    response: reqwest::Response,
-    buffer: String,
-}
+/// Reads frames from an SSE response, skipping keepalive comments; a frame must come within
+/// 30 s.
+struct SseReader(Frames);
 
 impl SseReader {
-    async fn next(&mut self) -> SseFrame {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let mut frame = SseFrame::default();
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        frame.id = Some(v.trim().to_owned());
-                    } else if let Some(v) = line.strip_prefix("event:") {
-                        frame.event = Some(v.trim().to_owned());
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        frame.data.push_str(v.trim_start());
-                    }
-                }
-                if frame.id.is_some() || frame.event.is_some() || !frame.data.is_empty() {
-                    return frame;
-                }
-                continue;
-            }
-            let chunk = self
-                .response
-                .chunk()
-                .await
-                .unwrap()
-                .expect("the stream is open");
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
+    async fn next(&mut self) -> Frame {
+        self.0
+            .next(Duration::from_secs(30))
+            .await
+            .expect("a frame within 30 s, on an open stream")
     }
 
     async fn next_event(&mut self) -> Event {
@@ -127,10 +96,7 @@ async fn subscribe(server: &Server, user: Uuid, last: Option<Uuid>) -> SseReader
     // The headers Meshery's server sends with its stream: no caching, no proxy buffering.
     assert_eq!(response.headers()["cache-control"], "no-cache");
     assert_eq!(response.headers()["x-accel-buffering"], "no");
-    SseReader {
-        response,
-        buffer: String::new(),
-    }
+    SseReader(Frames::new(response))
 }
 
 fn n_of(event: &Event) -> u64 {
@@ -443,9 +409,23 @@ async fn the_openapi_document_describes_every_route() {
 async fn types_offer_what_the_catalog_says_can_happen_before_it_happened() {
     let server = start().await;
     let types: Value = json_of(server.get(Uuid::new_v4(), "/types")).await;
+    // Every annotated function linked into this binary: this file's `create_workspace`, and
+    // those of the crates it links (the test-support crate's demo ping).
+    let entries = tidings::catalog::entries();
+    let kinds = |of: fn(&tidings::catalog::Entry) -> &str| {
+        let mut kinds: Vec<&str> = entries.iter().map(|entry| of(entry)).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
+    };
+    let (categories, actions) = (
+        kinds(|e| e.category().as_str()),
+        kinds(|e| e.action().as_str()),
+    );
+    assert!(categories.contains(&"workspace") && actions.contains(&"create"));
     assert_eq!(
         types,
-        json!({"category": ["workspace"], "action": ["create"]}),
+        json!({"category": categories, "action": actions}),
         "a user without events sees the catalog's kinds"
     );
     create_workspace().unwrap();
@@ -846,10 +826,7 @@ async fn resume_while_events_are_published(read: HistoryRead) {
 
     let response = pending.await.unwrap().unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let mut stream = SseReader {
-        response,
-        buffer: String::new(),
-    };
+    let mut stream = SseReader(Frames::new(response));
     // A live event after them shows what came between: a duplicate or a gap would be seen
     // before it.
     server.events.emit(numbered_event(user, 5)).unwrap();

@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tidings::Uuid;
+pub use tidings_test_support::Frame;
+use tidings_test_support::SseReader;
 
 /// The example server, started on an ephemeral port with a fresh database.
 pub struct Server {
@@ -103,55 +105,19 @@ impl Drop for Server {
     }
 }
 
-/// One Server-Sent-Events frame.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Frame {
-    pub id: Option<String>,
-    pub event: Option<String>,
-    pub data: String,
-}
-
-/// Reads the frames of a live stream.
-pub struct Frames {
-    response: reqwest::Response,
-    buffer: String,
-}
+/// The frames of a live stream (the test-support crate's reader), of a response that must be
+/// `200 OK`.
+pub struct Frames(SseReader);
 
 impl Frames {
     pub fn new(response: reqwest::Response) -> Frames {
         assert_eq!(response.status(), 200);
-        Frames {
-            response,
-            buffer: String::new(),
-        }
+        Frames(SseReader::new(response))
     }
 
     /// The next frame with data (keep-alive comments skipped), or `None` when the stream ended
     /// or nothing came within `wait`.
     pub async fn next(&mut self, wait: Duration) -> Option<Frame> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let text: String = self.buffer.drain(..end + 2).collect();
-                let mut frame = Frame::default();
-                for line in text.lines() {
-                    if let Some(id) = line.strip_prefix("id:") {
-                        frame.id = Some(id.trim().to_owned());
-                    } else if let Some(event) = line.strip_prefix("event:") {
-                        frame.event = Some(event.trim().to_owned());
-                    } else if let Some(data) = line.strip_prefix("data:") {
-                        frame.data.push_str(data.trim_start());
-                    }
-                }
-                if frame.id.is_some() || frame.event.is_some() || !frame.data.is_empty() {
-                    return Some(frame);
-                }
-                continue;
-            }
-            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
-                Ok(Ok(Some(bytes))) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
-                _ => return None,
-            }
-        }
+        self.0.next(wait).await
     }
 }
