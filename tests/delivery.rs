@@ -431,3 +431,76 @@ fn the_ring_releases_every_event_whatever_the_readers_do() {
         }
     });
 }
+
+/// A store whose feed cannot start: `try_build` says so instead of panicking, and leaves
+/// nothing running; `build` panics with the same reason.
+#[test]
+fn an_emitter_whose_feed_cannot_start_is_an_error_from_try_build() {
+    struct NoFeed(tidings::MemoryStore);
+    impl tidings::EventStore for NoFeed {
+        fn insert(&self, event: &Arc<tidings::Event>) -> Result<(), tidings::StoreError> {
+            self.0.insert(event)
+        }
+        fn get(&self, id: tidings::Uuid) -> Result<Option<tidings::Event>, tidings::StoreError> {
+            self.0.get(id)
+        }
+        fn query(
+            &self,
+            query: &tidings::EventQuery,
+        ) -> Result<tidings::EventPage, tidings::StoreError> {
+            self.0.query(query)
+        }
+        fn set_status_many(
+            &self,
+            ids: &[tidings::Uuid],
+            status: tidings::Status,
+        ) -> Result<usize, tidings::StoreError> {
+            self.0.set_status_many(ids, status)
+        }
+        fn delete_many(&self, ids: &[tidings::Uuid]) -> Result<usize, tidings::StoreError> {
+            self.0.delete_many(ids)
+        }
+        fn stored_after(
+            &self,
+            user: tidings::Uuid,
+            after: tidings::Uuid,
+            limit: usize,
+        ) -> Result<Option<Vec<tidings::Event>>, tidings::StoreError> {
+            self.0.stored_after(user, after, limit)
+        }
+        fn types(
+            &self,
+            user: Option<tidings::Uuid>,
+        ) -> Result<tidings::EventTypes, tidings::StoreError> {
+            self.0.types(user)
+        }
+        fn start_feed(
+            &self,
+            _: tidings::Broadcaster,
+        ) -> Result<Option<Box<dyn tidings::Feed>>, tidings::StoreError> {
+            Err(tidings::StoreError::Backend(
+                "no thread for the listener".into(),
+            ))
+        }
+    }
+    let error = tidings::Emitter::builder()
+        .store(NoFeed(tidings::MemoryStore::new()))
+        .try_build()
+        .expect_err("the feed failed");
+    assert!(matches!(error, tidings::StartError::Feed(_)), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "cannot start the store's feed: event store failed: no thread for the listener"
+    );
+    let panic = std::panic::catch_unwind(|| {
+        tidings::Emitter::builder()
+            .store(NoFeed(tidings::MemoryStore::new()))
+            .build()
+    })
+    .expect_err("build panics");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("no thread for the listener"),
+        "{message:?}"
+    );
+}

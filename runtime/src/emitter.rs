@@ -463,7 +463,27 @@ impl EmitterBuilder {
     }
 
     /// The emitter.
+    ///
+    /// # Panics
+    /// When its background writer's thread or its store's feed cannot start (the operating
+    /// system refuses a thread): [`try_build`](Self::try_build) returns that as an error.
     pub fn build(self) -> Emitter {
+        self.try_build()
+            .unwrap_or_else(|e| panic!("the tidings emitter could not start: {e}"))
+    }
+
+    /// The emitter, or why it could not start: its background writer's thread or its store's
+    /// feed (the listener of a shared store) could not start.
+    ///
+    /// # Errors
+    /// [`StartError::Writer`] or [`StartError::Feed`]; nothing is left running.
+    ///
+    /// ```
+    /// let events = tidings_runtime::Emitter::builder().try_build()?;
+    /// # drop(events);
+    /// # Ok::<(), tidings_runtime::StartError>(())
+    /// ```
+    pub fn try_build(self) -> Result<Emitter, StartError> {
         let store = match self.store {
             StoreChoice::Default => Some(Arc::new(MemoryStore::new()) as Arc<dyn EventStore>),
             StoreChoice::Given(store) => Some(store),
@@ -479,9 +499,12 @@ impl EmitterBuilder {
         };
         let has_store = store.is_some();
         let broadcaster = Broadcaster::with_capacity(self.capacity);
-        let feed = store
-            .as_ref()
-            .and_then(|store| store.start_feed(broadcaster.clone()));
+        let feed = match &store {
+            Some(store) => store
+                .start_feed(broadcaster.clone())
+                .map_err(StartError::Feed)?,
+            None => None,
+        };
         let mut delivery = Delivery::new(store, broadcaster, self.on_failure);
         if feed.is_some() {
             delivery = delivery.published_by_feed();
@@ -489,14 +512,44 @@ impl EmitterBuilder {
         let delivery = Arc::new(delivery);
         let writer = queue
             .filter(|_| has_store)
-            .map(|queue| Writer::start(Arc::clone(&delivery), queue));
-        Emitter {
+            .map(|queue| Writer::start(Arc::clone(&delivery), queue))
+            .transpose()
+            .map_err(StartError::Writer)?;
+        Ok(Emitter {
             inner: Arc::new(Inner {
                 system_id: self.system_id.unwrap_or_else(Uuid::new_v4),
                 delivery,
                 writer,
                 feed,
             }),
+        })
+    }
+}
+
+/// Why [`EmitterBuilder::try_build`] could not start an emitter.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The background writer's thread could not be spawned.
+    Writer(std::io::Error),
+    /// The store's feed could not start ([`EventStore::start_feed`]).
+    Feed(StoreError),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Writer(e) => write!(f, "cannot start the background writer's thread: {e}"),
+            StartError::Feed(e) => write!(f, "cannot start the store's feed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Writer(e) => Some(e),
+            StartError::Feed(e) => Some(e),
         }
     }
 }

@@ -47,7 +47,7 @@ pub use dispatch::{
     DefaultGuard, EmitError, SetGlobalDefaultError, emit, get_default, has_default, set_default,
     set_global_default, with_default,
 };
-pub use emitter::{DEFAULT_QUEUE, EmitAsync, Emitter, EmitterBuilder, WeakEmitter};
+pub use emitter::{DEFAULT_QUEUE, EmitAsync, Emitter, EmitterBuilder, StartError, WeakEmitter};
 pub use event::{DOC_KEY, ERR_KEY, Event, EventParts};
 pub use name::{Action, Category, InvalidName, MAX_LEN as MAX_NAME_LEN};
 pub use report::{AsDynError, ErrorDetails, ErrorReport, ToErrorReport, marker};

@@ -83,8 +83,8 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
 }
 
 impl Writer {
-    /// Starts the writer thread.
-    pub(crate) fn start(delivery: Arc<Delivery>, capacity: usize) -> Writer {
+    /// Starts the writer thread; the error is the operating system's.
+    pub(crate) fn start(delivery: Arc<Delivery>, capacity: usize) -> std::io::Result<Writer> {
         Writer::start_with(delivery, capacity, run)
     }
 
@@ -93,7 +93,7 @@ impl Writer {
         delivery: Arc<Delivery>,
         capacity: usize,
         body: fn(&Shared, &Delivery),
-    ) -> Writer {
+    ) -> std::io::Result<Writer> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -119,14 +119,13 @@ impl Writer {
                         delivery: &delivery,
                     };
                     body(&shared, &delivery);
-                })
-                .expect("the tidings writer thread starts")
+                })?
         };
-        Writer {
+        Ok(Writer {
             shared,
             thread_id: thread.thread().id(),
             thread: Mutex::new(Some(thread)),
-        }
+        })
     }
 
     fn on_writer_thread(&self) -> bool {
@@ -320,9 +319,12 @@ mod tests {
             Broadcaster::new(),
             None,
         ));
-        let writer = Arc::new(Writer::start_with(Arc::clone(&delivery), 1, |_, _| {
-            panic!("a bug in the writer")
-        }));
+        let writer = Arc::new(
+            Writer::start_with(Arc::clone(&delivery), 1, |_, _| {
+                panic!("a bug in the writer")
+            })
+            .expect("the writer thread starts"),
+        );
         let (done, results) = mpsc::channel();
         let calls = Arc::clone(&writer);
         std::thread::spawn(move || {

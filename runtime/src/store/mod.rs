@@ -59,9 +59,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// by any instance, its own included, in the store's order, so that every live stream on
     /// every instance sees one order and a resume is exact. The emitter calls this once, when
     /// it is built, and stops the feed by dropping it.
-    fn start_feed(&self, broadcaster: Broadcaster) -> Option<Box<dyn Feed>> {
+    ///
+    /// # Errors
+    /// When the feed cannot start (its thread cannot be spawned):
+    /// [`EmitterBuilder::try_build`](crate::EmitterBuilder::try_build) returns it.
+    fn start_feed(&self, broadcaster: Broadcaster) -> Result<Option<Box<dyn Feed>>, StoreError> {
         let _ = broadcaster;
-        None
+        Ok(None)
     }
 
     /// Housekeeping such as retention pruning; the background writer calls it after each batch,

@@ -60,7 +60,8 @@ impl State {
 }
 
 impl Listener {
-    pub(super) fn start(store: Arc<Shared>, broadcaster: Broadcaster) -> Listener {
+    /// Starts the listener's thread; the error is the operating system's.
+    pub(super) fn start(store: Arc<Shared>, broadcaster: Broadcaster) -> std::io::Result<Listener> {
         let state = Arc::new(State {
             progress: Mutex::new(Progress {
                 published: store.start,
@@ -74,13 +75,12 @@ impl Listener {
             let state = Arc::clone(&state);
             std::thread::Builder::new()
                 .name("tidings-pg-listener".to_owned())
-                .spawn(move || run(&state))
-                .expect("the tidings listener thread starts")
+                .spawn(move || run(&state))?
         };
-        Listener {
+        Ok(Listener {
             state,
             thread: Some(thread),
-        }
+        })
     }
 }
 

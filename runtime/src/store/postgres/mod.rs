@@ -286,11 +286,10 @@ impl EventStore for PgStore {
         true
     }
 
-    fn start_feed(&self, broadcaster: Broadcaster) -> Option<Box<dyn Feed>> {
-        Some(Box::new(feed::Listener::start(
-            Arc::clone(&self.shared),
-            broadcaster,
-        )))
+    fn start_feed(&self, broadcaster: Broadcaster) -> Result<Option<Box<dyn Feed>>, StoreError> {
+        let listener = feed::Listener::start(Arc::clone(&self.shared), broadcaster)
+            .map_err(|e| backend("cannot start the PostgreSQL listener's thread", e))?;
+        Ok(Some(Box::new(listener)))
     }
 
     fn maintain(&self) -> Result<usize, StoreError> {
