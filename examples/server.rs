@@ -190,7 +190,18 @@ struct Options {
     memory: bool,
 }
 
-fn options() -> Result<Options, String> {
+/// What `--help` prints.
+const USAGE: &str = "\
+usage: server [--port N] [--db PATH | --pg URL | --memory]
+
+  --port N     the port to listen on (default 8080, or PORT; 0 picks a free one)
+  --db PATH    the SQLite file of the events (default tidings-events.db, or TIDINGS_DB)
+  --pg URL     PostgreSQL instead, shared by several instances (or TIDINGS_PG)
+  --memory     the memory store: nothing kept across restarts
+  --help       this text";
+
+/// The server's options; `Ok(None)` when `--help` asked for the usage.
+fn options() -> Result<Option<Options>, String> {
     let mut port = std::env::var("PORT").ok();
     let mut db = std::env::var("TIDINGS_DB").ok();
     let mut pg = std::env::var("TIDINGS_PG")
@@ -200,13 +211,15 @@ fn options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--help" | "-h" => return Ok(None),
             "--memory" => memory = true,
             "--port" => port = Some(args.next().ok_or("--port needs a value")?),
             "--db" => db = Some(args.next().ok_or("--db needs a value")?),
             "--pg" => pg = Some(args.next().ok_or("--pg needs a connection string")?),
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; use --port N, and --db PATH, --pg URL or --memory"
+                    "unknown argument {other:?}; use --port N, and --db PATH, --pg URL or --memory \
+                     (--help says more)"
                 ));
             }
         }
@@ -217,17 +230,27 @@ fn options() -> Result<Options, String> {
             .map_err(|_| format!("the port must be a number from 0 to 65535, not {p:?}"))?,
         None => 8080,
     };
-    Ok(Options {
+    Ok(Some(Options {
         port,
         db: PathBuf::from(db.unwrap_or_else(|| "tidings-events.db".to_owned())),
         pg,
         memory,
-    })
+    }))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let options = options()?;
+    let options = match options() {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Err(error) => {
+            eprintln!("server: {error}");
+            std::process::exit(2);
+        }
+    };
     // PostgreSQL for several instances, or a SQLite file for one.
     let (store, place): (Arc<dyn EventStore>, String) = match &options.pg {
         _ if options.memory => (

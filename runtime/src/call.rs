@@ -455,7 +455,7 @@ impl Drop for Installed<'_> {
         if self.installed {
             // What `new` left in its place is an empty default frame, which owns no memory:
             // forgetting it instead of dropping it saves walking an empty `BTreeMap`'s drop
-            // (~75 instructions per call, BENCHMARKS.md).
+            // (measured in BENCHMARKS.md, "Per call").
             let left = std::mem::replace(&mut self.call.frame, current::pop());
             debug_assert!(left.metadata.is_empty() && left.description.is_none());
             std::mem::forget(left);

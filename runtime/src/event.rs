@@ -158,7 +158,7 @@ fn at(since: std::time::Duration) -> OffsetDateTime {
 /// The 74 random bits are the last ten bytes of a version 4 id, from uuid's own generator: a v4
 /// id has its version and variant bits exactly where a v7 id has them, and the builder
 /// overwrites both. This is `Uuid::new_v7` without its counter and timestamp conversions, which
-/// tidings does not use (45 fewer instructions per event, measured: BENCHMARKS.md).
+/// tidings does not use (measured in BENCHMARKS.md, "Per call").
 fn fresh_id_and_now() -> (Uuid, OffsetDateTime) {
     let since = since_epoch();
     let millis = u64::try_from(since.as_millis()).unwrap_or(u64::MAX);

@@ -11,7 +11,7 @@ use crate::delivery::Delivery;
 use crate::event::Event;
 
 /// How many events one transaction takes at most. Larger batches mean fewer commits, and each
-/// commit rewrites the pages of the (random) id index it touched.
+/// commit rewrites the index pages it touched.
 const MAX_BATCH: usize = 65_536;
 
 /// Why the background writer could not take an event or finish a flush.

@@ -286,3 +286,26 @@ async fn meshery_ui_requests_work_against_the_meshery_mount() {
         "{types}"
     );
 }
+
+/// `--help` prints the usage and exits 0; an unknown argument is an error that names it.
+#[test]
+fn help_prints_the_usage_and_an_unknown_argument_is_named() {
+    let help = std::process::Command::new(common::binary())
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success(), "{help:?}");
+    let usage = String::from_utf8(help.stdout).unwrap();
+    assert!(usage.starts_with("usage: server"), "{usage}");
+    for option in ["--port", "--db", "--pg", "--memory"] {
+        assert!(usage.contains(option), "{option} in {usage}");
+    }
+    let wrong = std::process::Command::new(common::binary())
+        .arg("--prot")
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+    let error = String::from_utf8(wrong.stderr).unwrap();
+    assert!(error.contains("unknown argument \"--prot\""), "{error}");
+    assert!(error.contains("--help"), "{error}");
+}

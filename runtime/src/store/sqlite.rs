@@ -39,8 +39,8 @@ CREATE TABLE events (
     created_at   INTEGER NOT NULL,
     updated_at   INTEGER NOT NULL
 );
--- One secondary index: every index costs each insert, and the id index (random v4 ids) costs
--- the most. A user's page, filters and unread counts go through the user's rows; queries over
+-- One secondary index: every index costs each insert. The id index grows at its end: ids are
+-- version 7 UUIDs, time-ordered to the millisecond. A user's page, filters and unread counts go through the user's rows; queries over
 -- every user scan the table.
 CREATE INDEX events_by_user_time ON events (user_id, created_at);
 PRAGMA user_version = 1;
@@ -171,8 +171,9 @@ impl SqliteStore {
         connection
             .pragma_update(None, "synchronous", "NORMAL")
             .context(context())?;
-        // A page cache that holds the id index of a few hundred thousand events: inserts of
-        // random v4 ids touch pages all over it.
+        // A page cache that holds the id index of a few hundred thousand events, for databases
+        // written before ids were time-ordered (version 7), whose inserts touch pages all over
+        // it.
         connection
             .pragma_update(None, "cache_size", -65_536)
             .context(context())?;

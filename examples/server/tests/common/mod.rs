@@ -10,6 +10,19 @@ use tidings::Uuid;
 pub use tidings_test_support::Frame;
 use tidings_test_support::SseReader;
 
+/// The example server's binary, built here with this test's profile, so that a test runs alone
+/// too.
+pub fn binary() -> PathBuf {
+    escargot::CargoBuild::new()
+        .package("tidings-example-server")
+        .example("server")
+        .current_release()
+        .run()
+        .expect("the example server builds")
+        .path()
+        .to_owned()
+}
+
 /// The example server, started on an ephemeral port with a fresh database.
 pub struct Server {
     pub child: Child,
@@ -28,16 +41,7 @@ impl Server {
 
     /// With these arguments (the port is 0); `dir` is removed when the server is dropped.
     pub fn start_with(args: &[&str], dir: PathBuf) -> Server {
-        // Built here, with this test's profile, so that the test runs alone too.
-        let binary = escargot::CargoBuild::new()
-            .package("tidings-example-server")
-            .example("server")
-            .current_release()
-            .run()
-            .expect("the example server builds")
-            .path()
-            .to_owned();
-        let mut child = Command::new(binary)
+        let mut child = Command::new(binary())
             .args(["--port", "0"])
             .args(args)
             .stdout(Stdio::piped())
