@@ -504,3 +504,96 @@ fn an_emitter_whose_feed_cannot_start_is_an_error_from_try_build() {
         "{message:?}"
     );
 }
+
+/// A store that holds the insert of the event numbered 0 after storing it, until the latch
+/// opens: that event is stored first, but not yet published.
+struct HoldsFirstAfterInsert {
+    inner: MemoryStore,
+    latch: Arc<common::Latch>,
+}
+
+impl EventStore for HoldsFirstAfterInsert {
+    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
+        self.inner.insert(event)?;
+        if number_of(event) == 0 {
+            self.latch.hold();
+        }
+        Ok(())
+    }
+    fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
+        self.inner.get(id)
+    }
+    fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        self.inner.query(query)
+    }
+    fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
+        self.inner.set_status_many(ids, status)
+    }
+    fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
+        self.inner.delete_many(ids)
+    }
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<Event>>, StoreError> {
+        self.inner.stored_after(user, after, limit)
+    }
+    fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
+        self.inner.types(user)
+    }
+}
+
+/// With inline delivery (the memory store, the default), two emitters of one user at once
+/// publish in the order the store holds their events: a stream that resumes after the second
+/// has the first already, or never needed it.
+#[test]
+fn inline_delivery_publishes_a_users_events_in_the_stores_order() {
+    let latch = Arc::new(common::Latch::default());
+    let _release = common::OpensOnDrop(Arc::clone(&latch));
+    let store = Arc::new(HoldsFirstAfterInsert {
+        inner: MemoryStore::new(),
+        latch: Arc::clone(&latch),
+    });
+    let emitter = Emitter::builder()
+        .shared_store(store.clone())
+        .inline_writes()
+        .build();
+    let user = Uuid::new_v4();
+    let live = emitter.subscribe(user);
+    let first = {
+        let emitter = emitter.clone();
+        thread::spawn(move || emitter.emit(numbered_event(user, 0)).unwrap())
+    };
+    latch.wait_until_held(1, "the first event's insert");
+    let (done, second_done) = std::sync::mpsc::channel();
+    let second = {
+        let emitter = emitter.clone();
+        thread::spawn(move || {
+            let event = emitter.emit(numbered_event(user, 1)).unwrap();
+            let _ = done.send(());
+            event
+        })
+    };
+    // Time for the second emitter to run to its end if it could (it ran in microseconds when
+    // nothing ordered the two): it must not publish before the first, which is stored first.
+    let returned_early = second_done.recv_timeout(Duration::from_secs(2)).is_ok();
+    latch.open();
+    first.join().unwrap();
+    second.join().unwrap();
+    let published: Vec<usize> = (0..2).map(|_| number_of(&live.recv().unwrap())).collect();
+    let stored: Vec<usize> = store
+        .query(&EventQuery::new().user(user).order(tidings::Order::Asc))
+        .unwrap()
+        .events
+        .iter()
+        .map(number_of)
+        .collect();
+    assert_eq!(stored, [0, 1]);
+    assert_eq!(
+        published, stored,
+        "published in another order than stored (the second emit returned while the first \
+         was held: {returned_early})"
+    );
+}

@@ -428,6 +428,16 @@ impl Future for Finish {
     }
 }
 
+impl Drop for Finish {
+    /// Dropped before the event was delivered (the call's future was cancelled while it waited
+    /// for room in a full queue): the event is delivered all the same, or reported.
+    fn drop(&mut self) {
+        if let (Some(emitter), Some(event)) = (self.emitter.take(), self.event.take()) {
+            emitter.get().deliver_abandoned(event);
+        }
+    }
+}
+
 /// Keeps the call's event in progress on this thread while alive; puts it back when dropped,
 /// also on panic.
 ///

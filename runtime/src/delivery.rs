@@ -6,8 +6,8 @@
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::broadcast::Broadcaster;
 use crate::event::Event;
@@ -56,7 +56,15 @@ pub(crate) struct Delivery {
     failures: AtomicU64,
     hook_panics: AtomicU64,
     hook: Option<FailureHook>,
+    /// Inline delivery stores and publishes an event under its user's stripe of these locks, so
+    /// that concurrent emitters publish a user's events in the order the store holds them (a
+    /// stream that resumes after one event has every event stored before it).
+    order: [Mutex<()>; ORDER_STRIPES],
 }
+
+/// How many locks order inline delivery: users share a lock when their ids fall on one stripe,
+/// which costs only waiting, never order.
+const ORDER_STRIPES: usize = 64;
 
 thread_local! {
     /// Set while this thread runs the failure hook: a failure of an event the hook itself emits
@@ -85,6 +93,7 @@ impl Delivery {
             failures: AtomicU64::new(0),
             hook_panics: AtomicU64::new(0),
             hook,
+            order: std::array::from_fn(|_| Mutex::new(())),
         }
     }
 
@@ -117,16 +126,26 @@ impl Delivery {
         self.failures.fetch_add(events, Ordering::Relaxed);
     }
 
-    /// Delivers one event on the caller's thread.
+    /// Delivers one event on the caller's thread: stored and published under its user's lock,
+    /// so that a user's events are published in the order the store holds them. A failure is
+    /// reported after the lock is let go (the hook may emit).
     pub(crate) fn deliver(&self, event: Arc<Event>) -> Result<Arc<Event>, DeliveryFailure> {
+        let stripe = event
+            .user_id()
+            .map_or(0, |user| (user.as_u64_pair().1 as usize) % ORDER_STRIPES);
+        let ordered = self.order[stripe]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(store) = &self.store
             && let Err(error) = store.insert(&event)
         {
+            drop(ordered);
             return Err(self.report(DeliveryFailure { event, error }));
         }
         if self.publish_stored {
             self.broadcaster.publish(&event);
         }
+        drop(ordered);
         Ok(event)
     }
 
@@ -174,7 +193,7 @@ impl Delivery {
     /// Counts a failure and hands it to the hook. A hook that panics is counted and does not
     /// stop the caller (the writer thread keeps going); a failure of an event the hook emits is
     /// counted but not handed to the hook again.
-    fn report(&self, failure: DeliveryFailure) -> DeliveryFailure {
+    pub(crate) fn report(&self, failure: DeliveryFailure) -> DeliveryFailure {
         self.failures.fetch_add(1, Ordering::Relaxed);
         let Some(hook) = &self.hook else {
             return failure;

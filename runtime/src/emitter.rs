@@ -271,6 +271,22 @@ impl Emitter {
     }
 }
 
+impl Emitter {
+    /// Delivers the event of an emitting future dropped before it was delivered (a timeout, a
+    /// client that went away): queued whatever the queue holds, or stored inline; a writer that
+    /// has stopped reports it to the failure hook and counts it. Never lost silently.
+    pub(crate) fn deliver_abandoned(&self, event: Arc<Event>) {
+        let Some(writer) = &self.inner.writer else {
+            // A failure is counted and reported inside.
+            let _ = self.inner.delivery.deliver(event);
+            return;
+        };
+        if let Err(error) = writer.push_abandoned(Arc::clone(&event)) {
+            let _ = self.inner.delivery.report(stopped(event, error));
+        }
+    }
+}
+
 fn stopped(event: Arc<Event>, error: WriterError) -> DeliveryFailure {
     DeliveryFailure {
         event,
@@ -292,6 +308,16 @@ impl Future for EmitAsync<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         this.emitter.poll_emit(&mut this.event, cx)
+    }
+}
+
+impl Drop for EmitAsync<'_> {
+    /// Dropped before its event was delivered (while it waited for room, or never polled): the
+    /// event is delivered all the same, or reported.
+    fn drop(&mut self) {
+        if let Some(event) = self.event.take() {
+            self.emitter.deliver_abandoned(event);
+        }
     }
 }
 

@@ -78,6 +78,24 @@ struct State {
     room_wakers: Vec<Waker>,
 }
 
+/// Runs `wait`, a blocking wait, giving a multi-threaded tokio runtime's worker up first.
+#[cfg(feature = "tokio")]
+fn wait_blocking<T>(wait: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    }
+}
+
+/// Runs `wait`, a blocking wait (without the `tokio` feature, on the calling thread).
+#[cfg(not(feature = "tokio"))]
+fn wait_blocking<T>(wait: impl FnOnce() -> T) -> T {
+    wait()
+}
+
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     shared.state.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -155,19 +173,45 @@ impl Writer {
     }
 
     /// Queues an event; waits while the queue is full (backpressure), never drops it.
+    ///
+    /// On a worker thread of a multi-threaded tokio runtime (feature `tokio`), the wait gives
+    /// the worker up first (`block_in_place`), so that the runtime's other tasks go on running
+    /// on another thread; on a current-thread runtime, or outside tokio, the thread waits.
     pub(crate) fn submit(&self, event: Arc<Event>) -> Result<(), WriterError> {
         let mut slot = Some(event);
-        let mut state = lock(&self.shared);
-        loop {
+        {
+            let mut state = lock(&self.shared);
             if let Some(done) = self.try_push(&mut state, &mut slot) {
                 return done;
             }
-            state = self
-                .shared
-                .room
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
         }
+        wait_blocking(|| {
+            let mut state = lock(&self.shared);
+            loop {
+                if let Some(done) = self.try_push(&mut state, &mut slot) {
+                    return done;
+                }
+                state = self
+                    .shared
+                    .room
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        })
+    }
+
+    /// Queues an event whatever the queue holds: the event of an emitting future that was
+    /// dropped while it waited for room (it held the event in memory already; dropping it would
+    /// lose the event silently). `Err` when the writer has stopped.
+    pub(crate) fn push_abandoned(&self, event: Arc<Event>) -> Result<(), WriterError> {
+        let mut state = lock(&self.shared);
+        if state.stopped {
+            return Err(WriterError::Stopped);
+        }
+        state.queue.push_back(event);
+        state.accepted += 1;
+        self.shared.work.notify_one();
+        Ok(())
     }
 
     /// Queues the event in `slot`, or registers the task to be woken when there is room.

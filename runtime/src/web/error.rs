@@ -11,6 +11,8 @@ pub(super) struct ApiError {
     pub(super) status: StatusCode,
     pub(super) message: String,
     pub(super) field: Option<&'static str>,
+    /// `Retry-After`, in seconds, for a refusal that passes.
+    pub(super) retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -20,6 +22,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
             field: Some(field),
+            retry_after: None,
         }
     }
 
@@ -29,6 +32,7 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             message: "no user for this request".to_owned(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -38,6 +42,38 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             message: "no such event".to_owned(),
             field: None,
+            retry_after: None,
+        }
+    }
+
+    /// 413: `field` is over a limit, as `message` says (naming the limit and the value).
+    pub(super) fn too_large(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: message.into(),
+            field: Some(field),
+            retry_after: None,
+        }
+    }
+
+    /// 415: a body that is not `application/json`.
+    pub(super) fn not_json(content_type: Option<&str>) -> Self {
+        let found = content_type.map_or_else(|| "none".to_owned(), |t| format!("{t:?}"));
+        ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: format!("a body must be `Content-Type: application/json`, not {found}"),
+            field: Some("Content-Type"),
+            retry_after: None,
+        }
+    }
+
+    /// 429: a limit on what is open at once, as `message` says; try again after `seconds`.
+    pub(super) fn too_many(message: impl Into<String>, seconds: u32) -> Self {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: message.into(),
+            field: None,
+            retry_after: Some(seconds),
         }
     }
 
@@ -47,6 +83,7 @@ impl ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: error.to_string(),
             field: None,
+            retry_after: None,
         }
     }
 }
@@ -58,7 +95,13 @@ impl IntoResponse for ApiError {
         if let Some(field) = self.field {
             body.insert("field".to_owned(), Value::String(field.to_owned()));
         }
-        (self.status, Json(Value::Object(body))).into_response()
+        let mut response = (self.status, Json(Value::Object(body))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -24,8 +26,23 @@ impl FromRequestParts<Web> for User {
     }
 }
 
-/// A JSON body; a malformed one is a 400 naming the body.
-pub(super) fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
+/// A JSON body: `Content-Type: application/json` (else 415: a plain HTML form, which any site
+/// can make a browser send with the user's cookie, is not JSON), and well-formed (else a 400
+/// naming the body).
+pub(super) fn body<T: for<'de> Deserialize<'de>>(
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .map(|value| value.to_str().unwrap_or("(not text)"));
+    let is_json = content_type.is_some_and(|value| {
+        let media_type = value.split(';').next().unwrap_or_default().trim();
+        media_type.eq_ignore_ascii_case("application/json")
+    });
+    if !is_json {
+        return Err(ApiError::not_json(content_type));
+    }
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad("body", format!("invalid JSON body: {e}")))
 }

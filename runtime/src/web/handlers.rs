@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -29,7 +29,16 @@ pub(super) async fn list(
     User(user): User,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let query = parse_query(raw.as_deref(), user)?;
+    let mut query = parse_query(raw.as_deref(), user)?;
+    // An answer is built in memory: never more events than the server's cap, whatever was asked.
+    let cap = web.options.max_page_size;
+    let capped = match query.page_limit() {
+        PageSize::All => true,
+        PageSize::Limit(size) => size > cap,
+    };
+    if capped {
+        query = query.page_size(PageSize::Limit(cap));
+    }
     let page = with_store(&web, move |store| {
         store.query(&query).map_err(ApiError::internal)
     })
@@ -51,6 +60,7 @@ pub(super) async fn list(
         "totalCount": page.total,
         "countBySeverityLevel": counts,
         "readCount": page.read_count,
+        "capped": capped,
     })))
 }
 
@@ -102,14 +112,17 @@ struct ClientEvent {
 #[utoipa::path(post, tag = "events", path = "/", request_body = schema::ClientEventDoc, responses(
     (status = 201, description = "the stored event", body = schema::EventDoc),
     (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
+    (status = 413, description = "over a limit of the server, named in `error`", body = schema::ErrorDoc),
+    (status = 415, description = "a body that is not `application/json`", body = schema::ErrorDoc),
     (status = 401, description = "no user for this request", body = schema::ErrorDoc),
 ))]
 pub(super) async fn create(
     State(web): State<Web>,
     User(user): User,
+    headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let client: ClientEvent = body(&bytes)?;
+    let client: ClientEvent = body(&headers, &bytes)?;
     let category = client
         .category
         .ok_or_else(|| ApiError::bad("category", "`category` is required"))?;
@@ -165,6 +178,23 @@ pub(super) async fn create(
     ))
 }
 
+/// A bulk request's ids within [`Options::max_bulk_ids`](super::Options::max_bulk_ids), else a
+/// 413 that names the limit and the count.
+fn within_bulk_limit(web: &Web, ids: &[Uuid]) -> Result<(), ApiError> {
+    let limit = web.options.max_bulk_ids;
+    if ids.len() > limit {
+        return Err(ApiError::too_large(
+            "ids",
+            format!(
+                "`ids` holds {} ids; one request takes at most {limit} \
+                 (web::Options::max_bulk_ids)",
+                ids.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The ids among `ids` that are events of `user`; the others answer as if they did not exist.
 fn owned(store: &dyn EventStore, user: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
     let mut mine = Vec::with_capacity(ids.len());
@@ -201,6 +231,8 @@ struct BulkBody {
 #[utoipa::path(put, tag = "events", path = "/status/{id}", params(("id" = String, Path, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "the event's id")), request_body = schema::StatusBodyDoc, responses(
     (status = 200, description = "the event with its new status", body = schema::EventDoc),
     (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
+    (status = 413, description = "over a limit of the server, named in `error`", body = schema::ErrorDoc),
+    (status = 415, description = "a body that is not `application/json`", body = schema::ErrorDoc),
     (status = 401, description = "no user for this request", body = schema::ErrorDoc),
     (status = 404, description = "no event of the user has this id", body = schema::ErrorDoc),
 ))]
@@ -208,10 +240,11 @@ pub(super) async fn set_status_one(
     State(web): State<Web>,
     User(user): User,
     Path(id): Path<String>,
+    headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let status = parse_status(&body::<StatusBody>(&bytes)?.status)?;
+    let status = parse_status(&body::<StatusBody>(&headers, &bytes)?.status)?;
     let options = web.options.clone();
     with_store(&web, move |store| {
         if owned(store, user, &[id])?.is_empty() {
@@ -254,15 +287,19 @@ pub(super) async fn get_one(
 #[utoipa::path(put, tag = "events", path = "/status/bulk", request_body = schema::BulkStatusBodyDoc, responses(
     (status = 200, description = "how many of the user's events changed", body = schema::UpdatedDoc),
     (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
+    (status = 413, description = "over a limit of the server, named in `error`", body = schema::ErrorDoc),
+    (status = 415, description = "a body that is not `application/json`", body = schema::ErrorDoc),
     (status = 401, description = "no user for this request", body = schema::ErrorDoc),
 ))]
 pub(super) async fn set_status_bulk(
     State(web): State<Web>,
     User(user): User,
+    headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let request: BulkStatusBody = body(&bytes)?;
+    let request: BulkStatusBody = body(&headers, &bytes)?;
     let status = parse_status(&request.status)?;
+    within_bulk_limit(&web, &request.ids)?;
     let updated = with_store(&web, move |store| {
         let mine = owned(store, user, &request.ids)?;
         store
@@ -298,14 +335,18 @@ pub(super) async fn delete_one(
 #[utoipa::path(delete, tag = "events", path = "/bulk", request_body = schema::BulkBodyDoc, responses(
     (status = 204, description = "the user's events among these are deleted"),
     (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
+    (status = 413, description = "over a limit of the server, named in `error`", body = schema::ErrorDoc),
+    (status = 415, description = "a body that is not `application/json`", body = schema::ErrorDoc),
     (status = 401, description = "no user for this request", body = schema::ErrorDoc),
 ))]
 pub(super) async fn delete_bulk(
     State(web): State<Web>,
     User(user): User,
+    headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let request: BulkBody = body(&bytes)?;
+    let request: BulkBody = body(&headers, &bytes)?;
+    within_bulk_limit(&web, &request.ids)?;
     with_store(&web, move |store| {
         let mine = owned(store, user, &request.ids)?;
         store.delete_many(&mine).map_err(ApiError::internal)

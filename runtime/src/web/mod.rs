@@ -54,7 +54,10 @@ mod schema;
 mod served;
 mod stream;
 
-pub use options::{DEFAULT_KEEP_ALIVE, Options};
+pub use options::{
+    DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BULK_IDS, DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_REPLAY_BYTES,
+    DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_USER, Options,
+};
 #[cfg(feature = "test-doors")]
 pub use query::__parse_query;
 pub use routes::{router, router_with};
@@ -70,6 +73,7 @@ struct Web {
     user_of: Arc<UserOf>,
     options: Options,
     recent: Arc<stream::RecentJson>,
+    streams: Arc<stream::OpenStreams>,
 }
 
 /// The notification center: one static page (no build step, no framework) that lists the

@@ -17,13 +17,34 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct Options {
     pub(super) keep_alive: Duration,
     pub(super) meshery_errors: bool,
+    pub(super) max_page_size: usize,
+    pub(super) max_bulk_ids: usize,
+    pub(super) max_streams_per_user: usize,
+    pub(super) max_streams: usize,
+    pub(super) max_replay_bytes: usize,
 }
+
+/// The most events one list answer holds unless told otherwise: 1,000 (`pagesize=all` too).
+pub const DEFAULT_MAX_PAGE_SIZE: usize = 1_000;
+/// The most ids one bulk request takes unless told otherwise: 10,000.
+pub const DEFAULT_MAX_BULK_IDS: usize = 10_000;
+/// The most live streams one user has open at once unless told otherwise: 16.
+pub const DEFAULT_MAX_STREAMS_PER_USER: usize = 16;
+/// The most live streams one router has open at once unless told otherwise: 10,000.
+pub const DEFAULT_MAX_STREAMS: usize = 10_000;
+/// The most a resuming stream replays, in bytes of JSON, unless told otherwise: 4 MiB.
+pub const DEFAULT_MAX_REPLAY_BYTES: usize = 4 << 20;
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             keep_alive: DEFAULT_KEEP_ALIVE,
             meshery_errors: false,
+            max_page_size: DEFAULT_MAX_PAGE_SIZE,
+            max_bulk_ids: DEFAULT_MAX_BULK_IDS,
+            max_streams_per_user: DEFAULT_MAX_STREAMS_PER_USER,
+            max_streams: DEFAULT_MAX_STREAMS,
+            max_replay_bytes: DEFAULT_MAX_REPLAY_BYTES,
         }
     }
 }
@@ -51,6 +72,43 @@ impl Options {
     /// reads (`/api/system/events`).
     pub fn meshery_errors(mut self, on: bool) -> Self {
         self.meshery_errors = on;
+        self
+    }
+
+    /// The most events one list answer holds (default [`DEFAULT_MAX_PAGE_SIZE`]; at least 1):
+    /// a larger `pagesize`, and `all`, get this many, and the answer says `"capped": true`.
+    pub fn max_page_size(mut self, events: usize) -> Self {
+        self.max_page_size = events.max(1);
+        self
+    }
+
+    /// The most ids a bulk request (`PUT /status/bulk`, `DELETE /bulk`) takes (default
+    /// [`DEFAULT_MAX_BULK_IDS`]); more is a 413 naming the limit.
+    pub fn max_bulk_ids(mut self, ids: usize) -> Self {
+        self.max_bulk_ids = ids;
+        self
+    }
+
+    /// The most live streams one user has open at once (default
+    /// [`DEFAULT_MAX_STREAMS_PER_USER`]); one more is a 429 with `Retry-After`.
+    pub fn max_streams_per_user(mut self, streams: usize) -> Self {
+        self.max_streams_per_user = streams;
+        self
+    }
+
+    /// The most live streams the router has open at once, all users together (default
+    /// [`DEFAULT_MAX_STREAMS`]); one more is a 429 with `Retry-After`.
+    pub fn max_streams(mut self, streams: usize) -> Self {
+        self.max_streams = streams;
+        self
+    }
+
+    /// The most a reconnecting stream replays of what it missed, in bytes of the events' JSON
+    /// (default [`DEFAULT_MAX_REPLAY_BYTES`]), besides at most
+    /// [`MAX_REPLAY`](super::MAX_REPLAY) events: past either, the stream sends `event: reload`
+    /// and goes on live. The replay is read and sent a part at a time, never held whole.
+    pub fn max_replay_bytes(mut self, bytes: usize) -> Self {
+        self.max_replay_bytes = bytes;
         self
     }
 }

@@ -65,6 +65,7 @@ where
         user_of: Arc::new(user_of),
         options,
         recent: Arc::new(RecentJson::new()),
+        streams: Arc::default(),
     };
     // A path with a trailing slash that matched no route is tried again without it, so that
     // `/types/` answers as `/types` does (and `/api/events/` as `/api/events`).

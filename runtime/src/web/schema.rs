@@ -100,6 +100,9 @@ pub(super) struct EventListDoc {
     count_by_severity_level: Vec<SeverityCountDoc>,
     /// The user's read events.
     read_count: u64,
+    /// Whether the page size asked for (`all`, or a number) was over the server's cap
+    /// (`web::Options::max_page_size`) and the page holds at most the cap.
+    capped: bool,
 }
 
 /// The distinct categories and actions.

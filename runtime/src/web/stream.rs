@@ -3,6 +3,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -26,6 +27,74 @@ use crate::event::Event;
 /// How many missed events a reconnecting stream replays at most; beyond that it is told to
 /// reload.
 pub const MAX_REPLAY: usize = 1000;
+
+/// The live streams a router has open, in all and per user, within
+/// [`Options::max_streams`] and [`Options::max_streams_per_user`].
+#[derive(Default)]
+pub(super) struct OpenStreams {
+    per_user: std::sync::Mutex<std::collections::HashMap<Uuid, usize>>,
+}
+
+/// One open stream's place among the [`OpenStreams`]; given back when the stream is dropped.
+struct StreamSlot {
+    open: Arc<OpenStreams>,
+    user: Uuid,
+}
+
+impl OpenStreams {
+    fn counts(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Uuid, usize>> {
+        self.per_user
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A place for one more stream of `user`, or a 429 naming the limit that refuses it.
+    fn open(self: &Arc<Self>, user: Uuid, options: &Options) -> Result<StreamSlot, ApiError> {
+        let mut counts = self.counts();
+        let all: usize = counts.values().sum();
+        if all >= options.max_streams {
+            return Err(ApiError::too_many(
+                format!(
+                    "{all} live streams are open; the server takes at most {} \
+                     (web::Options::max_streams)",
+                    options.max_streams
+                ),
+                RETRY_AFTER_SECONDS,
+            ));
+        }
+        let mine = counts.entry(user).or_insert(0);
+        if *mine >= options.max_streams_per_user {
+            return Err(ApiError::too_many(
+                format!(
+                    "this user has {mine} live streams open; a user may have at most {} \
+                     (web::Options::max_streams_per_user)",
+                    options.max_streams_per_user
+                ),
+                RETRY_AFTER_SECONDS,
+            ));
+        }
+        *mine += 1;
+        Ok(StreamSlot {
+            open: Arc::clone(self),
+            user,
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut counts = self.open.counts();
+        if let Some(mine) = counts.get_mut(&self.user) {
+            *mine -= 1;
+            if *mine == 0 {
+                counts.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// When a refused stream may try again: a stream closes when its tab does.
+const RETRY_AFTER_SECONDS: u32 = 5;
 
 /// The JSON of the live events this router sent last, shared by all its streams: a live event
 /// goes to every stream of its user at about the same time, and is serialized for the first one
@@ -69,6 +138,7 @@ impl RecentJson {
 #[utoipa::path(get, tag = "events", path = "/subscribe", params(("Last-Event-ID" = Option<String>, Header, format = Uuid, description = "the last event received: the stored events after it are sent first")), responses(
     (status = 200, description = "Server-Sent Events: each frame's `id` is the event's id and its `data` the event", content_type = "text/event-stream", body = String),
     (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
+    (status = 429, description = "too many live streams open (the user's, or all), named in `error`; `Retry-After` says when to try again", body = schema::ErrorDoc),
     (status = 401, description = "no user for this request", body = schema::ErrorDoc),
 ))]
 pub(super) async fn subscribe(
@@ -76,12 +146,15 @@ pub(super) async fn subscribe(
     User(user): User,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let slot = web.streams.open(user, &web.options)?;
     // Subscribe before reading history: whatever is published meanwhile is either in the
     // history (skipped live by id) or arrives live. No gap, no duplicate.
     let live = web.emitter.subscribe(user);
     let mut stream = LiveStream {
+        _slot: slot,
         replay: VecDeque::new(),
         replayed: HashSet::new(),
+        reading: Reading::Done,
         live,
         options: web.options.clone(),
         recent: Arc::clone(&web.recent),
@@ -92,23 +165,16 @@ pub(super) async fn subscribe(
             .ok()
             .and_then(|text| Uuid::parse_str(text).ok())
             .ok_or_else(|| ApiError::bad("Last-Event-ID", "`Last-Event-ID` must be an event id"))?;
-        let missed = with_store(&web, move |store| {
+        // The first part of what was missed is read before the answer, so that a store that
+        // fails is a 500; the rest is read as the stream is sent, a part at a time.
+        let first = with_store(&web, move |store| {
             store
-                .stored_after(user, last, MAX_REPLAY + 1)
+                .stored_after(user, last, REPLAY_PART)
                 .map_err(ApiError::internal)
         })
         .await?;
-        match missed {
-            Some(missed) if missed.len() <= MAX_REPLAY => {
-                for event in missed {
-                    stream.replayed.insert(event.id());
-                    stream.replay.push_back(frame(&web.options, &event));
-                }
-            }
-            _ => stream
-                .replay
-                .push_back(SseEvent::default().event("reload").data("{}")),
-        }
+        let store = web.emitter.store().map(Arc::clone);
+        stream.replayed_part(first, Replayed::default(), store, user);
     }
     let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(web.options.keep_alive));
     // nginx and proxies like it would otherwise buffer the stream (Meshery's server sends it).
@@ -140,21 +206,122 @@ fn live_frame(options: &Options, recent: &RecentJson, event: &Event) -> SseEvent
         .data(&*recent.json(event))
 }
 
-/// Replayed frames first, then live events not already replayed.
+/// How many stored events a resuming stream reads at once: the most it holds in memory.
+const REPLAY_PART: usize = 100;
+
+/// How much of what was missed a resuming stream has replayed so far.
+#[derive(Default, Clone, Copy)]
+struct Replayed {
+    events: usize,
+    bytes: usize,
+}
+
+/// Where a resuming stream is in reading what was missed.
+enum Reading {
+    /// Nothing more to read: live events follow.
+    Done,
+    /// The next part is being read on the blocking pool.
+    Part {
+        task: tokio::task::JoinHandle<Result<Option<Vec<Event>>, crate::StoreError>>,
+        replayed: Replayed,
+        store: Arc<dyn crate::EventStore>,
+        user: Uuid,
+    },
+}
+
+/// The frame that tells a client to load the list again.
+fn reload() -> SseEvent {
+    SseEvent::default().event("reload").data("{}")
+}
+
+/// Replayed frames first, as they are read (a part at a time), then live events not already
+/// replayed.
 struct LiveStream {
+    /// Its place among the router's open streams, given back when the stream ends.
+    _slot: StreamSlot,
     replay: VecDeque<SseEvent>,
     replayed: HashSet<Uuid>,
+    reading: Reading,
     live: Subscription,
     options: Options,
     recent: Arc<RecentJson>,
+}
+
+impl LiveStream {
+    /// Takes one part of the replay: its frames are queued, and the next part is asked for
+    /// while the replay is within [`MAX_REPLAY`] events and [`Options::max_replay_bytes`];
+    /// past either, or for an unknown `Last-Event-ID`, a `reload` frame ends it.
+    fn replayed_part(
+        &mut self,
+        part: Option<Vec<Event>>,
+        mut replayed: Replayed,
+        store: Option<Arc<dyn crate::EventStore>>,
+        user: Uuid,
+    ) {
+        self.reading = Reading::Done;
+        let Some(part) = part else {
+            self.replay.push_back(reload());
+            return;
+        };
+        let full = part.len() == REPLAY_PART;
+        let mut last = None;
+        for event in &part {
+            let text = served(&self.options, event).text();
+            replayed.events += 1;
+            replayed.bytes += text.len();
+            if replayed.events > MAX_REPLAY || replayed.bytes > self.options.max_replay_bytes {
+                self.replay.push_back(reload());
+                return;
+            }
+            self.replayed.insert(event.id());
+            self.replay
+                .push_back(SseEvent::default().id(event.id().to_string()).data(text));
+            last = Some(event.id());
+        }
+        if let (true, Some(after), Some(store)) = (full, last, store) {
+            let reader = Arc::clone(&store);
+            let task =
+                tokio::task::spawn_blocking(move || reader.stored_after(user, after, REPLAY_PART));
+            self.reading = Reading::Part {
+                task,
+                replayed,
+                store,
+                user,
+            };
+        }
+    }
 }
 
 impl futures_core::Stream for LiveStream {
     type Item = Result<SseEvent, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Some(frame) = self.replay.pop_front() {
-            return Poll::Ready(Some(Ok(frame)));
+        loop {
+            if let Some(frame) = self.replay.pop_front() {
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            let Reading::Part { task, .. } = &mut self.reading else {
+                break;
+            };
+            let read = match Pin::new(task).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                // A store that fails or panics mid-replay: the client loads the list again.
+                Poll::Ready(Ok(Ok(part))) => Some(part),
+                Poll::Ready(_) => None,
+            };
+            let Reading::Part {
+                replayed,
+                store,
+                user,
+                ..
+            } = std::mem::replace(&mut self.reading, Reading::Done)
+            else {
+                unreachable!("matched above")
+            };
+            match read {
+                Some(part) => self.replayed_part(part, replayed, Some(store), user),
+                None => self.replay.push_back(reload()),
+            }
         }
         loop {
             return match Pin::new(&mut self.live).poll_next(cx) {

@@ -205,3 +205,116 @@ fn async_functions_wait_for_room_in_a_full_queue_without_blocking_the_executor()
     events.flush().unwrap();
     assert_eq!(store.query(&EventQuery::new()).unwrap().total, 7);
 }
+
+#[emits_event(category = "pattern", action = "deploy", emitter = events)]
+fn deploy_sync(events: &Emitter, bodies: &Bodies) -> Result<(), std::io::Error> {
+    bodies.ran();
+    Ok(())
+}
+
+/// An emitter whose background writer (a queue of 1) is held inside the store on its first
+/// event; the queue is then filled by a second. Returns the store and the emitter.
+fn full_queue(latch: &Arc<Latch>) -> (Arc<WatchedStore>, Emitter) {
+    let holds = Arc::clone(latch);
+    let store = Arc::new(WatchedStore::new(move |call| {
+        if let StoreCall::Insert(_) = call {
+            holds.hold();
+        }
+        Ok(())
+    }));
+    let events = Emitter::builder()
+        .shared_store(store.clone())
+        .background_writer(1)
+        .build();
+    let event = || {
+        Event::builder()
+            .category("pattern")
+            .action("deploy")
+            .build()
+            .unwrap()
+    };
+    events.emit(event()).unwrap();
+    latch.wait_until_held(1, "writes");
+    events.emit(event()).unwrap();
+    (store, events)
+}
+
+/// A sync annotated function called from async code on a multi-threaded runtime, while the
+/// queue is full, gives its worker up while it waits: with both workers in such calls, other
+/// tasks still run.
+#[test]
+fn sync_functions_waiting_for_room_give_their_worker_up() {
+    let latch = Arc::new(Latch::default());
+    let server = server_runtime();
+    // Dropped before the runtime: a failing test opens the latch, and the runtime can stop.
+    let _release = OpensOnDrop(Arc::clone(&latch));
+    let (store, events) = full_queue(&latch);
+    let bodies = Arc::new(Bodies::default());
+    // As many waiting calls as the runtime has workers.
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let (events, bodies) = (events.clone(), Arc::clone(&bodies));
+            server.spawn(async move { deploy_sync(&events, &bodies) })
+        })
+        .collect();
+    bodies.wait_until(2);
+    // A cheap task, seen from a thread outside the runtime (bounded: 30 s).
+    let (done, cheap) = std::sync::mpsc::channel();
+    server.spawn(async move { done.send(6 * 7).unwrap() });
+    assert_eq!(
+        cheap.recv_timeout(Duration::from_secs(30)),
+        Ok(42),
+        "a cheap task stalled while sync calls waited for room on every worker"
+    );
+    assert!(
+        calls.iter().all(|call| !call.is_finished()),
+        "the calls were waiting for room"
+    );
+    latch.open();
+    server.block_on(async {
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+    });
+    events.flush().unwrap();
+    assert_eq!(store.query(&EventQuery::new()).unwrap().total, 4);
+}
+
+/// An `emit_async` (and an annotated async function's hand-over) dropped while it waits for
+/// room, as a timeout or a client that went away drops it: its event is delivered all the same.
+#[test]
+fn an_emitting_future_dropped_while_waiting_for_room_still_delivers() {
+    let latch = Arc::new(Latch::default());
+    let _release = OpensOnDrop(Arc::clone(&latch));
+    let (store, events) = full_queue(&latch);
+    let dropped = Event::builder()
+        .category("pattern")
+        .action("dropped")
+        .build()
+        .unwrap();
+    let pending = futures_util::FutureExt::now_or_never(events.emit_async(dropped));
+    assert!(
+        pending.is_none(),
+        "the queue is full: it waits, and is dropped"
+    );
+    let bodies = Bodies::default();
+    let cancelled = futures_util::FutureExt::now_or_never(deploy(&events, &bodies));
+    assert!(
+        cancelled.is_none(),
+        "the body ran, its hand-over waits, and is dropped"
+    );
+    latch.open();
+    events.flush().unwrap();
+    let stored = store.query(&EventQuery::new()).unwrap();
+    assert_eq!(
+        stored.total, 4,
+        "two emitted, one dropped emit_async, one dropped call"
+    );
+    assert!(
+        stored
+            .events
+            .iter()
+            .any(|event| event.action().as_str() == "dropped")
+    );
+    assert_eq!(events.failures(), 0);
+}

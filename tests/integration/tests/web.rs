@@ -294,7 +294,9 @@ async fn list_filters_paginates_and_counts() {
     ] {
         let filtered: Value = json_of(server.get(user, query)).await;
         assert_eq!(filtered["totalCount"], 2, "{query}");
-        assert_eq!(filtered["pageSize"], "all");
+        // `all` is up to the server's cap, and the answer says the size asked for was capped.
+        assert_eq!(filtered["pageSize"], tidings::web::DEFAULT_MAX_PAGE_SIZE);
+        assert_eq!(filtered["capped"], true);
     }
     let searched: Value = json_of(server.get(user, "?search=NUMBER%204%20100%25")).await;
     assert_eq!(searched["totalCount"], 1);
@@ -621,6 +623,7 @@ async fn malformed_requests_get_clear_400s_and_no_user_gets_401() {
             .client
             .post(server.base.clone())
             .header("x-user-id", user.to_string())
+            .header("content-type", "application/json")
             .body("{not json")
             .send()
             .await
@@ -915,8 +918,12 @@ async fn a_resume_that_missed_more_than_the_replay_limit_is_told_to_reload() {
         at_limit.next_event().await;
     }
     assert_eq!(n_of(&at_limit.next_event().await), limit as u64 + 1);
-    // One more than the limit: a reload, not a partial history.
+    // One more than the limit: the replay is sent as it is read, so the first `limit` of them
+    // come, then a reload instead of the rest.
     let mut beyond = subscribe(&server, user, Some(first)).await;
+    for n in 1..=limit {
+        assert_eq!(n_of(&beyond.next_event().await), n as u64);
+    }
     let frame = beyond.next().await;
     assert_eq!(frame.event.as_deref(), Some("reload"), "{frame:?}");
 }

@@ -1,0 +1,379 @@
+//! Limits the server owns (issue #28): what one signed-in user can make the events API hold
+//! (answers, replays, live streams, bodies) is bounded by the server's own limits, each with a
+//! default, a way to set it, and an error that names it.
+
+#[path = "../../common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::numbered_event;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use tidings::web::Options;
+use tidings::{Emitter, Event, Uuid};
+use tidings_test_support::SseReader;
+
+struct Server {
+    base: String,
+    events: Emitter,
+    client: Client,
+}
+
+async fn start(events: Emitter, options: Options) -> Server {
+    let app = axum::Router::new().nest_service(
+        "/api/events",
+        tidings::web::router_with(
+            events.clone(),
+            |parts| Uuid::parse_str(parts.headers.get("x-user-id")?.to_str().ok()?).ok(),
+            options,
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Server {
+        base: format!("http://{address}/api/events"),
+        events,
+        client: Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    }
+}
+
+impl Server {
+    fn request(&self, method: reqwest::Method, user: Uuid, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header("x-user-id", user.to_string())
+    }
+
+    fn get(&self, user: Uuid, path: &str) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::GET, user, path)
+    }
+
+    async fn list(&self, user: Uuid, query: &str) -> Value {
+        let response = self.get(user, &format!("?{query}")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+}
+
+fn n_of(event: &Event) -> u64 {
+    event.metadata()["n"].as_u64().unwrap()
+}
+
+fn event_of(frame: &tidings_test_support::Frame) -> Event {
+    assert_eq!(frame.event, None, "an event's frame: {frame:?}");
+    serde_json::from_str(&frame.data).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_holds_at_most_the_servers_cap_and_says_so() {
+    let server = start(Emitter::new(), Options::default().max_page_size(5)).await;
+    let user = Uuid::new_v4();
+    for n in 0..7 {
+        server.events.emit(numbered_event(user, n)).unwrap();
+    }
+    for query in ["pagesize=all", "pagesize=6", "pagesize=1000000"] {
+        let page = server.list(user, query).await;
+        assert_eq!(page["events"].as_array().unwrap().len(), 5, "{query}");
+        assert_eq!(page["capped"], true, "{query}");
+        assert_eq!(page["pageSize"], 5, "{query}");
+        assert_eq!(
+            page["totalCount"], 7,
+            "{query}: the count is of every match"
+        );
+    }
+    let second = server.list(user, "pagesize=all&page=1").await;
+    assert_eq!(second["events"].as_array().unwrap().len(), 2);
+    let within = server.list(user, "pagesize=5").await;
+    assert_eq!(within["capped"], false);
+    assert_eq!(within["events"].as_array().unwrap().len(), 5);
+    // The default cap.
+    assert_eq!(tidings::web::DEFAULT_MAX_PAGE_SIZE, 1_000);
+    let server = start(Emitter::new(), Options::default()).await;
+    let page = server.list(user, "pagesize=all").await;
+    assert_eq!(page["capped"], true);
+    assert_eq!(page["pageSize"], 1_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_json_is_refused_and_nothing_is_stored() {
+    let server = start(Emitter::new(), Options::default()).await;
+    let user = Uuid::new_v4();
+    let planted = json!({"category": "security", "action": "alert", "severity": "critical",
+        "description": "Click here", "metadata": {"doc": "https://evil.example"}})
+    .to_string();
+    // What a plain HTML form on any site can make the user's browser send.
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        None,
+    ] {
+        let mut request = server
+            .request(reqwest::Method::POST, user, "")
+            .body(planted.clone());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["field"], "Content-Type");
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains("application/json"), "{error}");
+        if let Some(content_type) = content_type {
+            assert!(error.contains(content_type), "{error} names {content_type}");
+        }
+    }
+    assert_eq!(
+        server.list(user, "").await["totalCount"],
+        0,
+        "nothing planted"
+    );
+    // The marking and deleting routes with a body too.
+    let id = server.events.emit(numbered_event(user, 0)).unwrap().id();
+    for (method, path, body) in [
+        (
+            reqwest::Method::PUT,
+            format!("/status/{id}"),
+            json!({"status": "read"}),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/status/bulk".to_owned(),
+            json!({"status": "read", "ids": [id]}),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/bulk".to_owned(),
+            json!({"ids": [id]}),
+        ),
+    ] {
+        let response = server
+            .request(method.clone(), user, &path)
+            .header("content-type", "text/plain")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{method} {path}"
+        );
+    }
+    let page = server.list(user, "").await;
+    assert_eq!(
+        (page["totalCount"].clone(), page["readCount"].clone()),
+        (json!(1), json!(0))
+    );
+    // JSON with a charset is JSON.
+    let response = server
+        .request(reqwest::Method::PUT, user, &format!("/status/{id}"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(json!({"status": "read"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_request_takes_at_most_the_servers_count_of_ids() {
+    let server = start(Emitter::new(), Options::default().max_bulk_ids(2)).await;
+    let user = Uuid::new_v4();
+    let ids: Vec<Uuid> = (0..3)
+        .map(|n| server.events.emit(numbered_event(user, n)).unwrap().id())
+        .collect();
+    for (method, path, body) in [
+        (
+            reqwest::Method::PUT,
+            "/status/bulk",
+            json!({"status": "read", "ids": ids}),
+        ),
+        (reqwest::Method::DELETE, "/bulk", json!({"ids": ids})),
+    ] {
+        let response = server
+            .request(method, user, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["field"], "ids");
+        let error = body["error"].as_str().unwrap();
+        assert!(
+            error.contains("3 ids") && error.contains("at most 2"),
+            "{error}"
+        );
+        assert!(error.contains("max_bulk_ids"), "{error}");
+    }
+    assert_eq!(server.list(user, "status=unread").await["totalCount"], 3);
+    let within = server
+        .request(reqwest::Method::PUT, user, "/status/bulk")
+        .json(&json!({"status": "read", "ids": ids[..2]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(within.status(), StatusCode::OK);
+}
+
+/// Opens a live stream; `Err` with the status, `Retry-After` and error of a refusal.
+async fn open(server: &Server, user: Uuid) -> Result<SseReader, (StatusCode, String, String)> {
+    let response = server.get(user, "/subscribe").send().await.unwrap();
+    if response.status() == StatusCode::OK {
+        return Ok(SseReader::new(response));
+    }
+    let status = response.status();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body: Value = response.json().await.unwrap();
+    Err((status, retry, body["error"].as_str().unwrap().to_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_streams_are_limited_per_user_and_in_all() {
+    let options = Options::default()
+        .max_streams_per_user(2)
+        .max_streams(3)
+        .keep_alive(Duration::from_millis(20));
+    let server = start(Emitter::new(), options).await;
+    let (alice, bob, carol) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let first = open(&server, alice).await.unwrap();
+    let _second = open(&server, alice).await.unwrap();
+    let Err((status, retry, error)) = open(&server, alice).await else {
+        panic!("a third stream of one user is refused");
+    };
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry.parse::<u32>().unwrap() > 0);
+    assert!(
+        error.contains("max_streams_per_user") && error.contains("at most 2"),
+        "{error}"
+    );
+    // Another user is not refused for Alice's streams, up to the limit of all.
+    let _bob = open(&server, bob).await.unwrap();
+    let Err((status, _, error)) = open(&server, carol).await else {
+        panic!("a fourth stream in all is refused");
+    };
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        error.contains("max_streams") && error.contains("at most 3"),
+        "{error}"
+    );
+    // A stream that ends gives its place back: once the server has seen it closed (its next
+    // keep-alive fails), Carol's stream opens (bounded: 30 s).
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match open(&server, carol).await {
+            Ok(_) => break,
+            Err(refused) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "never freed: {refused:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+/// A resumed stream sends what was missed as it reads it, a part at a time: its first frames
+/// arrive while the store is still held in reading the next part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_sends_frames_as_it_reads_them() {
+    let latch = Arc::new(common::Latch::default());
+    let holds = Arc::clone(&latch);
+    let reads = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&reads);
+    let store = common::WatchedStore::new(move |call| {
+        // The second read of the history is held until the test has the first part's frames.
+        if let common::StoreCall::StoredAfter = call
+            && counted.fetch_add(1, Ordering::SeqCst) == 1
+        {
+            holds.hold();
+        }
+        Ok(())
+    });
+    let events = Emitter::builder().store(store).inline_writes().build();
+    let server = start(events, Options::default()).await;
+    let _release = common::OpensOnDrop(Arc::clone(&latch));
+    let user = Uuid::new_v4();
+    let first = server.events.emit(numbered_event(user, 0)).unwrap().id();
+    for n in 1..=250 {
+        server.events.emit(numbered_event(user, n)).unwrap();
+    }
+    let response = server
+        .get(user, "/subscribe")
+        .header("last-event-id", first.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = SseReader::new(response);
+    for n in 1..=100 {
+        let frame = stream.next(Duration::from_secs(30)).await.expect("a frame");
+        assert_eq!(n_of(&event_of(&frame)), n);
+    }
+    let held = Arc::clone(&latch);
+    tokio::task::spawn_blocking(move || held.wait_until_held(1, "the second part's read"))
+        .await
+        .unwrap();
+    latch.open();
+    for n in 101..=250 {
+        let frame = stream.next(Duration::from_secs(30)).await.expect("a frame");
+        assert_eq!(n_of(&event_of(&frame)), n);
+    }
+    // Then live, no duplicate.
+    server.events.emit(numbered_event(user, 251)).unwrap();
+    let frame = stream.next(Duration::from_secs(30)).await.expect("a frame");
+    assert_eq!(n_of(&event_of(&frame)), 251);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_is_bounded_in_bytes_then_reloads() {
+    let events = Emitter::new();
+    let user = Uuid::new_v4();
+    let first = events.emit(numbered_event(user, 0)).unwrap();
+    let one = serde_json::to_string(&*first).unwrap().len();
+    // Room for two of the events that follow (the same size, but for their ids' digits).
+    let server = start(
+        events,
+        Options::default().max_replay_bytes(2 * one + one / 2),
+    )
+    .await;
+    for n in 1..=5 {
+        server.events.emit(numbered_event(user, n)).unwrap();
+    }
+    let response = server
+        .get(user, "/subscribe")
+        .header("last-event-id", first.id().to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut stream = SseReader::new(response);
+    for n in 1..=2 {
+        let frame = stream.next(Duration::from_secs(30)).await.expect("a frame");
+        assert_eq!(n_of(&event_of(&frame)), n);
+    }
+    let frame = stream.next(Duration::from_secs(30)).await.expect("a frame");
+    assert_eq!(frame.event.as_deref(), Some("reload"), "{frame:?}");
+    // Live events follow.
+    server.events.emit(numbered_event(user, 6)).unwrap();
+    let frame = stream.next(Duration::from_secs(30)).await.expect("a frame");
+    assert_eq!(n_of(&event_of(&frame)), 6);
+}
