@@ -202,8 +202,10 @@ pub const ERR_KEY: &str = "err";
 pub const DOC_KEY: &str = "doc";
 /// The metadata key under which `#[emits_event]` keeps the id arguments that were not UUIDs.
 pub const INVALID_IDS_KEY: &str = "invalid_ids";
+/// The metadata key under which an event says what was cut to fit the size limit.
+pub const TRUNCATED_KEY: &str = "truncated";
 /// The metadata keys tidings writes itself: `#[emits_event]`'s `metadata(...)` refuses them.
-pub const RESERVED_KEYS: [&str; 3] = [ERR_KEY, DOC_KEY, INVALID_IDS_KEY];
+pub const RESERVED_KEYS: [&str; 4] = [ERR_KEY, DOC_KEY, INVALID_IDS_KEY, TRUNCATED_KEY];
 
 /// The eight MeshKit severity levels, most urgent first, as their exact strings.
 pub const SEVERITIES: [&str; 8] = [

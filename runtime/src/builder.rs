@@ -6,7 +6,9 @@ use std::fmt;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::event::{DOC_KEY, ERR_KEY, Event, NewEvent, put_doc, put_error};
+use crate::event::{
+    DOC_KEY, ERR_KEY, Event, MAX_EVENT_BYTES, NewEvent, put_doc, put_error, weight,
+};
 use crate::name::{Action, Category, InvalidName};
 use crate::report::{ErrorDetails, ErrorReport, ToErrorReport};
 use crate::severity::Severity;
@@ -69,6 +71,8 @@ pub struct EventBuilder {
     severity: Option<Severity>,
     description: Cow<'static, str>,
     metadata: Map<String, Value>,
+    /// `None`: [`MAX_EVENT_BYTES`].
+    max_bytes: Option<usize>,
 }
 
 impl EventBuilder {
@@ -177,14 +181,32 @@ impl EventBuilder {
         self
     }
 
+    /// The most the event may hold, in bytes of its description and metadata (default
+    /// [`MAX_EVENT_BYTES`], which says how they are counted); [`build`](Self::build) refuses an
+    /// event over it.
+    pub fn max_bytes(mut self, limit: usize) -> Self {
+        self.max_bytes = Some(limit);
+        self
+    }
+
     /// Checks the steps and makes the event, with a fresh id and the current UTC time.
     ///
     /// # Errors
     /// A [`BuildError`] listing every problem: a missing category or action, a name that is not
     /// snake_case, severity `error` without `err` metadata, a `doc` entry that is not an
-    /// `http`/`https` URL.
+    /// `http`/`https` URL, an event over [`max_bytes`](Self::max_bytes).
     pub fn build(&self) -> Result<Event, BuildError> {
         let mut problems = Vec::new();
+        let limit = self.max_bytes.unwrap_or(MAX_EVENT_BYTES);
+        let size = weight(&self.description, &self.metadata);
+        if size > limit {
+            let field = if self.description.len() * 2 >= size {
+                "description"
+            } else {
+                "metadata"
+            };
+            problems.push(BuildProblem::TooLarge { field, size, limit });
+        }
         let category = match &self.category {
             None => {
                 problems.push(BuildProblem::MissingCategory);
@@ -270,6 +292,16 @@ pub enum BuildProblem {
         /// What is wrong with it.
         reason: String,
     },
+    /// The event holds more than its limit ([`MAX_EVENT_BYTES`] unless
+    /// [`EventBuilder::max_bytes`] says otherwise).
+    TooLarge {
+        /// What holds most of it: `description` or `metadata`.
+        field: &'static str,
+        /// Its size, in the measure of [`MAX_EVENT_BYTES`].
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for BuildProblem {
@@ -284,6 +316,11 @@ impl fmt::Display for BuildProblem {
             BuildProblem::InvalidDoc { value, reason } => {
                 write!(f, "invalid doc link {value}: {reason}")
             }
+            BuildProblem::TooLarge { field, size, limit } => write!(
+                f,
+                "the event holds {size} bytes (most of them in its {field}); an event holds at \
+                 most {limit}"
+            ),
         }
     }
 }

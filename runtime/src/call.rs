@@ -18,7 +18,9 @@ use uuid::Uuid;
 use crate::current::{self, Frame};
 use crate::dispatch::{self, EmitterRef};
 use crate::emitter::Emitter;
-use crate::event::{Event, NewEvent, delivered_system, put_doc, put_error};
+use crate::event::{
+    Event, MAX_EVENT_BYTES, NewEvent, delivered_system, fit, put_doc, put_error, weight,
+};
 use crate::name::{Action, Category};
 use crate::report::ErrorReport;
 use crate::severity::Severity;
@@ -375,6 +377,11 @@ impl Call {
             put_doc(&mut metadata, doc.to_owned());
         }
         let system_id = Some(delivered_system(self.system, emitter.get().system_id()));
+        let mut description = self.frame.description.map_or(description, Cow::Owned);
+        // The call must not fail for its event: one over the limit is cut to fit, and says so.
+        if weight(&description, &metadata) > MAX_EVENT_BYTES {
+            fit(&mut description, &mut metadata, MAX_EVENT_BYTES);
+        }
         let event = Arc::new(Event::assemble(NewEvent {
             user_id: self.user,
             system_id,
@@ -383,7 +390,7 @@ impl Call {
             category: site.category.clone(),
             action: site.action.clone(),
             severity,
-            description: self.frame.description.map_or(description, Cow::Owned),
+            description,
             metadata,
         }));
         Some((emitter, event))

@@ -48,7 +48,7 @@ pub use dispatch::{
     set_global_default, with_default,
 };
 pub use emitter::{DEFAULT_QUEUE, EmitAsync, Emitter, EmitterBuilder, StartError, WeakEmitter};
-pub use event::{DOC_KEY, ERR_KEY, Event, EventParts};
+pub use event::{DOC_KEY, ERR_KEY, Event, EventParts, MAX_EVENT_BYTES, TRUNCATED_KEY};
 pub use name::{Action, Category, InvalidName, MAX_LEN as MAX_NAME_LEN};
 pub use report::{AsDynError, ErrorDetails, ErrorReport, ToErrorReport, marker};
 pub use severity::{Severity, Status, UnknownLevel};

@@ -148,14 +148,19 @@ pub(super) async fn create(
     if let Some(id) = client.acted_upon.filter(|id| !id.is_nil()) {
         builder = builder.acted_upon(id);
     }
-    let event = builder.build().map_err(|e| {
-        let field = match e.problems().first() {
-            Some(BuildProblem::InvalidName(name)) => name.kind(),
-            Some(BuildProblem::ErrorWithoutErr | BuildProblem::InvalidDoc { .. }) => "metadata",
-            _ => "body",
-        };
-        ApiError::bad(field, e.to_string())
-    })?;
+    let event = builder
+        .max_bytes(web.options.max_event_bytes)
+        .build()
+        .map_err(|e| match e.problems().first() {
+            Some(BuildProblem::TooLarge { field, .. }) => {
+                ApiError::too_large(field, format!("{e} (web::Options::max_event_bytes)"))
+            }
+            Some(BuildProblem::InvalidName(name)) => ApiError::bad(name.kind(), e.to_string()),
+            Some(BuildProblem::ErrorWithoutErr | BuildProblem::InvalidDoc { .. }) => {
+                ApiError::bad("metadata", e.to_string())
+            }
+            _ => ApiError::bad("body", e.to_string()),
+        })?;
     let emitted = web
         .emitter
         .emit_async(event)

@@ -22,6 +22,7 @@ pub struct Options {
     pub(super) max_streams_per_user: usize,
     pub(super) max_streams: usize,
     pub(super) max_replay_bytes: usize,
+    pub(super) max_event_bytes: usize,
 }
 
 /// The most events one list answer holds unless told otherwise: 1,000 (`pagesize=all` too).
@@ -45,6 +46,7 @@ impl Default for Options {
             max_streams_per_user: DEFAULT_MAX_STREAMS_PER_USER,
             max_streams: DEFAULT_MAX_STREAMS,
             max_replay_bytes: DEFAULT_MAX_REPLAY_BYTES,
+            max_event_bytes: crate::MAX_EVENT_BYTES,
         }
     }
 }
@@ -109,6 +111,14 @@ impl Options {
     /// and goes on live. The replay is read and sent a part at a time, never held whole.
     pub fn max_replay_bytes(mut self, bytes: usize) -> Self {
         self.max_replay_bytes = bytes;
+        self
+    }
+
+    /// The most a client event (`POST /`) holds, in bytes of its description and metadata
+    /// (default [`MAX_EVENT_BYTES`](crate::MAX_EVENT_BYTES), which says how they are counted);
+    /// more is a 413 naming the field that holds most of it.
+    pub fn max_event_bytes(mut self, bytes: usize) -> Self {
+        self.max_event_bytes = bytes;
         self
     }
 }

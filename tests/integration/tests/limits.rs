@@ -377,3 +377,50 @@ async fn a_replay_is_bounded_in_bytes_then_reloads() {
     let frame = stream.next(Duration::from_secs(30)).await.expect("a frame");
     assert_eq!(n_of(&event_of(&frame)), 6);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_event_over_the_size_limit_is_refused_naming_the_field() {
+    let server = start(Emitter::new(), Options::default()).await;
+    let user = Uuid::new_v4();
+    let limit = tidings::MAX_EVENT_BYTES;
+    for (body, field) in [
+        (
+            json!({"category": "design", "action": "import", "severity": "informational",
+                "description": "d".repeat(limit + 1)}),
+            "description",
+        ),
+        (
+            json!({"category": "design", "action": "import", "severity": "informational",
+                "metadata": {"Attachment": "m".repeat(limit)}}),
+            "metadata",
+        ),
+    ] {
+        let response = server
+            .request(reqwest::Method::POST, user, "")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{field}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["field"], field);
+        let error = answer["error"].as_str().unwrap();
+        assert!(
+            error.contains(&limit.to_string()) && error.contains("max_event_bytes"),
+            "{error}"
+        );
+    }
+    assert_eq!(server.list(user, "").await["totalCount"], 0);
+    // A smaller limit of the server's own.
+    let server = start(Emitter::new(), Options::default().max_event_bytes(100)).await;
+    let response = server
+        .request(reqwest::Method::POST, user, "")
+        .json(
+            &json!({"category": "design", "action": "import", "severity": "informational",
+            "description": "d".repeat(101)}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
