@@ -96,7 +96,7 @@ fn the_memory_store_is_bounded_in_bytes() {
             store.insert(&std::sync::Arc::new(event)).unwrap();
         }
     }
-    assert_eq!(tidings::MemoryStore::DEFAULT_MAX_BYTES, 64 << 20);
+    assert_eq!(tidings::MemoryStore::DEFAULT_MAX_BYTES, 32 << 20);
     assert!(
         store.bytes() <= tidings::MemoryStore::DEFAULT_MAX_BYTES,
         "{} bytes",
@@ -104,7 +104,7 @@ fn the_memory_store_is_bounded_in_bytes() {
     );
     // Both users keep events: each holds at most half of the bytes.
     assert!(
-        store.len() > 500 && store.len() < 1_200,
+        store.len() > 250 && store.len() < 600,
         "{} events",
         store.len()
     );

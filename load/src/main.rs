@@ -47,6 +47,8 @@
 //! when a client was told it lagged, when the shutdown failed, or (with `--max-growth P`) when
 //! the memory after the run exceeds the memory after warm-up by more than P percent.
 
+mod hostile;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -75,6 +77,8 @@ struct Options {
     kinds: Vec<Kind>,
     /// Server and clients on separate cores (`taskset`), where there are at least two.
     pin: bool,
+    /// `--hostile`: one user's probes of the server's limits instead of the load run.
+    hostile: bool,
 }
 
 /// A server the harness measures.
@@ -98,6 +102,7 @@ fn options() -> Result<Options, String> {
         store: "sqlite".to_owned(),
         kinds: vec![Kind::Tidings],
         pin: true,
+        hostile: false,
     };
     let mut baseline_first = false;
     let mut args = std::env::args().skip(1);
@@ -126,6 +131,7 @@ fn options() -> Result<Options, String> {
             "--compare" => options.kinds = vec![Kind::Tidings, Kind::Baseline],
             "--baseline-first" => baseline_first = true,
             "--no-pin" => options.pin = false,
+            "--hostile" => options.hostile = true,
             "--instances" => {
                 options.instances = number("--instances", value("--instances")?)? as usize;
             }
@@ -139,7 +145,7 @@ fn options() -> Result<Options, String> {
                 return Err(format!(
                     "unknown argument {other:?}; use --clients N --rate EVENTS_PER_S --seconds S \
                      --warmup S --max-growth PERCENT --pg URL --instances N --store sqlite|memory \
-                     --baseline --compare --no-pin"
+                     --baseline --compare --no-pin --hostile"
                 ));
             }
         }
@@ -172,6 +178,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if options.hostile {
+        hostile_run(&options);
+        return;
+    }
     // Built before pinning, so that a first build has every core.
     let binaries: Vec<(Kind, PathBuf)> = options
         .kinds
@@ -229,6 +239,47 @@ fn main() {
         }
     }
     if failed {
+        std::process::exit(1);
+    }
+}
+
+/// `--hostile`: the example server on the chosen store, probed by one user; exits 1 on a failed
+/// probe.
+fn hostile_run(options: &Options) {
+    let binary = Server::binary(Kind::Tidings);
+    let database = options.pg.as_deref().map(Database::create);
+    let dir = std::env::temp_dir().join(format!("tidings-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let (args, store) = match &database {
+        Some(database) => (vec!["--pg".to_owned(), database.url.clone()], "PostgreSQL"),
+        None if options.store == "memory" => (vec!["--memory".to_owned()], "memory"),
+        None => (
+            vec![
+                "--db".to_owned(),
+                dir.join("events.db").display().to_string(),
+            ],
+            "SQLite",
+        ),
+    };
+    let server = Server::start(&binary, &args, dir, false);
+    println!("== hostile probes, the example server on the {store} store");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let failures = runtime.block_on(hostile::run(hostile::Target {
+        base: &server.base,
+        pid: server.child.id(),
+    }));
+    drop(server);
+    drop(database);
+    if failures.is_empty() {
+        println!("\nhostile: PASS");
+    } else {
+        println!("\nhostile: FAIL");
+        for failure in &failures {
+            println!("- {failure}");
+        }
         std::process::exit(1);
     }
 }

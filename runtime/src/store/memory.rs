@@ -231,8 +231,8 @@ impl MemoryStore {
     pub const DEFAULT_CAPACITY: usize = 10_000;
 
     /// How many bytes of events [`MemoryStore::new`] and [`with_capacity`](Self::with_capacity)
-    /// keep: 64 MiB.
-    pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
+    /// keep: 32 MiB (10,000 events of a few KiB each fit well within it).
+    pub const DEFAULT_MAX_BYTES: usize = 32 << 20;
 
     /// A store that keeps the last [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) events.
     pub fn new() -> Self {
@@ -430,6 +430,34 @@ impl EventStore for MemoryStore {
                 found += 1;
             }
         }
+        Ok(found)
+    }
+
+    fn set_status_matching(&self, query: &EventQuery, status: Status) -> Result<usize, StoreError> {
+        let now = crate::event::now();
+        let mut inner = self.write();
+        let mut found = 0;
+        for slot in inner.slots.iter_mut().flatten() {
+            if query.matches(&slot.event) {
+                slot.event = Arc::new(slot.event.with_status(status, now));
+                found += 1;
+            }
+        }
+        Ok(found)
+    }
+
+    fn delete_matching(&self, query: &EventQuery) -> Result<usize, StoreError> {
+        let mut inner = self.write();
+        let first = inner.first;
+        let matching: Vec<u64> = inner
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.as_ref().is_some_and(|s| query.matches(&s.event)))
+            .map(|(index, _)| first + index as u64)
+            .collect();
+        let found = matching.iter().filter(|&&seq| inner.remove(seq)).count();
+        inner.tidy();
         Ok(found)
     }
 

@@ -104,6 +104,31 @@ pub trait EventStore: Send + Sync + 'static {
     /// A backend failure.
     fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError>;
 
+    /// Sets the status of every event that matches `query`'s filters (its page aside), whatever
+    /// their number, and returns how many matched: "Mark all as read" for a user is
+    /// `EventQuery::new().user(user).status(Status::Unread)`. The built-in stores do it in one
+    /// statement; the default reads the matching ids a page at a time, then marks them.
+    ///
+    /// # Errors
+    /// A backend failure.
+    fn set_status_matching(&self, query: &EventQuery, status: Status) -> Result<usize, StoreError> {
+        let ids = matching_ids(self, query)?;
+        ids.chunks(1_000)
+            .map(|chunk| self.set_status_many(chunk, status))
+            .sum()
+    }
+
+    /// Deletes every event that matches `query`'s filters (its page aside), whatever their
+    /// number, and returns how many went. The built-in stores do it in one statement; the
+    /// default reads the matching ids a page at a time, then deletes them.
+    ///
+    /// # Errors
+    /// A backend failure.
+    fn delete_matching(&self, query: &EventQuery) -> Result<usize, StoreError> {
+        let ids = matching_ids(self, query)?;
+        ids.chunks(1_000).map(|chunk| self.delete_many(chunk)).sum()
+    }
+
     /// Sets the status of one event; `false` when no event has this id.
     ///
     /// # Errors
@@ -139,6 +164,27 @@ pub trait EventStore: Send + Sync + 'static {
     /// # Errors
     /// A backend failure.
     fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError>;
+}
+
+/// The ids of every event that matches `query`'s filters, read a page at a time (for the
+/// default `*_matching` methods).
+fn matching_ids<S: EventStore + ?Sized>(
+    store: &S,
+    query: &EventQuery,
+) -> Result<Vec<Uuid>, StoreError> {
+    const PAGE: usize = 1_000;
+    let mut ids = Vec::new();
+    for page in 0.. {
+        let events = store
+            .query(&query.clone().page(page).page_size(PageSize::Limit(PAGE)))?
+            .events;
+        let last = events.len() < PAGE;
+        ids.extend(events.iter().map(Event::id));
+        if last {
+            break;
+        }
+    }
+    Ok(ids)
 }
 
 /// The running feed of a shared store (see [`EventStore::start_feed`]); dropping it stops it.

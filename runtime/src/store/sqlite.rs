@@ -171,11 +171,11 @@ impl SqliteStore {
         connection
             .pragma_update(None, "synchronous", "NORMAL")
             .context(context())?;
-        // A page cache that holds the id index of a few hundred thousand events, for databases
-        // written before ids were time-ordered (version 7), whose inserts touch pages all over
-        // it.
+        // A page cache of 32 MiB (SQLite's default is 2 MiB): it holds the index pages that
+        // inserts and a user's pages touch, and bounds what the store holds in memory however
+        // large the events (a flood of large events fills it, then nothing more).
         connection
-            .pragma_update(None, "cache_size", -65_536)
+            .pragma_update(None, "cache_size", -32_768)
             .context(context())?;
         connection
             .pragma_update(None, "wal_autocheckpoint", 16_384)
@@ -693,6 +693,38 @@ impl EventStore for SqliteStore {
             &[&status.as_str(), &now],
             ids,
         )
+    }
+
+    fn set_status_matching(&self, query: &EventQuery, status: Status) -> Result<usize, StoreError> {
+        let (clause, values) = filters(query);
+        let now = nanos(crate::event::now());
+        let params: Vec<SqlValue> = [
+            SqlValue::Text(status.as_str().to_owned()),
+            SqlValue::Integer(now),
+        ]
+        .into_iter()
+        .chain(values)
+        .collect();
+        let changed = self
+            .lock()
+            .execute(
+                &format!("UPDATE events SET status = ?, updated_at = ? {clause}"),
+                params_from_iter(params.iter()),
+            )
+            .context("cannot update events")?;
+        Ok(changed)
+    }
+
+    fn delete_matching(&self, query: &EventQuery) -> Result<usize, StoreError> {
+        let (clause, values) = filters(query);
+        let deleted = self
+            .lock()
+            .execute(
+                &format!("DELETE FROM events {clause}"),
+                params_from_iter(values.iter()),
+            )
+            .context("cannot delete events")?;
+        Ok(deleted)
     }
 
     fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {

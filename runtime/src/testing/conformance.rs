@@ -72,6 +72,7 @@ pub fn store_conformance<S: EventStore>(make: impl Fn() -> S) {
     unread_counts(&make());
     mark_read_and_unread(&make());
     delete_by_id_and_in_bulk(&make());
+    mark_and_delete_everything_a_query_matches(&make());
     stored_after_for_resuming_a_stream(&make());
     distinct_types(&make());
 }
@@ -507,6 +508,78 @@ fn delete_by_id_and_in_bulk(store: &dyn EventStore) {
     );
     let left = store.query(&EventQuery::new().user(user)).unwrap();
     assert_eq!(ids(&left.events), ids(&events[3..]));
+}
+
+/// "Mark all as read" and "Delete all" by the list's filters: every match, whatever the page,
+/// and only the user's.
+fn mark_and_delete_everything_a_query_matches(store: &dyn EventStore) {
+    let (user, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut mine = Vec::new();
+    for i in 0..30 {
+        let severity = if i % 3 == 0 {
+            Severity::Warning
+        } else {
+            Severity::Success
+        };
+        mine.push(put(
+            store,
+            event_at(Some(user), "pattern", "deploy", severity, "", i),
+        ));
+        put(
+            store,
+            event_at(Some(other), "pattern", "deploy", severity, "", i),
+        );
+    }
+    let unread = |user| {
+        store
+            .query(&EventQuery::new().user(user).status(Status::Unread))
+            .unwrap()
+            .total
+    };
+    // The page of the query does not limit what is marked.
+    let warnings = EventQuery::new()
+        .user(user)
+        .severity(Severity::Warning)
+        .page_size(PageSize::Limit(2));
+    assert_eq!(
+        store.set_status_matching(&warnings, Status::Read).unwrap(),
+        10
+    );
+    assert_eq!(unread(user), 20);
+    let all_unread = EventQuery::new().user(user).status(Status::Unread);
+    assert_eq!(
+        store
+            .set_status_matching(&all_unread, Status::Read)
+            .unwrap(),
+        20
+    );
+    assert_eq!(unread(user), 0);
+    assert_eq!(unread(other), 30, "another user's events are untouched");
+    let marked = store.get(mine[1].id()).unwrap().unwrap();
+    assert_eq!(marked.status(), Status::Read);
+    assert!(marked.updated_at() > mine[1].updated_at());
+    // Delete what matches.
+    assert_eq!(store.delete_matching(&warnings).unwrap(), 10);
+    let left = store
+        .query(&EventQuery::new().user(user).page_size(PageSize::All))
+        .unwrap();
+    assert_eq!(left.total, 20);
+    assert!(
+        left.events
+            .iter()
+            .all(|e| e.severity() == Severity::Success)
+    );
+    assert_eq!(
+        store
+            .delete_matching(&EventQuery::new().user(user))
+            .unwrap(),
+        20
+    );
+    assert_eq!(store.query(&EventQuery::new().user(user)).unwrap().total, 0);
+    assert_eq!(
+        store.query(&EventQuery::new().user(other)).unwrap().total,
+        30
+    );
 }
 
 fn stored_after_for_resuming_a_stream(store: &dyn EventStore) {

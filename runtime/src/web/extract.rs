@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::FromRequestParts;
+use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
@@ -31,7 +33,7 @@ impl FromRequestParts<Web> for User {
 /// naming the body).
 pub(super) fn body<T: for<'de> Deserialize<'de>>(
     headers: &HeaderMap,
-    bytes: &[u8],
+    bytes: &Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
     let content_type = headers
         .get(CONTENT_TYPE)
@@ -43,6 +45,18 @@ pub(super) fn body<T: for<'de> Deserialize<'de>>(
     if !is_json {
         return Err(ApiError::not_json(content_type));
     }
+    // A body over axum's limit (`DefaultBodyLimit`, 2 MB unless the application sets another)
+    // is a 413 that says so, in this API's shape.
+    let bytes = bytes.as_ref().map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(
+                "body",
+                format!("{rejection} (axum's DefaultBodyLimit: 2 MB unless the application sets another)"),
+            )
+        } else {
+            ApiError::bad("body", rejection.to_string())
+        }
+    })?;
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad("body", format!("invalid JSON body: {e}")))
 }

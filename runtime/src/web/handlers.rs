@@ -120,7 +120,7 @@ pub(super) async fn create(
     State(web): State<Web>,
     User(user): User,
     headers: HeaderMap,
-    bytes: axum::body::Bytes,
+    bytes: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let client: ClientEvent = body(&headers, &bytes)?;
     let category = client
@@ -225,12 +225,52 @@ struct StatusBody {
 #[derive(Deserialize)]
 struct BulkStatusBody {
     status: String,
-    ids: Vec<Uuid>,
+    #[serde(flatten)]
+    which: Which,
 }
 
 #[derive(Deserialize)]
 struct BulkBody {
-    ids: Vec<Uuid>,
+    #[serde(flatten)]
+    which: Which,
+}
+
+/// Which events a bulk request is about: `ids`, or with `"all": true` every event of the user
+/// that the list's filters in the request's query string match ("Mark all as read" is
+/// `PUT /status/bulk?status=unread` with `{"status": "read", "all": true}`).
+#[derive(Deserialize)]
+struct Which {
+    ids: Option<Vec<Uuid>>,
+    #[serde(default)]
+    all: bool,
+}
+
+/// What a bulk request is about, checked: ids within the limit, or a query of the user's
+/// events.
+enum Bulk {
+    Ids(Vec<Uuid>),
+    Matching(crate::store::EventQuery),
+}
+
+impl Which {
+    fn checked(self, web: &Web, user: Uuid, raw: Option<&str>) -> Result<Bulk, ApiError> {
+        match (self.ids, self.all) {
+            (Some(_), true) => Err(ApiError::bad(
+                "all",
+                "give `ids` or `\"all\": true` with the list's filters, not both",
+            )),
+            (Some(ids), false) => {
+                within_bulk_limit(web, &ids)?;
+                Ok(Bulk::Ids(ids))
+            }
+            // The list's own parameters; the user is always the request's.
+            (None, true) => Ok(Bulk::Matching(parse_query(raw, user)?)),
+            (None, false) => Err(ApiError::bad(
+                "ids",
+                "`ids` is required (or `\"all\": true` with the list's filters)",
+            )),
+        }
+    }
 }
 
 #[utoipa::path(put, tag = "events", path = "/status/{id}", params(("id" = String, Path, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "the event's id")), request_body = schema::StatusBodyDoc, responses(
@@ -246,7 +286,7 @@ pub(super) async fn set_status_one(
     User(user): User,
     Path(id): Path<String>,
     headers: HeaderMap,
-    bytes: axum::body::Bytes,
+    bytes: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let status = parse_status(&body::<StatusBody>(&headers, &bytes)?.status)?;
@@ -289,7 +329,7 @@ pub(super) async fn get_one(
     .await
 }
 
-#[utoipa::path(put, tag = "events", path = "/status/bulk", request_body = schema::BulkStatusBodyDoc, responses(
+#[utoipa::path(put, tag = "events", path = "/status/bulk", params(schema::ListParams), request_body = schema::BulkStatusBodyDoc, responses(
     (status = 200, description = "how many of the user's events changed", body = schema::UpdatedDoc),
     (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
     (status = 413, description = "over a limit of the server, named in `error`", body = schema::ErrorDoc),
@@ -299,17 +339,23 @@ pub(super) async fn get_one(
 pub(super) async fn set_status_bulk(
     State(web): State<Web>,
     User(user): User,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
-    bytes: axum::body::Bytes,
+    bytes: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let request: BulkStatusBody = body(&headers, &bytes)?;
     let status = parse_status(&request.status)?;
-    within_bulk_limit(&web, &request.ids)?;
-    let updated = with_store(&web, move |store| {
-        let mine = owned(store, user, &request.ids)?;
-        store
-            .set_status_many(&mine, status)
-            .map_err(ApiError::internal)
+    let which = request.which.checked(&web, user, raw.as_deref())?;
+    let updated = with_store(&web, move |store| match which {
+        Bulk::Ids(ids) => {
+            let mine = owned(store, user, &ids)?;
+            store
+                .set_status_many(&mine, status)
+                .map_err(ApiError::internal)
+        }
+        Bulk::Matching(query) => store
+            .set_status_matching(&query, status)
+            .map_err(ApiError::internal),
     })
     .await?;
     Ok(Json(json!({ "updated": updated })))
@@ -337,7 +383,7 @@ pub(super) async fn delete_one(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(delete, tag = "events", path = "/bulk", request_body = schema::BulkBodyDoc, responses(
+#[utoipa::path(delete, tag = "events", path = "/bulk", params(schema::ListParams), request_body = schema::BulkBodyDoc, responses(
     (status = 204, description = "the user's events among these are deleted"),
     (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
     (status = 413, description = "over a limit of the server, named in `error`", body = schema::ErrorDoc),
@@ -347,14 +393,18 @@ pub(super) async fn delete_one(
 pub(super) async fn delete_bulk(
     State(web): State<Web>,
     User(user): User,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
-    bytes: axum::body::Bytes,
+    bytes: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     let request: BulkBody = body(&headers, &bytes)?;
-    within_bulk_limit(&web, &request.ids)?;
-    with_store(&web, move |store| {
-        let mine = owned(store, user, &request.ids)?;
-        store.delete_many(&mine).map_err(ApiError::internal)
+    let which = request.which.checked(&web, user, raw.as_deref())?;
+    with_store(&web, move |store| match which {
+        Bulk::Ids(ids) => {
+            let mine = owned(store, user, &ids)?;
+            store.delete_many(&mine).map_err(ApiError::internal)
+        }
+        Bulk::Matching(query) => store.delete_matching(&query).map_err(ApiError::internal),
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

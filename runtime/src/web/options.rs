@@ -25,8 +25,9 @@ pub struct Options {
     pub(super) max_event_bytes: usize,
 }
 
-/// The most events one list answer holds unless told otherwise: 1,000 (`pagesize=all` too).
-pub const DEFAULT_MAX_PAGE_SIZE: usize = 1_000;
+/// The most events one list answer holds unless told otherwise: 200 (`pagesize=all` too). An
+/// event holds at most 64 KiB, so an answer is built in well under 64 MB.
+pub const DEFAULT_MAX_PAGE_SIZE: usize = 200;
 /// The most ids one bulk request takes unless told otherwise: 10,000.
 pub const DEFAULT_MAX_BULK_IDS: usize = 10_000;
 /// The most live streams one user has open at once unless told otherwise: 16.

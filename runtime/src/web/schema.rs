@@ -149,21 +149,27 @@ pub(super) struct StatusBodyDoc {
     status: StatusDoc,
 }
 
-/// A new status for several events.
+/// A new status for several events: `ids`, or `"all": true` for every event of the user that
+/// the list's filters in the query string match.
 #[derive(ToSchema)]
 #[schema(as = BulkStatusChange)]
 pub(super) struct BulkStatusBodyDoc {
     status: StatusDoc,
-    #[schema(inline, value_type = Vec<UuidDoc>)]
-    ids: Vec<String>,
+    #[schema(inline, value_type = Option<Vec<UuidDoc>>)]
+    ids: Option<Vec<String>>,
+    /// Every event of the user that the query string's filters match (instead of `ids`).
+    all: Option<bool>,
 }
 
-/// Several events.
+/// Several events: `ids`, or `"all": true` for every event of the user that the list's filters
+/// in the query string match.
 #[derive(ToSchema)]
 #[schema(as = EventIds)]
 pub(super) struct BulkBodyDoc {
-    #[schema(inline, value_type = Vec<UuidDoc>)]
-    ids: Vec<String>,
+    #[schema(inline, value_type = Option<Vec<UuidDoc>>)]
+    ids: Option<Vec<String>>,
+    /// Every event of the user that the query string's filters match (instead of `ids`).
+    all: Option<bool>,
 }
 
 /// How many events changed.

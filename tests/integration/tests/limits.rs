@@ -94,11 +94,11 @@ async fn a_page_holds_at_most_the_servers_cap_and_says_so() {
     assert_eq!(within["capped"], false);
     assert_eq!(within["events"].as_array().unwrap().len(), 5);
     // The default cap.
-    assert_eq!(tidings::web::DEFAULT_MAX_PAGE_SIZE, 1_000);
+    assert_eq!(tidings::web::DEFAULT_MAX_PAGE_SIZE, 200);
     let server = start(Emitter::new(), Options::default()).await;
     let page = server.list(user, "pagesize=all").await;
     assert_eq!(page["capped"], true);
-    assert_eq!(page["pageSize"], 1_000);
+    assert_eq!(page["pageSize"], 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,4 +423,80 @@ async fn a_client_event_over_the_size_limit_is_refused_naming_the_field() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// "Mark all as read" and "Delete all" work for any number of events: the bulk routes take the
+/// list's own filters, done by the store in one statement, for the request's user only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mark_all_and_delete_all_by_the_lists_filters_for_any_number_of_events() {
+    let server = start(Emitter::new(), Options::default().max_bulk_ids(100)).await;
+    let (user, other) = (Uuid::new_v4(), Uuid::new_v4());
+    for n in 0..2_500 {
+        server.events.emit(numbered_event(user, n)).unwrap();
+    }
+    server.events.emit(numbered_event(other, 0)).unwrap();
+    let marked: Value = server
+        .request(reqwest::Method::PUT, user, "/status/bulk?status=unread")
+        .json(&json!({"status": "read", "all": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(marked["updated"], 2_500);
+    assert_eq!(server.list(user, "status=unread").await["totalCount"], 0);
+    assert_eq!(server.list(other, "status=unread").await["totalCount"], 1);
+    // Both, or neither, is a 400 that says what to send.
+    for (body, field) in [
+        (json!({"status": "unread", "all": true, "ids": []}), "all"),
+        (json!({"status": "unread"}), "ids"),
+    ] {
+        let response = server
+            .request(reqwest::Method::PUT, user, "/status/bulk")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["field"], field);
+    }
+    let response = server
+        .request(reqwest::Method::DELETE, user, "/bulk?status=read")
+        .json(&json!({"all": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(server.list(user, "").await["totalCount"], 0);
+    assert_eq!(server.list(other, "").await["totalCount"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_body_limit_is_a_413_that_names_it() {
+    let server = start(Emitter::new(), Options::default()).await;
+    let user = Uuid::new_v4();
+    let huge = format!(
+        "{{\"category\": \"design\", \"action\": \"import\", \"severity\": \"informational\", \
+         \"description\": \"{}\"}}",
+        "d".repeat(3 << 20)
+    );
+    let response = server
+        .request(reqwest::Method::POST, user, "")
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["field"], "body");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("DefaultBodyLimit"),
+        "{answer}"
+    );
 }

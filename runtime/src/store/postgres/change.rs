@@ -4,8 +4,9 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::connection::{Context, off_runtime};
+use super::read::filters;
 use crate::severity::Status;
-use crate::store::StoreError;
+use crate::store::{EventQuery, StoreError};
 
 impl Shared {
     /// Marks events read or unread.
@@ -33,6 +34,51 @@ impl Shared {
             let deleted = self
                 .connection()?
                 .execute("DELETE FROM tidings_events WHERE id = ANY($1)", &[&ids])
+                .context("cannot delete events")?;
+            Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+        })
+    }
+
+    /// Marks every event that matches `query`'s filters, in one statement.
+    pub(super) fn set_status_matching(
+        &self,
+        query: &EventQuery,
+        status: Status,
+    ) -> Result<usize, StoreError> {
+        let now = crate::event::now();
+        off_runtime(|| {
+            let condition = filters(query);
+            let n = condition.params().len();
+            let mut params = condition.params();
+            let status = status.as_str();
+            params.push(&status);
+            params.push(&now);
+            let changed = self
+                .connection()?
+                .execute(
+                    &format!(
+                        "UPDATE tidings_events SET status = ${}, updated_at = ${} {}",
+                        n + 1,
+                        n + 2,
+                        condition.clause
+                    ),
+                    &params,
+                )
+                .context("cannot update events")?;
+            Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+        })
+    }
+
+    /// Deletes every event that matches `query`'s filters, in one statement.
+    pub(super) fn delete_matching(&self, query: &EventQuery) -> Result<usize, StoreError> {
+        off_runtime(|| {
+            let condition = filters(query);
+            let deleted = self
+                .connection()?
+                .execute(
+                    &format!("DELETE FROM tidings_events {}", condition.clause),
+                    &condition.params(),
+                )
                 .context("cannot delete events")?;
             Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
         })

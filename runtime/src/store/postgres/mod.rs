@@ -327,4 +327,12 @@ impl EventStore for PgStore {
     fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
         self.shared.delete_many(ids)
     }
+
+    fn set_status_matching(&self, query: &EventQuery, status: Status) -> Result<usize, StoreError> {
+        self.shared.set_status_matching(query, status)
+    }
+
+    fn delete_matching(&self, query: &EventQuery) -> Result<usize, StoreError> {
+        self.shared.delete_matching(query)
+    }
 }

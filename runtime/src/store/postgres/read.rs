@@ -51,8 +51,8 @@ fn read_events(rows: &[Row]) -> Result<Vec<Event>, StoreError> {
 }
 
 /// A `WHERE` clause of fixed text and numbered placeholders; the values are bound.
-struct Where {
-    clause: String,
+pub(super) struct Where {
+    pub(super) clause: String,
     values: Vec<Box<dyn ToSql + Sync>>,
 }
 
@@ -76,7 +76,7 @@ impl Where {
         self.clause.push_str(&condition);
     }
 
-    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+    pub(super) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.values.iter().map(|v| &**v).collect()
     }
 }
@@ -86,7 +86,7 @@ impl Where {
 const ASCII_LOWER: &str = "translate(description, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', \
     'abcdefghijklmnopqrstuvwxyz')";
 
-fn filters(query: &EventQuery) -> Where {
+pub(super) fn filters(query: &EventQuery) -> Where {
     let mut condition = Where::new();
     let texts = |items: Vec<&str>| -> Box<dyn ToSql + Sync> {
         Box::new(
