@@ -188,6 +188,8 @@ struct Options {
     pg: Option<String>,
     /// The memory store: nothing kept across restarts (the load harness's server).
     memory: bool,
+    /// How long a shutdown waits for live streams to drain (`--shutdown-deadline SECONDS`).
+    shutdown_deadline: Option<std::time::Duration>,
 }
 
 /// What `--help` prints.
@@ -198,6 +200,8 @@ usage: server [--port N] [--db PATH | --pg URL | --memory]
   --db PATH    the SQLite file of the events (default tidings-events.db, or TIDINGS_DB)
   --pg URL     PostgreSQL instead, shared by several instances (or TIDINGS_PG)
   --memory     the memory store: nothing kept across restarts
+  --shutdown-deadline S
+               how long a shutdown waits for live streams to drain (default 10)
   --help       this text";
 
 /// The server's options; `Ok(None)` when `--help` asked for the usage.
@@ -208,11 +212,19 @@ fn options() -> Result<Option<Options>, String> {
         .ok()
         .filter(|url| !url.is_empty());
     let mut memory = false;
+    let mut shutdown_deadline = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--help" | "-h" => return Ok(None),
             "--memory" => memory = true,
+            "--shutdown-deadline" => {
+                let text = args.next().ok_or("--shutdown-deadline needs a value")?;
+                let seconds: f64 = text.parse().map_err(|_| {
+                    format!("--shutdown-deadline must be a number of seconds, not {text:?}")
+                })?;
+                shutdown_deadline = Some(std::time::Duration::from_secs_f64(seconds.max(0.0)));
+            }
             "--port" => port = Some(args.next().ok_or("--port needs a value")?),
             "--db" => db = Some(args.next().ok_or("--db needs a value")?),
             "--pg" => pg = Some(args.next().ok_or("--pg needs a connection string")?),
@@ -235,6 +247,7 @@ fn options() -> Result<Option<Options>, String> {
         db: PathBuf::from(db.unwrap_or_else(|| "tidings-events.db".to_owned())),
         pg,
         memory,
+        shutdown_deadline,
     }))
 }
 
@@ -295,18 +308,22 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "tidings example server on http://{} (events in {place})",
         listener.local_addr()?,
     );
-    let shutdown = {
-        let events = events.clone();
-        async move {
-            shutdown_signal().await;
-            println!("shutting down: ending live streams, storing what was emitted");
-            // Open streams never end by themselves, and graceful shutdown waits for them.
-            events.close_streams();
-        }
+    // On Ctrl-C or SIGTERM every live stream ends (they never end by themselves, and graceful
+    // shutdown waits for every connection); a stream whose client stopped reading holds the
+    // process no longer than the deadline (10 s, `web::Options::shutdown_deadline`).
+    let signal = async {
+        shutdown_signal().await;
+        println!("shutting down: ending live streams, storing what was emitted");
     };
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let deadline = match options.shutdown_deadline {
+        Some(seconds) => tidings::web::Options::default().shutdown_deadline(seconds),
+        None => tidings::web::Options::default(),
+    };
+    let shutdown = tidings::web::Shutdown::new(events.clone(), signal, &deadline);
+    tokio::select! {
+        served = axum::serve(listener, router).with_graceful_shutdown(shutdown.graceful()) => served?,
+        () = shutdown.deadline() => println!("live streams that did not drain in time were cut"),
+    }
     // Every request has answered: store what the last ones emitted before exiting.
     events.flush()?;
     println!("stopped; every event emitted is stored");

@@ -309,3 +309,79 @@ fn help_prints_the_usage_and_an_unknown_argument_is_named() {
     assert!(error.contains("unknown argument \"--prot\""), "{error}");
     assert!(error.contains("--help"), "{error}");
 }
+
+/// A client that opens a live stream and never reads it, while events are sent to it, holds its
+/// connection open: a graceful shutdown would wait for it forever. The server exits all the same
+/// once the shutdown deadline has passed, and every event emitted before the signal is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_holds_shutdown_no_longer_than_the_deadline() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("tidings-example-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("events.db").display().to_string();
+    let mut server = Server::start_with(&["--db", &db, "--shutdown-deadline", "1"], dir);
+    let client = reqwest::Client::new();
+    let cookie = server.cookie(&client).await;
+    let user: Uuid = server.user(&client, &cookie).await;
+    // The stream, asked for over a plain socket that is never read.
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut idle = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        idle,
+        "GET /api/events/subscribe HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\n\r\n"
+    )
+    .unwrap();
+    // Far more than the socket buffers hold: the server's writes to it block.
+    const EVENTS: usize = 400;
+    let large = "l".repeat(60_000);
+    for _ in 0..EVENTS {
+        let answer = client
+            .post(format!("{}/api/events", server.base))
+            .header("cookie", &cookie)
+            .json(
+                &serde_json::json!({"category": "design", "action": "import",
+                "severity": "informational", "description": large}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 201);
+    }
+    let pid = server.child.id().to_string();
+    let sent = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-s", "TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let exited = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(30),
+            "the server was still running 30 s after SIGTERM, held by a client that never reads"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    println!(
+        "SIGTERM with a stalled stream: exited {:?} after the signal",
+        sent.elapsed()
+    );
+    assert!(exited.success(), "{exited}");
+    assert!(
+        sent.elapsed() >= Duration::from_secs(1),
+        "it waited for the deadline"
+    );
+    drop(idle);
+    let store = SqliteStore::open(server.dir.join("events.db")).unwrap();
+    let stored = store
+        .query(&EventQuery::new().user(user).page_size(PageSize::Limit(1)))
+        .unwrap();
+    assert_eq!(
+        stored.total, EVENTS,
+        "every event emitted before the signal is stored"
+    );
+}

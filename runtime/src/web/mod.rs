@@ -52,15 +52,17 @@ mod routes;
 )]
 mod schema;
 mod served;
+mod shutdown;
 mod stream;
 
 pub use options::{
     DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BULK_IDS, DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_REPLAY_BYTES,
-    DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_USER, Options,
+    DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_USER, DEFAULT_SHUTDOWN_DEADLINE, Options,
 };
 #[cfg(feature = "test-doors")]
 pub use query::__parse_query;
 pub use routes::{router, router_with};
+pub use shutdown::Shutdown;
 pub use stream::MAX_REPLAY;
 
 /// Who the user of a request is, as the application says.

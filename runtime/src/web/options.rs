@@ -23,7 +23,11 @@ pub struct Options {
     pub(super) max_streams: usize,
     pub(super) max_replay_bytes: usize,
     pub(super) max_event_bytes: usize,
+    pub(super) shutdown_deadline: Duration,
 }
+
+/// How long a shutdown waits for live streams to drain unless told otherwise: 10 seconds.
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The most events one list answer holds unless told otherwise: 200 (`pagesize=all` too). An
 /// event holds at most 64 KiB, so an answer is built in well under 64 MB.
@@ -48,6 +52,7 @@ impl Default for Options {
             max_streams: DEFAULT_MAX_STREAMS,
             max_replay_bytes: DEFAULT_MAX_REPLAY_BYTES,
             max_event_bytes: crate::MAX_EVENT_BYTES,
+            shutdown_deadline: DEFAULT_SHUTDOWN_DEADLINE,
         }
     }
 }
@@ -120,6 +125,14 @@ impl Options {
     /// more is a 413 naming the field that holds most of it.
     pub fn max_event_bytes(mut self, bytes: usize) -> Self {
         self.max_event_bytes = bytes;
+        self
+    }
+
+    /// How long after the shutdown signal [`Shutdown::deadline`](super::Shutdown::deadline)
+    /// resolves (default [`DEFAULT_SHUTDOWN_DEADLINE`]): live streams that did not drain by
+    /// then (a client that stopped reading) no longer hold the process.
+    pub fn shutdown_deadline(mut self, deadline: Duration) -> Self {
+        self.shutdown_deadline = deadline;
         self
     }
 }
