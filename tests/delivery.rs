@@ -505,46 +505,6 @@ fn an_emitter_whose_feed_cannot_start_is_an_error_from_try_build() {
     );
 }
 
-/// A store that holds the insert of the event numbered 0 after storing it, until the latch
-/// opens: that event is stored first, but not yet published.
-struct HoldsFirstAfterInsert {
-    inner: MemoryStore,
-    latch: Arc<common::Latch>,
-}
-
-impl EventStore for HoldsFirstAfterInsert {
-    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
-        self.inner.insert(event)?;
-        if number_of(event) == 0 {
-            self.latch.hold();
-        }
-        Ok(())
-    }
-    fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
-        self.inner.get(id)
-    }
-    fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
-        self.inner.query(query)
-    }
-    fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
-        self.inner.set_status_many(ids, status)
-    }
-    fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
-        self.inner.delete_many(ids)
-    }
-    fn stored_after(
-        &self,
-        user: Uuid,
-        after: Uuid,
-        limit: usize,
-    ) -> Result<Option<Vec<Event>>, StoreError> {
-        self.inner.stored_after(user, after, limit)
-    }
-    fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
-        self.inner.types(user)
-    }
-}
-
 /// With inline delivery (the memory store, the default), two emitters of one user at once
 /// publish in the order the store holds their events: a stream that resumes after the second
 /// has the first already, or never needed it.
@@ -552,10 +512,16 @@ impl EventStore for HoldsFirstAfterInsert {
 fn inline_delivery_publishes_a_users_events_in_the_stores_order() {
     let latch = Arc::new(common::Latch::default());
     let _release = common::OpensOnDrop(Arc::clone(&latch));
-    let store = Arc::new(HoldsFirstAfterInsert {
-        inner: MemoryStore::new(),
-        latch: Arc::clone(&latch),
-    });
+    // The event numbered 0 is held after it is stored, before it is published.
+    let holds = Arc::clone(&latch);
+    let store = Arc::new(common::WatchedStore::new(move |call| {
+        if let common::StoreCall::Inserted(event) = call
+            && number_of(event) == 0
+        {
+            holds.hold();
+        }
+        Ok(())
+    }));
     let emitter = Emitter::builder()
         .shared_store(store.clone())
         .inline_writes()

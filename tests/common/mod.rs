@@ -83,6 +83,8 @@ impl Error for PingError {
 pub enum StoreCall<'a> {
     /// Before an event is stored.
     Insert(&'a Event),
+    /// After an event is stored, before the insert returns.
+    Inserted(&'a Event),
     /// Before a query.
     Query,
     /// Before the history read of a resuming stream.
@@ -124,7 +126,8 @@ impl WatchedStore {
 impl tidings::EventStore for WatchedStore {
     fn insert(&self, event: &std::sync::Arc<Event>) -> Result<(), tidings::StoreError> {
         (self.hook)(StoreCall::Insert(event))?;
-        self.inner.insert(event)
+        self.inner.insert(event)?;
+        (self.hook)(StoreCall::Inserted(event))
     }
     fn prefers_background_writer(&self) -> bool {
         self.background
