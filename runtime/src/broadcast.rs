@@ -188,7 +188,9 @@ impl ChannelState {
         if position < oldest {
             next.store(oldest, Ordering::Relaxed);
             self.release(position..oldest);
-            return Some(Err(Lagged(oldest - position)));
+            let missed = oldest - position;
+            tracing::debug!(target: "tidings", missed, "a live subscriber fell behind and is told so");
+            return Some(Err(Lagged(missed)));
         }
         if position < self.tail {
             next.store(position + 1, Ordering::Relaxed);

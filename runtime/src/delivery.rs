@@ -60,6 +60,10 @@ pub(crate) struct Delivery {
     /// that concurrent emitters publish a user's events in the order the store holds them (a
     /// stream that resumes after one event has every event stored before it).
     order: [Mutex<()>; ORDER_STRIPES],
+    /// Whether the store is failing now (an episode, logged once at its start and its end), and
+    /// how many events failed in it.
+    failing: std::sync::atomic::AtomicBool,
+    failed_in_episode: AtomicU64,
 }
 
 /// How many locks order inline delivery: users share a lock when their ids fall on one stripe,
@@ -94,6 +98,8 @@ impl Delivery {
             hook_panics: AtomicU64::new(0),
             hook,
             order: std::array::from_fn(|_| Mutex::new(())),
+            failing: std::sync::atomic::AtomicBool::new(false),
+            failed_in_episode: AtomicU64::new(0),
         }
     }
 
@@ -140,13 +146,50 @@ impl Delivery {
             && let Err(error) = store.insert(&event)
         {
             drop(ordered);
+            self.episode(0, 1, Some(&error as &dyn fmt::Display));
             return Err(self.report(DeliveryFailure { event, error }));
         }
         if self.publish_stored {
             self.broadcaster.publish(&event);
         }
         drop(ordered);
+        if self.store.is_some() {
+            self.episode(1, 0, None);
+        }
         Ok(event)
+    }
+
+    /// Logs the store's state as it changes: the first failure after success (warn, once per
+    /// episode, with the error), each failing batch after it (debug), and the first success
+    /// after failures (info, with how many failed). Never a line per event.
+    fn episode(&self, stored: usize, failed: usize, error: Option<&dyn fmt::Display>) {
+        if failed > 0 {
+            let in_episode = self
+                .failed_in_episode
+                .fetch_add(failed as u64, Ordering::Relaxed)
+                + failed as u64;
+            if !self.failing.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    target: "tidings",
+                    failed,
+                    error = error.map(tracing::field::display),
+                    "the event store is failing: events are not stored (nor published), and go \
+                     to the failure hook"
+                );
+            } else {
+                tracing::debug!(target: "tidings", failed, in_episode, "the event store still fails");
+            }
+        } else if stored > 0
+            && self.failing.load(Ordering::Relaxed)
+            && self.failing.swap(false, Ordering::Relaxed)
+        {
+            let failed = self.failed_in_episode.swap(0, Ordering::Relaxed);
+            tracing::info!(
+                target: "tidings",
+                failed,
+                "the event store stores events again, after {failed} events failed"
+            );
+        }
     }
 
     /// Delivers a batch: one `insert_batch` (a store that panics fails the whole batch), then
@@ -167,9 +210,11 @@ impl Delivery {
                     .collect()
             });
         let mut results = results.into_iter();
+        let (mut stored, mut failed, mut first_error) = (0, 0, None::<String>);
         for event in batch {
             let error = match results.next() {
                 Some(Ok(())) => {
+                    stored += 1;
                     if self.publish_stored {
                         self.broadcaster.publish(event);
                     }
@@ -178,11 +223,18 @@ impl Delivery {
                 Some(Err(error)) => error,
                 None => StoreError::Backend("the event store gave no result for it".into()),
             };
+            failed += 1;
+            first_error.get_or_insert_with(|| error.to_string());
             self.report(DeliveryFailure {
                 event: Arc::clone(event),
                 error,
             });
         }
+        self.episode(
+            stored,
+            failed,
+            first_error.as_ref().map(|text| text as &dyn fmt::Display),
+        );
         // Retention and other housekeeping: off the request path. A failure here loses no
         // event; the next batch tries again.
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| store.maintain())) {
@@ -206,6 +258,11 @@ impl Delivery {
         IN_HOOK.with(|flag| flag.set(false));
         if let Err(panic) = ran {
             self.hook_panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                target: "tidings",
+                event_id = %failure.event.id(),
+                "the failure hook panicked (caught and counted; delivery goes on)"
+            );
             discard(panic);
         }
         failure

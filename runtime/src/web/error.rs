@@ -48,9 +48,11 @@ impl ApiError {
 
     /// 413: `field` is over a limit, as `message` says (naming the limit and the value).
     pub(super) fn too_large(field: &'static str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        tracing::debug!(target: "tidings", field, %message, "a request was refused: over a limit");
         ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
-            message: message.into(),
+            message,
             field: Some(field),
             retry_after: None,
         }
@@ -59,6 +61,7 @@ impl ApiError {
     /// 415: a body that is not `application/json`.
     pub(super) fn not_json(content_type: Option<&str>) -> Self {
         let found = content_type.map_or_else(|| "none".to_owned(), |t| format!("{t:?}"));
+        tracing::debug!(target: "tidings", content_type = %found, "a request was refused: not JSON");
         ApiError {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
             message: format!("a body must be `Content-Type: application/json`, not {found}"),
@@ -69,9 +72,11 @@ impl ApiError {
 
     /// 429: a limit on what is open at once, as `message` says; try again after `seconds`.
     pub(super) fn too_many(message: impl Into<String>, seconds: u32) -> Self {
+        let message = message.into();
+        tracing::debug!(target: "tidings", %message, "a live stream was refused: over a limit");
         ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
-            message: message.into(),
+            message,
             field: None,
             retry_after: Some(seconds),
         }

@@ -44,8 +44,14 @@ impl Shutdown {
         options: &Options,
     ) -> Shutdown {
         let (tell, signalled) = watch::channel(false);
+        let deadline = options.shutdown_deadline;
         tokio::spawn(async move {
             signal.await;
+            tracing::info!(
+                target: "tidings",
+                deadline = ?deadline,
+                "shutting down: live streams end after what they have buffered"
+            );
             events.close_streams();
             let _ = tell.send(true);
         });

@@ -109,11 +109,22 @@ impl Drop for Listener {
 
 fn run(state: &State) {
     let mut backoff = Duration::from_millis(20);
+    // Whether the connection is down now: logged once per outage, not per attempt.
+    let mut down = false;
     while !state.stopping() {
-        match listen(state) {
+        match listen(state, &mut down) {
             // Told to stop.
             Ok(()) => return,
-            Err(_) => {
+            Err(error) => {
+                if !down {
+                    down = true;
+                    tracing::warn!(
+                        target: "tidings",
+                        %error,
+                        "the PostgreSQL listener lost its connection: live events from every \
+                         instance wait until it is back"
+                    );
+                }
                 // Connection lost or refused: connect again, `LISTEN`, then catch up.
                 if state.pause(backoff) {
                     return;
@@ -126,7 +137,7 @@ fn run(state: &State) {
 
 /// One connection's life: `LISTEN` first, then catch up, then publish on every notification
 /// and on every safety poll. Returns `Ok` when told to stop, `Err` when the connection fails.
-fn listen(state: &State) -> Result<(), postgres::Error> {
+fn listen(state: &State, down: &mut bool) -> Result<(), postgres::Error> {
     let mut config = state.store.config.clone();
     let name = format!(
         "{}-listener",
@@ -135,7 +146,16 @@ fn listen(state: &State) -> Result<(), postgres::Error> {
     config.application_name(&name);
     let mut client = config.connect(NoTls)?;
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+    let before = state.progress().published;
     catch_up(state, &mut client)?;
+    if std::mem::take(down) {
+        let rows = state.progress().published - before;
+        tracing::info!(
+            target: "tidings",
+            rows,
+            "the PostgreSQL listener is connected again and caught up ({rows} rows published)"
+        );
+    }
     let mut polled = Instant::now();
     loop {
         if state.stopping() {

@@ -158,7 +158,12 @@ impl Shared {
             match self.try_once(&mut batch) {
                 Step::Finished => break,
                 Step::Again => continue,
-                Step::Wait => {}
+                Step::Wait => tracing::debug!(
+                    target: "tidings",
+                    events = batch.pending.len(),
+                    error = %batch.last_error,
+                    "a batch is retried: the database did not take it"
+                ),
             }
             if Instant::now() >= deadline {
                 break;
