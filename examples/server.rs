@@ -293,6 +293,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .route("/api/connections/{name}/ping", post(ping_route))
         .route("/api/designs/{design}/deploy", post(deploy_route))
         .nest_service("/api/events", tidings::web::router(events.clone(), user_of))
+        // Readiness, for a load balancer: 503 while the store fails or the listener is down.
+        .nest_service("/health", tidings::web::health(events.clone()))
         // The same API where Meshery's UI reads it, with error details in MeshKit's shape.
         .nest_service(
             "/api/system/events",

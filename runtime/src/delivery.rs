@@ -127,6 +127,15 @@ impl Delivery {
         self.hook_panics.load(Ordering::Relaxed)
     }
 
+    /// Whether the store failed its last write, and how many events failed since it last
+    /// stored one.
+    pub(crate) fn outage(&self) -> (bool, u64) {
+        (
+            self.failing.load(Ordering::Relaxed),
+            self.failed_in_episode.load(Ordering::Relaxed),
+        )
+    }
+
     /// Counts events that were accepted but will never be stored (the writer stopped).
     pub(crate) fn count_lost(&self, events: u64) {
         self.failures.fetch_add(events, Ordering::Relaxed);

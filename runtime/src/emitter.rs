@@ -151,6 +151,20 @@ impl Emitter {
         }
     }
 
+    /// Whether events can be stored and delivered now, and if not why: the background writer's
+    /// state (alive, queue fill, last batch), whether the store failed its last write, and the
+    /// store's feed (connected, how far behind). For a readiness check; with the `axum` feature,
+    /// `web::health` serves it.
+    pub fn health(&self) -> crate::Health {
+        let (store_failing, failed_in_outage) = self.inner.delivery.outage();
+        crate::Health {
+            writer: self.inner.writer.as_ref().map(Writer::health),
+            store_failing,
+            failed_in_outage,
+            feed: self.inner.feed.as_ref().map(|feed| feed.health()),
+        }
+    }
+
     /// Whether events are stored by a background writer (see [`EmitterBuilder::store`]).
     pub fn has_background_writer(&self) -> bool {
         self.inner.writer.is_some()

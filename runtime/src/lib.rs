@@ -25,6 +25,7 @@ mod delivery;
 mod dispatch;
 mod emitter;
 mod event;
+mod health;
 mod name;
 mod report;
 mod severity;
@@ -49,6 +50,7 @@ pub use dispatch::{
 };
 pub use emitter::{DEFAULT_QUEUE, EmitAsync, Emitter, EmitterBuilder, StartError, WeakEmitter};
 pub use event::{DOC_KEY, ERR_KEY, Event, EventParts, MAX_EVENT_BYTES, TRUNCATED_KEY};
+pub use health::{FeedHealth, Health, WriterHealth};
 pub use name::{Action, Category, InvalidName, MAX_LEN as MAX_NAME_LEN};
 pub use report::{AsDynError, ErrorDetails, ErrorReport, ToErrorReport, marker};
 pub use severity::{Severity, Status, UnknownLevel};

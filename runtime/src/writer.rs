@@ -76,6 +76,8 @@ struct State {
     stopped: bool,
     /// Emitting tasks waiting for room in a full queue.
     room_wakers: Vec<Waker>,
+    /// When the writer last finished a batch.
+    last_batch: Option<std::time::Instant>,
 }
 
 /// Runs `wait`, a blocking wait, giving a multi-threaded tokio runtime's worker up first.
@@ -120,6 +122,7 @@ impl Writer {
                 closing: false,
                 stopped: false,
                 room_wakers: Vec::new(),
+                last_batch: None,
             }),
             work: Condvar::new(),
             room: Condvar::new(),
@@ -230,6 +233,17 @@ impl Writer {
         Poll::Pending
     }
 
+    /// The writer's state, for [`Emitter::health`](crate::Emitter::health).
+    pub(crate) fn health(&self) -> crate::WriterHealth {
+        let state = lock(&self.shared);
+        crate::WriterHealth {
+            alive: !state.stopped,
+            queued: state.queue.len(),
+            capacity: self.shared.capacity,
+            last_batch: state.last_batch.map(|at| at.elapsed()),
+        }
+    }
+
     /// Returns once every event queued before the call is stored and published (or reported).
     pub(crate) fn flush(&self) -> Result<(), WriterError> {
         let mut state = lock(&self.shared);
@@ -328,6 +342,7 @@ fn run(shared: &Shared, delivery: &Delivery) {
         delivery.deliver_batch(&batch);
         let mut state = lock(shared);
         state.finished += batch.len() as u64;
+        state.last_batch = Some(std::time::Instant::now());
         shared.done.notify_all();
     }
 }

@@ -192,6 +192,12 @@ pub trait Feed: Send + Sync {
     /// Waits until every event this store has stored so far (on this instance) has been
     /// published by this feed, or until `timeout` has passed; `true` when it has.
     fn sync(&self, timeout: Duration) -> bool;
+
+    /// Its state, for [`Emitter::health`](crate::Emitter::health): connected, and how far
+    /// behind. The default says connected and not behind.
+    fn health(&self) -> crate::FeedHealth {
+        crate::FeedHealth::new(true, 0)
+    }
 }
 
 /// How long events are kept. Pruning runs in the background writer, never on the request path.

@@ -41,6 +41,7 @@ use crate::emitter::Emitter;
 mod error;
 mod extract;
 mod handlers;
+mod health;
 mod meshery;
 mod openapi;
 mod options;
@@ -55,6 +56,7 @@ mod served;
 mod shutdown;
 mod stream;
 
+pub use health::health;
 pub use options::{
     DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BULK_IDS, DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_REPLAY_BYTES,
     DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_USER, DEFAULT_SHUTDOWN_DEADLINE, Options,

@@ -500,3 +500,60 @@ async fn a_body_over_the_body_limit_is_a_413_that_names_it() {
         "{answer}"
     );
 }
+
+/// The readiness route: 200 while events are stored, 503 with the reason while the store fails,
+/// 200 again once it stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_route_goes_503_while_the_store_fails_and_back() {
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failing = Arc::clone(&down);
+    let store = common::WatchedStore::new(move |call| match call {
+        common::StoreCall::Insert(_) if failing.load(Ordering::SeqCst) => {
+            Err(tidings::StoreError::Backend("disk full".into()))
+        }
+        _ => Ok(()),
+    })
+    .in_background();
+    let events = Emitter::builder().store(store).build();
+    let app = axum::Router::new().nest_service("/health", tidings::web::health(events.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let check = || async {
+        let response = Client::new()
+            .get(format!("http://{address}/health"))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let user = Uuid::new_v4();
+    let emit_and_flush = |n| {
+        let events = events.clone();
+        tokio::task::spawn_blocking(move || {
+            events.emit(numbered_event(user, n)).unwrap();
+            events.flush().unwrap();
+        })
+    };
+    emit_and_flush(0).await.unwrap();
+    let (status, body) = check().await;
+    assert_eq!(
+        (status, body["ready"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+    down.store(true, Ordering::SeqCst);
+    emit_and_flush(1).await.unwrap();
+    let (status, body) = check().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["ready"], false);
+    assert!(
+        body["reason"].as_str().unwrap().contains("failing"),
+        "{body}"
+    );
+    assert_eq!(body["details"]["failedInOutage"], 1);
+    down.store(false, Ordering::SeqCst);
+    emit_and_flush(2).await.unwrap();
+    let (status, _) = check().await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -466,9 +466,23 @@ fn a_database_down_longer_than_the_write_timeout_reports_the_events() {
         "every event is reported, in order"
     );
     assert_eq!(emitter.failures(), 20);
+    // The readiness check says so, with the reason.
+    let health = emitter.health();
+    assert!(!health.is_ready());
+    assert!(health.reason().unwrap().contains("failing"), "{health}");
     cluster.start_again();
     let kept = emitter.emit(event(user, 99)).unwrap().id();
     emitter.flush().unwrap();
+    // Ready again once the store stores and the listener is back (bounded: 30 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !emitter.health().is_ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready 30 s after the database came back: {}",
+            emitter.health()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(
         ids(&receive(&live, 1)),
         [kept],

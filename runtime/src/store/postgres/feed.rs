@@ -29,6 +29,8 @@ pub(super) struct Listener {
 struct State {
     store: Arc<Shared>,
     broadcaster: Broadcaster,
+    /// Its connection is up (`LISTEN` done, caught up once).
+    connected: std::sync::atomic::AtomicBool,
     progress: Mutex<Progress>,
     changed: Condvar,
 }
@@ -69,6 +71,7 @@ impl Listener {
             }),
             store,
             broadcaster,
+            connected: std::sync::atomic::AtomicBool::new(false),
             changed: Condvar::new(),
         });
         let thread = {
@@ -95,6 +98,15 @@ impl Feed for Listener {
             .unwrap_or_else(PoisonError::into_inner);
         progress.published >= target
     }
+
+    fn health(&self) -> crate::FeedHealth {
+        let committed = self.state.store.committed.load(Ordering::SeqCst);
+        let published = self.state.progress().published;
+        crate::FeedHealth::new(
+            self.state.connected.load(Ordering::SeqCst),
+            u64::try_from(committed - published).unwrap_or(0),
+        )
+    }
 }
 
 impl Drop for Listener {
@@ -116,6 +128,7 @@ fn run(state: &State) {
             // Told to stop.
             Ok(()) => return,
             Err(error) => {
+                state.connected.store(false, Ordering::SeqCst);
                 if !down {
                     down = true;
                     tracing::warn!(
@@ -148,6 +161,7 @@ fn listen(state: &State, down: &mut bool) -> Result<(), postgres::Error> {
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
     let before = state.progress().published;
     catch_up(state, &mut client)?;
+    state.connected.store(true, Ordering::SeqCst);
     if std::mem::take(down) {
         let rows = state.progress().published - before;
         tracing::info!(
