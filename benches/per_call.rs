@@ -146,6 +146,92 @@ fn annotated_async_blocking(user: Uuid, connection_id: Uuid, fail: bool) -> bool
     block_on(annotated_async(user, connection_id, fail)).is_ok()
 }
 
+/// A `metrics` recorder of atomic counters (one per metric, made once): what an exporter's
+/// hot path costs at least.
+#[derive(Default)]
+struct AtomicRecorder {
+    values: Mutex<Vec<(metrics::Key, std::sync::Arc<AtomicValue>)>>,
+}
+
+#[derive(Default)]
+struct AtomicValue(AtomicU64);
+
+impl metrics::CounterFn for AtomicValue {
+    fn increment(&self, value: u64) {
+        self.0.fetch_add(value, Ordering::Relaxed);
+    }
+    fn absolute(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+}
+
+impl metrics::GaugeFn for AtomicValue {
+    fn increment(&self, value: f64) {
+        self.0.fetch_add(value as u64, Ordering::Relaxed);
+    }
+    fn decrement(&self, value: f64) {
+        self.0.fetch_sub(value as u64, Ordering::Relaxed);
+    }
+    fn set(&self, value: f64) {
+        self.0.store(value.to_bits(), Ordering::Relaxed);
+    }
+}
+
+impl metrics::HistogramFn for AtomicValue {
+    fn record(&self, value: f64) {
+        self.0.store(value.to_bits(), Ordering::Relaxed);
+    }
+}
+
+impl AtomicRecorder {
+    fn value(&self, key: &metrics::Key) -> std::sync::Arc<AtomicValue> {
+        let mut values = self.values.lock().unwrap();
+        if let Some((_, value)) = values.iter().find(|(k, _)| k == key) {
+            return std::sync::Arc::clone(value);
+        }
+        let value = std::sync::Arc::new(AtomicValue::default());
+        values.push((key.clone(), std::sync::Arc::clone(&value)));
+        value
+    }
+}
+
+impl metrics::Recorder for AtomicRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::from_arc(self.value(key))
+    }
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::from_arc(self.value(key))
+    }
+    fn register_histogram(
+        &self,
+        key: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::from_arc(self.value(key))
+    }
+}
+
 /// The anchors' floor with the builder: a success event built and handed to `emitter`.
 #[inline(never)]
 fn built_and_emitted(emitter: &Emitter, user: Uuid) -> std::sync::Arc<Event> {
@@ -294,6 +380,16 @@ fn per_call(c: &mut Criterion) {
         let (emitter, tab) = steady_emitter(user);
         let default = tidings::set_default(&emitter);
         group.bench_function(format!("emits_event_{name}"), |b| {
+            b.iter(|| {
+                drain_sometimes(&tab, &mut n);
+                black_box(annotated(user, black_box(id), fail).is_ok())
+            });
+        });
+        // The same with a `metrics` recorder installed (on this thread): what the runtime's
+        // metrics cost when something records them.
+        group.bench_function(format!("emits_event_with_metrics_recorder_{name}"), |b| {
+            let recorder = AtomicRecorder::default();
+            let _recording = metrics::set_default_local_recorder(&recorder);
             b.iter(|| {
                 drain_sometimes(&tab, &mut n);
                 black_box(annotated(user, black_box(id), fail).is_ok())

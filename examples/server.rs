@@ -253,6 +253,11 @@ fn options() -> Result<Option<Options>, String> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
+    // Log lines (tidings' own, target `tidings`, at INFO and above) on stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .init();
     let options = match options() {
         Ok(Some(options)) => options,
         Ok(None) => {
@@ -280,6 +285,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
             options.db.display().to_string(),
         ),
     };
+    // Metrics: installed before the emitter, which records into it from then on.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     let events = Emitter::builder().shared_store(store).build();
     let app = App {
         events: events.clone(),
@@ -295,6 +304,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .nest_service("/api/events", tidings::web::router(events.clone(), user_of))
         // Readiness, for a load balancer: 503 while the store fails or the listener is down.
         .nest_service("/health", tidings::web::health(events.clone()))
+        // tidings' metrics (and any other the application records), for Prometheus.
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move { metrics.render() }
+            }),
+        )
         // The same API where Meshery's UI reads it, with error details in MeshKit's shape.
         .nest_service(
             "/api/system/events",

@@ -190,6 +190,7 @@ impl ChannelState {
             self.release(position..oldest);
             let missed = oldest - position;
             tracing::debug!(target: "tidings", missed, "a live subscriber fell behind and is told so");
+            metrics::counter!("tidings_subscribers_lagged_total").increment(1);
             return Some(Err(Lagged(missed)));
         }
         if position < self.tail {

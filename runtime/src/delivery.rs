@@ -139,6 +139,8 @@ impl Delivery {
     /// Counts events that were accepted but will never be stored (the writer stopped).
     pub(crate) fn count_lost(&self, events: u64) {
         self.failures.fetch_add(events, Ordering::Relaxed);
+        metrics::counter!("tidings_events_failed_total", "reason" => "writer_stopped")
+            .increment(events);
     }
 
     /// Delivers one event on the caller's thread: stored and published under its user's lock,
@@ -163,6 +165,7 @@ impl Delivery {
         }
         drop(ordered);
         if self.store.is_some() {
+            metrics::counter!("tidings_events_stored_total").increment(1);
             self.episode(1, 0, None);
         }
         Ok(event)
@@ -210,6 +213,8 @@ impl Delivery {
             }
             return;
         };
+        metrics::histogram!("tidings_writer_batch_size").record(batch.len() as f64);
+        let started = std::time::Instant::now();
         let results =
             catch_unwind(AssertUnwindSafe(|| store.insert_batch(batch))).unwrap_or_else(|panic| {
                 discard(panic);
@@ -239,6 +244,8 @@ impl Delivery {
                 error,
             });
         }
+        metrics::histogram!("tidings_write_seconds").record(started.elapsed().as_secs_f64());
+        metrics::counter!("tidings_events_stored_total").increment(stored as u64);
         self.episode(
             stored,
             failed,
@@ -256,6 +263,12 @@ impl Delivery {
     /// counted but not handed to the hook again.
     pub(crate) fn report(&self, failure: DeliveryFailure) -> DeliveryFailure {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        let reason = match &failure.error {
+            StoreError::DuplicateId(_) => "duplicate_id",
+            StoreError::Backend(error) if error.is::<crate::WriterError>() => "writer_stopped",
+            _ => "store",
+        };
+        metrics::counter!("tidings_events_failed_total", "reason" => reason).increment(1);
         let Some(hook) = &self.hook else {
             return failure;
         };

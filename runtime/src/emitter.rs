@@ -257,6 +257,7 @@ impl Emitter {
         // Once per event, on the emitting thread, in its current span: never by the writer.
         #[cfg(feature = "tracing")]
         crate::trace::record(&event);
+        metrics::counter!("tidings_events_emitted_total").increment(1);
         event
     }
 

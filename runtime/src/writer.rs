@@ -335,6 +335,8 @@ fn run(shared: &Shared, delivery: &Delivery) {
                 return;
             }
             let n = state.queue.len().min(MAX_BATCH);
+            // Sampled as the writer takes a batch: what waited for it.
+            metrics::gauge!("tidings_writer_queue_depth").set(state.queue.len() as f64);
             let batch = state.queue.drain(..n).collect();
             wake_for_room(shared, &mut state);
             batch

@@ -385,3 +385,43 @@ async fn a_client_that_never_reads_holds_shutdown_no_longer_than_the_deadline() 
         "every event emitted before the signal is stored"
     );
 }
+
+/// The operator's view of the example server: `/health` is ready, and `/metrics` counts what
+/// the annotated handlers emitted, in Prometheus' text format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_server_serves_health_and_metrics() {
+    let server = Server::start();
+    let client = reqwest::Client::new();
+    let cookie = server.cookie(&client).await;
+    for design in ["web-frontend", "api"] {
+        let answer = client
+            .post(format!("{}/api/designs/{design}/deploy", server.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    let health = client
+        .get(format!("{}/health", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let health: Value = health.json().await.unwrap();
+    assert_eq!(health["ready"], true);
+    let metrics = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let emitted = metrics
+        .lines()
+        .find(|line| line.starts_with("tidings_events_emitted_total"))
+        .unwrap_or_else(|| panic!("no emitted counter in:\n{metrics}"));
+    let count: f64 = emitted.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 2.0, "{emitted}");
+}

@@ -50,6 +50,7 @@ impl ApiError {
     pub(super) fn too_large(field: &'static str, message: impl Into<String>) -> Self {
         let message = message.into();
         tracing::debug!(target: "tidings", field, %message, "a request was refused: over a limit");
+        metrics::counter!("tidings_requests_refused_total", "limit" => field).increment(1);
         ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             message,
@@ -62,6 +63,7 @@ impl ApiError {
     pub(super) fn not_json(content_type: Option<&str>) -> Self {
         let found = content_type.map_or_else(|| "none".to_owned(), |t| format!("{t:?}"));
         tracing::debug!(target: "tidings", content_type = %found, "a request was refused: not JSON");
+        metrics::counter!("tidings_requests_refused_total", "limit" => "content_type").increment(1);
         ApiError {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
             message: format!("a body must be `Content-Type: application/json`, not {found}"),
@@ -74,6 +76,7 @@ impl ApiError {
     pub(super) fn too_many(message: impl Into<String>, seconds: u32) -> Self {
         let message = message.into();
         tracing::debug!(target: "tidings", %message, "a live stream was refused: over a limit");
+        metrics::counter!("tidings_requests_refused_total", "limit" => "streams").increment(1);
         ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
             message,

@@ -74,6 +74,7 @@ impl OpenStreams {
             ));
         }
         *mine += 1;
+        metrics::gauge!("tidings_live_streams_open").increment(1.0);
         Ok(StreamSlot {
             open: Arc::clone(self),
             user,
@@ -83,6 +84,7 @@ impl OpenStreams {
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
+        metrics::gauge!("tidings_live_streams_open").decrement(1.0);
         let mut counts = self.open.counts();
         if let Some(mine) = counts.get_mut(&self.user) {
             *mine -= 1;
@@ -298,6 +300,7 @@ impl futures_core::Stream for LiveStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             if let Some(frame) = self.replay.pop_front() {
+                metrics::counter!("tidings_frames_sent_total").increment(1);
                 return Poll::Ready(Some(Ok(frame)));
             }
             let Reading::Part { task, .. } = &mut self.reading else {
@@ -329,6 +332,7 @@ impl futures_core::Stream for LiveStream {
                     if self.replayed.remove(&event.id()) {
                         continue;
                     }
+                    metrics::counter!("tidings_frames_sent_total").increment(1);
                     Poll::Ready(Some(Ok(live_frame(&self.options, &self.recent, &event))))
                 }
                 Poll::Ready(Some(Err(Lagged(missed)))) => {

@@ -203,13 +203,25 @@ fn catch_up(state: &State, client: &mut Client) -> Result<(), postgres::Error> {
         let Some(last) = rows.last().map(|row| row.get::<_, i64>(13)) else {
             return Ok(());
         };
+        let mut newest = None;
         for row in &rows {
             // A row this release cannot read is skipped, not a reason to stop delivering.
             if let Ok(event) = read_event(row) {
+                newest = Some(event.created_at());
                 state.broadcaster.publish(&Arc::new(event));
             }
         }
         state.progress().published = last;
+        // How far behind the listener is: rows this instance committed that are not published
+        // yet, and the age of the newest event it just published.
+        let committed = state.store.committed.load(Ordering::SeqCst);
+        metrics::gauge!("tidings_listener_lag_rows").set((committed - last).max(0) as f64);
+        if let Some(created) = newest {
+            let age = (time::OffsetDateTime::now_utc() - created)
+                .as_seconds_f64()
+                .max(0.0);
+            metrics::gauge!("tidings_listener_lag_seconds").set(age);
+        }
         state.changed.notify_all();
         if (rows.len() as i64) < PAGE {
             return Ok(());
