@@ -437,6 +437,18 @@ fn a_database_restart_during_a_burst_stores_and_delivers_once_or_reports() {
         .flat_map(|(_, f)| f.lock().unwrap().clone())
         .collect();
     assert_exactly_once_or_reported(&db, &emitted, &failed, &subscribers, user);
+    // Every instance is ready again: its store stores and its listener is back (bounded).
+    for (emitter, _) in &instances {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !emitter.health().is_ready() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not ready 30 s after the restart: {}",
+                emitter.health()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
     // The restart takes far less than the write timeout: nothing had to be given up.
     assert!(failed.is_empty(), "{} events reported", failed.len());
     drop(instances);
