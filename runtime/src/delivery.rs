@@ -147,15 +147,20 @@ impl Delivery {
     /// so that a user's events are published in the order the store holds them. A failure is
     /// reported after the lock is let go (the hook may emit).
     pub(crate) fn deliver(&self, event: Arc<Event>) -> Result<Arc<Event>, DeliveryFailure> {
+        let Some(store) = &self.store else {
+            // Nothing is stored, so there is no store order to keep.
+            if self.publish_stored {
+                self.broadcaster.publish(&event);
+            }
+            return Ok(event);
+        };
         let stripe = event
             .user_id()
             .map_or(0, |user| (user.as_u64_pair().1 as usize) % ORDER_STRIPES);
         let ordered = self.order[stripe]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(store) = &self.store
-            && let Err(error) = store.insert(&event)
-        {
+        if let Err(error) = store.insert(&event) {
             drop(ordered);
             self.episode(0, 1, Some(&error as &dyn fmt::Display));
             return Err(self.report(DeliveryFailure { event, error }));
@@ -164,10 +169,8 @@ impl Delivery {
             self.broadcaster.publish(&event);
         }
         drop(ordered);
-        if self.store.is_some() {
-            metrics::counter!("tidings_events_stored_total").increment(1);
-            self.episode(1, 0, None);
-        }
+        metrics::counter!("tidings_events_stored_total").increment(1);
+        self.episode(1, 0, None);
         Ok(event)
     }
 
