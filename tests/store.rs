@@ -1,9 +1,12 @@
-//! The store conformance suite on the in-memory store, and what is particular to it.
+//! The store conformance suite on the in-memory store (and on a store with only the required
+//! methods), and what is particular to the in-memory store.
+
+mod common;
 
 use std::sync::Arc;
 
 use tidings::testing::{event_at, store_conformance};
-use tidings::{EventQuery, EventStore, MemoryStore, PageSize, Severity, Uuid};
+use tidings::{EventQuery, EventStore, MemoryStore, PageSize, Severity, Status, Uuid};
 
 #[test]
 fn memory_store_passes_the_store_conformance_suite() {
@@ -151,4 +154,63 @@ fn a_long_flood_keeps_the_memory_store_compact_and_right() {
     let events = store.events();
     assert_eq!(events.len(), 10);
     assert_eq!(events[0].id(), first.id());
+}
+
+/// The default `set_status_matching` and `delete_matching` (a store that has only the required
+/// methods) page through any number of matches, a page of ids at a time.
+#[test]
+fn the_default_matching_methods_page_through_every_match() {
+    let store = common::WatchedStore::new(|_| Ok(()));
+    store_conformance(|| common::WatchedStore::new(|_| Ok(())));
+    let (user, other) = (Uuid::new_v4(), Uuid::new_v4());
+    for i in 0..2_500 {
+        store
+            .insert(&Arc::new(event_at(
+                Some(user),
+                "pattern",
+                "view",
+                Severity::Debug,
+                "",
+                i,
+            )))
+            .unwrap();
+    }
+    store
+        .insert(&Arc::new(event_at(
+            Some(other),
+            "pattern",
+            "view",
+            Severity::Debug,
+            "",
+            0,
+        )))
+        .unwrap();
+    let mine = EventQuery::new().user(user);
+    let unread = || {
+        store
+            .query(&EventQuery::new().user(user).status(Status::Unread))
+            .unwrap()
+            .total
+    };
+    // Marked events leave the match: each page is the first again.
+    let all_unread = EventQuery::new().user(user).status(Status::Unread);
+    assert_eq!(
+        store
+            .set_status_matching(&all_unread, Status::Read)
+            .unwrap(),
+        2_500
+    );
+    assert_eq!(unread(), 0);
+    // Marked events stay in the match: the pages move on.
+    assert_eq!(
+        store.set_status_matching(&mine, Status::Unread).unwrap(),
+        2_500
+    );
+    assert_eq!(unread(), 2_500);
+    assert_eq!(store.delete_matching(&mine).unwrap(), 2_500);
+    assert_eq!(store.query(&mine).unwrap().total, 0);
+    assert_eq!(
+        store.query(&EventQuery::new().user(other)).unwrap().total,
+        1
+    );
 }

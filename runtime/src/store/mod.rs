@@ -112,21 +112,38 @@ pub trait EventStore: Send + Sync + 'static {
     /// # Errors
     /// A backend failure.
     fn set_status_matching(&self, query: &EventQuery, status: Status) -> Result<usize, StoreError> {
-        let ids = matching_ids(self, query)?;
-        ids.chunks(1_000)
-            .map(|chunk| self.set_status_many(chunk, status))
-            .sum()
+        // Marked events leave the match when the query asks for another status: the next page
+        // is then the first again. Otherwise they stay, in creation order, and the pages move on.
+        let leave = query.status_filter().is_some_and(|asked| asked != status);
+        let mut changed = 0;
+        for page in 0.. {
+            let ids = matching_page(self, query, if leave { 0 } else { page })?;
+            let marked = self.set_status_many(&ids, status)?;
+            changed += marked;
+            if ids.len() < MATCHING_PAGE || (leave && marked == 0) {
+                break;
+            }
+        }
+        Ok(changed)
     }
 
     /// Deletes every event that matches `query`'s filters (its page aside), whatever their
     /// number, and returns how many went. The built-in stores do it in one statement; the
-    /// default reads the matching ids a page at a time, then deletes them.
+    /// default deletes a page of 1,000 matching ids at a time.
     ///
     /// # Errors
     /// A backend failure.
     fn delete_matching(&self, query: &EventQuery) -> Result<usize, StoreError> {
-        let ids = matching_ids(self, query)?;
-        ids.chunks(1_000).map(|chunk| self.delete_many(chunk)).sum()
+        // Deleted events leave the match: the first page each time, until none is left.
+        let mut deleted = 0;
+        loop {
+            let ids = matching_page(self, query, 0)?;
+            let gone = self.delete_many(&ids)?;
+            deleted += gone;
+            if ids.len() < MATCHING_PAGE || gone == 0 {
+                return Ok(deleted);
+            }
+        }
     }
 
     /// Sets the status of one event; `false` when no event has this id.
@@ -166,25 +183,24 @@ pub trait EventStore: Send + Sync + 'static {
     fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError>;
 }
 
-/// The ids of every event that matches `query`'s filters, read a page at a time (for the
-/// default `*_matching` methods).
-fn matching_ids<S: EventStore + ?Sized>(
+/// How many ids the default `*_matching` methods hold at once.
+const MATCHING_PAGE: usize = 1_000;
+
+/// The ids of one page of the events that match `query`'s filters, in creation order (which
+/// marking does not change), for the default `*_matching` methods: they hold one page of ids at
+/// a time, whatever the number of events.
+fn matching_page<S: EventStore + ?Sized>(
     store: &S,
     query: &EventQuery,
+    page: usize,
 ) -> Result<Vec<Uuid>, StoreError> {
-    const PAGE: usize = 1_000;
-    let mut ids = Vec::new();
-    for page in 0.. {
-        let events = store
-            .query(&query.clone().page(page).page_size(PageSize::Limit(PAGE)))?
-            .events;
-        let last = events.len() < PAGE;
-        ids.extend(events.iter().map(Event::id));
-        if last {
-            break;
-        }
-    }
-    Ok(ids)
+    let query = query
+        .clone()
+        .sort(SortField::CreatedAt)
+        .order(Order::Asc)
+        .page(page)
+        .page_size(PageSize::Limit(MATCHING_PAGE));
+    Ok(store.query(&query)?.events.iter().map(Event::id).collect())
 }
 
 /// The running feed of a shared store (see [`EventStore::start_feed`]); dropping it stops it.
