@@ -152,29 +152,7 @@ async fn deploy(events: &Emitter, bodies: &Bodies) -> Result<(), std::io::Error>
 #[test]
 fn async_functions_wait_for_room_in_a_full_queue_without_blocking_the_executor() {
     let latch = Arc::new(Latch::default());
-    let holds = Arc::clone(&latch);
-    let store = Arc::new(WatchedStore::new(move |call| {
-        if let StoreCall::Insert(_) = call {
-            holds.hold();
-        }
-        Ok(())
-    }));
-    let events = Emitter::builder()
-        .shared_store(store.clone())
-        .background_writer(1)
-        .build();
-    // The writer takes this one and is held inside the store.
-    events
-        .emit(
-            Event::builder()
-                .category("pattern")
-                .action("deploy")
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
-    latch.wait_until_held(1, "writes");
-
+    let (store, events) = held_writer(&latch);
     let server = server_runtime();
     let _release = OpensOnDrop(Arc::clone(&latch));
     let bodies = Arc::new(Bodies::default());
@@ -212,9 +190,18 @@ fn deploy_sync(events: &Emitter, bodies: &Bodies) -> Result<(), std::io::Error> 
     Ok(())
 }
 
+/// An event of the kind these tests emit.
+fn event() -> Event {
+    Event::builder()
+        .category("pattern")
+        .action("deploy")
+        .build()
+        .unwrap()
+}
+
 /// An emitter whose background writer (a queue of 1) is held inside the store on its first
-/// event; the queue is then filled by a second. Returns the store and the emitter.
-fn full_queue(latch: &Arc<Latch>) -> (Arc<WatchedStore>, Emitter) {
+/// event, and the store.
+fn held_writer(latch: &Arc<Latch>) -> (Arc<WatchedStore>, Emitter) {
     let holds = Arc::clone(latch);
     let store = Arc::new(WatchedStore::new(move |call| {
         if let StoreCall::Insert(_) = call {
@@ -226,15 +213,15 @@ fn full_queue(latch: &Arc<Latch>) -> (Arc<WatchedStore>, Emitter) {
         .shared_store(store.clone())
         .background_writer(1)
         .build();
-    let event = || {
-        Event::builder()
-            .category("pattern")
-            .action("deploy")
-            .build()
-            .unwrap()
-    };
+    // The writer takes this one and is held inside the store.
     events.emit(event()).unwrap();
     latch.wait_until_held(1, "writes");
+    (store, events)
+}
+
+/// [`held_writer`], its queue then filled by a second event.
+fn full_queue(latch: &Arc<Latch>) -> (Arc<WatchedStore>, Emitter) {
+    let (store, events) = held_writer(latch);
     events.emit(event()).unwrap();
     (store, events)
 }
