@@ -2,6 +2,7 @@
 //! (answers, replays, live streams, bodies) is bounded by the server's own limits, each with a
 //! default, a way to set it, and an error that names it.
 
+mod api;
 #[path = "../../common/mod.rs"]
 mod common;
 
@@ -9,58 +10,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use api::{Server, start};
 use common::numbered_event;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use tidings::web::Options;
 use tidings::{Emitter, Event, Uuid};
 use tidings_test_support::SseReader;
-
-struct Server {
-    base: String,
-    events: Emitter,
-    client: Client,
-}
-
-async fn start(events: Emitter, options: Options) -> Server {
-    let app = axum::Router::new().nest_service(
-        "/api/events",
-        tidings::web::router_with(
-            events.clone(),
-            |parts| Uuid::parse_str(parts.headers.get("x-user-id")?.to_str().ok()?).ok(),
-            options,
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Server {
-        base: format!("http://{address}/api/events"),
-        events,
-        client: Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-    }
-}
-
-impl Server {
-    fn request(&self, method: reqwest::Method, user: Uuid, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, format!("{}{path}", self.base))
-            .header("x-user-id", user.to_string())
-    }
-
-    fn get(&self, user: Uuid, path: &str) -> reqwest::RequestBuilder {
-        self.request(reqwest::Method::GET, user, path)
-    }
-
-    async fn list(&self, user: Uuid, query: &str) -> Value {
-        let response = self.get(user, &format!("?{query}")).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.unwrap()
-    }
-}
 
 fn n_of(event: &Event) -> u64 {
     event.metadata()["n"].as_u64().unwrap()

@@ -2,66 +2,25 @@
 //! `Last-Event-ID`, bursts), the REST API (filters, pagination, counts, marks, deletes, client
 //! events), authorization between users, and clear 400s.
 
+mod api;
 #[path = "../../common/mod.rs"]
 mod common;
 
 use std::time::Duration;
 
+use api::Server;
 use common::numbered_event;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use tidings::{Emitter, Event, Severity, Uuid};
 use tidings_test_support::{Frame, SseReader as Frames};
 
-struct Server {
-    base: String,
-    events: Emitter,
-    client: Client,
-}
-
 async fn start() -> Server {
     start_with(Emitter::new()).await
 }
 
 async fn start_with(events: Emitter) -> Server {
-    let app = axum::Router::new().nest_service(
-        "/api/events",
-        tidings::web::router(events.clone(), |parts| {
-            let value = parts.headers.get("x-user-id")?;
-            Uuid::parse_str(value.to_str().ok()?).ok()
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Server {
-        base: format!("http://{address}/api/events"),
-        events,
-        client: Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-    }
-}
-
-impl Server {
-    fn get(&self, user: Uuid, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .header("x-user-id", user.to_string())
-    }
-    fn send(
-        &self,
-        method: reqwest::Method,
-        user: Uuid,
-        path: &str,
-        body: Value,
-    ) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, format!("{}{path}", self.base))
-            .header("x-user-id", user.to_string())
-            .json(&body)
-    }
+    api::start(events, tidings::web::Options::default()).await
 }
 
 /// Reads frames from an SSE response, skipping keepalive comments; a frame must come within
