@@ -426,7 +426,9 @@ impl EventStore for MemoryStore {
         let mut found = 0;
         for id in ids {
             if let Some(Some(slot)) = inner.slot(id) {
-                slot.event = Arc::new(slot.event.with_status(status, now));
+                if slot.event.status() != status {
+                    slot.event = Arc::new(slot.event.with_status(status, now));
+                }
                 found += 1;
             }
         }
@@ -439,7 +441,9 @@ impl EventStore for MemoryStore {
         let mut found = 0;
         for slot in inner.slots.iter_mut().flatten() {
             if query.matches(&slot.event) {
-                slot.event = Arc::new(slot.event.with_status(status, now));
+                if slot.event.status() != status {
+                    slot.event = Arc::new(slot.event.with_status(status, now));
+                }
                 found += 1;
             }
         }

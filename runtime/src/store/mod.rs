@@ -91,7 +91,8 @@ pub trait EventStore: Send + Sync + 'static {
     fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError>;
 
     /// Sets the status of the events with these ids (unknown ids are skipped) and returns how
-    /// many were found. `updated_at` becomes the current time.
+    /// many were found. `updated_at` becomes the current time where the status changes; an
+    /// event that has the status already is counted and left as it is (marking is idempotent).
     ///
     /// # Errors
     /// A backend failure.

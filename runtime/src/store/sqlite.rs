@@ -689,7 +689,8 @@ impl EventStore for SqliteStore {
         let now = nanos(crate::event::now());
         self.each_id(
             "cannot update events",
-            "UPDATE events SET status = ?2, updated_at = ?3 WHERE id = ?1",
+            "UPDATE events SET updated_at = CASE WHEN status = ?2 THEN updated_at ELSE ?3 END, \
+             status = ?2 WHERE id = ?1",
             &[&status.as_str(), &now],
             ids,
         )
@@ -708,7 +709,10 @@ impl EventStore for SqliteStore {
         let changed = self
             .lock()
             .execute(
-                &format!("UPDATE events SET status = ?, updated_at = ? {clause}"),
+                &format!(
+                    "UPDATE events SET updated_at = CASE WHEN status = ?1 THEN updated_at ELSE ?2 END, \
+                     status = ?1 {clause}"
+                ),
                 params_from_iter(params.iter()),
             )
             .context("cannot update events")?;

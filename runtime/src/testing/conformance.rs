@@ -468,6 +468,14 @@ fn mark_read_and_unread(store: &dyn EventStore) {
     assert_eq!(marked.status(), Status::Read);
     assert!(marked.updated_at() > events[0].updated_at());
     assert_eq!(marked.created_at(), events[0].created_at());
+    // Idempotent: marking a read event read again finds it and leaves it as it is.
+    assert!(store.set_status(events[0].id(), Status::Read).unwrap());
+    let again = store.get(events[0].id()).unwrap().unwrap();
+    assert_eq!(
+        again.updated_at(),
+        marked.updated_at(),
+        "marking a read event read again moved its updatedAt"
+    );
 
     let bulk = [events[1].id(), events[2].id(), Uuid::new_v4()];
     assert_eq!(store.set_status_many(&bulk, Status::Read).unwrap(), 2);
@@ -558,6 +566,18 @@ fn mark_and_delete_everything_a_query_matches(store: &dyn EventStore) {
     let marked = store.get(mine[1].id()).unwrap().unwrap();
     assert_eq!(marked.status(), Status::Read);
     assert!(marked.updated_at() > mine[1].updated_at());
+    // Idempotent: what has the status already is counted as matched, and left as it is.
+    assert_eq!(
+        store
+            .set_status_matching(&EventQuery::new().user(user), Status::Read)
+            .unwrap(),
+        30
+    );
+    assert_eq!(
+        store.get(mine[1].id()).unwrap().unwrap().updated_at(),
+        marked.updated_at(),
+        "marking read events read again moved their updatedAt"
+    );
     // Delete what matches.
     assert_eq!(store.delete_matching(&warnings).unwrap(), 10);
     let left = store

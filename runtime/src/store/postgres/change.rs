@@ -20,7 +20,9 @@ impl Shared {
             let changed = self
                 .connection()?
                 .execute(
-                    "UPDATE tidings_events SET status = $1, updated_at = $2 WHERE id = ANY($3)",
+                    "UPDATE tidings_events SET status = $1, \
+                     updated_at = CASE WHEN status = $1 THEN updated_at ELSE $2 END \
+                     WHERE id = ANY($3)",
                     &[&status.as_str(), &now, &ids],
                 )
                 .context("cannot update events")?;
@@ -57,7 +59,8 @@ impl Shared {
                 .connection()?
                 .execute(
                     &format!(
-                        "UPDATE tidings_events SET status = ${}, updated_at = ${} {}",
+                        "UPDATE tidings_events SET status = ${0}, \
+                         updated_at = CASE WHEN status = ${0} THEN updated_at ELSE ${1} END {2}",
                         n + 1,
                         n + 2,
                         condition.clause
