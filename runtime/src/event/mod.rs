@@ -380,6 +380,14 @@ impl Event {
     }
 
     /// The event with another status, and `updated_at` set to `now`.
+    /// A copy with one more metadata entry (an entry with this key is replaced), for an answer
+    /// that serves more than is stored.
+    pub(crate) fn with_metadata_entry(&self, key: &str, value: Value) -> Event {
+        let mut event = self.clone();
+        event.metadata.insert(key.to_owned(), value);
+        event
+    }
+
     pub(crate) fn with_status(&self, status: Status, now: OffsetDateTime) -> Event {
         let mut event = self.clone();
         event.status = status;

@@ -3,8 +3,9 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -13,7 +14,7 @@ use super::error::{ApiError, parameter};
 use super::extract::{User, body, parse_id, parse_status, with_store};
 use super::query::parse_query;
 use super::schema;
-use super::served::served;
+use super::served::{Served, served, served_owned};
 use crate::builder::BuildProblem;
 use crate::event::Event;
 use crate::severity::Severity;
@@ -28,7 +29,7 @@ pub(super) async fn list(
     State(web): State<Web>,
     User(user): User,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let mut query = parse_query(raw.as_deref(), user)?;
     // An answer is built in memory: never more events than the server's cap, whatever was asked.
     let cap = web.options.max_page_size;
@@ -50,18 +51,49 @@ pub(super) async fn list(
         .rev()
         .map(|(severity, count)| json!({"severity": severity.as_str(), "count": count}))
         .collect();
-    Ok(Json(json!({
-        "events": page.events.iter().map(|e| served(&web.options, e).value()).collect::<Vec<_>>(),
-        "page": page.page,
-        "pageSize": match page.page_size {
+    let answer = serde_json::to_vec(&ListAnswer {
+        events: page
+            .events
+            .iter()
+            .map(|e| served(&web.options, e))
+            .collect(),
+        page: page.page,
+        page_size: match page.page_size {
             PageSize::All => json!("all"),
             PageSize::Limit(n) => json!(n),
         },
-        "totalCount": page.total,
-        "countBySeverityLevel": counts,
-        "readCount": page.read_count,
-        "capped": capped,
-    })))
+        total_count: page.total,
+        count_by_severity_level: counts,
+        read_count: page.read_count,
+        capped,
+    })
+    .map_err(ApiError::internal)?;
+    Ok(json_answer(answer))
+}
+
+/// The list's answer, in this order; each event as [`served`] writes it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListAnswer<'a> {
+    events: Vec<Served<'a>>,
+    page: usize,
+    page_size: Value,
+    total_count: usize,
+    count_by_severity_level: Vec<Value>,
+    read_count: usize,
+    capped: bool,
+}
+
+/// A JSON answer from its bytes.
+fn json_answer(bytes: Vec<u8>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response()
 }
 
 #[utoipa::path(get, tag = "events", path = "/types", responses(
@@ -121,7 +153,7 @@ pub(super) async fn create(
     User(user): User,
     headers: HeaderMap,
     bytes: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Served<'static>>), ApiError> {
     let client: ClientEvent = body(&headers, &bytes)?;
     let category = client
         .category
@@ -179,7 +211,7 @@ pub(super) async fn create(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(served(&web.options, &stored).value()),
+        Json(served_owned(&web.options, stored)),
     ))
 }
 
@@ -287,7 +319,7 @@ pub(super) async fn set_status_one(
     Path(id): Path<String>,
     headers: HeaderMap,
     bytes: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Served<'static>>, ApiError> {
     let id = parse_id(&id)?;
     let status = parse_status(&body::<StatusBody>(&headers, &bytes)?.status)?;
     let options = web.options.clone();
@@ -299,7 +331,7 @@ pub(super) async fn set_status_one(
         store
             .get(id)
             .map_err(ApiError::internal)?
-            .map(|event| Json(served(&options, &event).value()))
+            .map(|event| Json(served_owned(&options, event)))
             .ok_or_else(ApiError::not_found)
     })
     .await
@@ -315,7 +347,7 @@ pub(super) async fn get_one(
     State(web): State<Web>,
     User(user): User,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Served<'static>>, ApiError> {
     let id = parse_id(&id)?;
     let options = web.options.clone();
     with_store(&web, move |store| {
@@ -323,7 +355,7 @@ pub(super) async fn get_one(
             .get(id)
             .map_err(ApiError::internal)?
             .filter(|event| event.user_id() == Some(user))
-            .map(|event| Json(served(&options, &event).value()))
+            .map(|event| Json(served_owned(&options, event)))
             .ok_or_else(ApiError::not_found)
     })
     .await

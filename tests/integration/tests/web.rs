@@ -962,3 +962,80 @@ async fn a_client_event_never_takes_user_id_status_system_or_times_from_its_body
     let theirs: Value = json_of(server.get(someone_else, "?pagesize=all")).await;
     assert_eq!(theirs["totalCount"], 0, "nothing reached the other user");
 }
+
+/// One key order everywhere: an event's JSON text is the same in a live frame, the list, one
+/// event's answer and a created event's answer (the order of `Event`'s fields), and a status
+/// change answers the same order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_orders_an_events_keys_as_the_live_stream_does() {
+    let server = start().await;
+    let user = Uuid::new_v4();
+    let mut stream = subscribe(&server, user, None).await;
+    let created = server
+        .send(
+            reqwest::Method::POST,
+            user,
+            "",
+            json!({"category": "connection", "action": "ping", "severity": "warning",
+                   "description": "one event", "metadata": {"zone": "b", "attempt": 2}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created = created.text().await.unwrap();
+    let live = stream.next().await.data;
+    assert_eq!(
+        created, live,
+        "the created event's answer and the live frame differ"
+    );
+    let id = serde_json::from_str::<Value>(&live).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let one = server.get(user, &format!("/{id}")).send().await.unwrap();
+    assert_eq!(one.text().await.unwrap(), live, "GET /{{id}}");
+    let list = server
+        .get(user, "")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.starts_with(&format!("{{\"events\":[{live}]")),
+        "the list's event is not the live frame's text: {list}"
+    );
+    let marked = server
+        .send(
+            reqwest::Method::PUT,
+            user,
+            &format!("/status/{id}"),
+            json!({"status": "read"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let position = |text: &str, key: &str| text.find(&format!("\"{key}\":")).unwrap();
+    let keys = [
+        "id",
+        "operationId",
+        "userId",
+        "category",
+        "action",
+        "severity",
+        "status",
+    ];
+    for pair in keys.windows(2) {
+        assert!(
+            position(&marked, pair[0]) < position(&marked, pair[1]),
+            "{} after {} in {marked}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
