@@ -143,7 +143,7 @@ fn insert_like_meshery(connection: &rusqlite::Connection, event: &Event) {
     let nanos = |t: tidings::OffsetDateTime| i64::try_from(t.unix_timestamp_nanos()).unwrap_or(0);
     connection
         .execute(
-            "INSERT INTO events (id, operation_id, user_id, system_id, acted_upon, category, \
+            "INSERT INTO tidings_events (id, operation_id, user_id, system_id, acted_upon, category, \
              action, severity, status, description, metadata, created_at, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             rusqlite::params![

@@ -19,11 +19,13 @@ use crate::severity::{Severity, Status};
 
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The schema this release writes, kept in SQLite's `user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this release writes, kept in the table `tidings_schema`. Version 1 (the first
+/// release) named its table `events` and kept its version in SQLite's `user_version`; it is
+/// migrated when opened.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
-CREATE TABLE events (
+CREATE TABLE tidings_events (
     seq          INTEGER PRIMARY KEY,
     id           BLOB    NOT NULL UNIQUE,
     operation_id BLOB    NOT NULL,
@@ -42,11 +44,114 @@ CREATE TABLE events (
 -- One secondary index: every index costs each insert. The id index grows at its end: ids are
 -- version 7 UUIDs, time-ordered to the millisecond. A user's page, filters and unread counts go through the user's rows; queries over
 -- every user scan the table.
-CREATE INDEX events_by_user_time ON events (user_id, created_at);
-PRAGMA user_version = 1;
+CREATE INDEX tidings_events_by_user_time ON tidings_events (user_id, created_at);
+CREATE TABLE tidings_schema (version INTEGER NOT NULL);
+INSERT INTO tidings_schema (version) VALUES (2);
 ";
 
-const INSERT: &str = "INSERT INTO events (id, operation_id, user_id, system_id, acted_upon, \
+/// From the first release's schema to this one, in one transaction: the table and its index
+/// renamed (rows untouched), the version moved to `tidings_schema`, and `user_version` given back
+/// to the application.
+const MIGRATE_FROM_1: &str = "
+ALTER TABLE events RENAME TO tidings_events;
+DROP INDEX events_by_user_time;
+CREATE INDEX tidings_events_by_user_time ON tidings_events (user_id, created_at);
+CREATE TABLE tidings_schema (version INTEGER NOT NULL);
+INSERT INTO tidings_schema (version) VALUES (2);
+PRAGMA user_version = 0;
+";
+
+/// What a database file holds, as far as this store is concerned.
+#[derive(Debug, PartialEq, Eq)]
+enum Found {
+    /// This release's schema.
+    Current,
+    /// A schema of a newer release (its version).
+    Newer(i64),
+    /// The first release's schema (`events`, `user_version` 1).
+    First,
+    /// No table of this store: the schema is to be made (beside the application's tables).
+    Nothing,
+    /// A table with this store's name that this store did not make.
+    Foreign(&'static str),
+}
+
+/// What `connection`'s database holds.
+fn found(connection: &Connection) -> rusqlite::Result<Found> {
+    let exists = |kind: &str, name: &str| -> rusqlite::Result<bool> {
+        connection.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = ?1 AND name = ?2",
+            [kind, name],
+            |row| row.get(0),
+        )
+    };
+    if exists("table", "tidings_schema")? {
+        let version: i64 = connection.query_row(
+            "SELECT coalesce(max(version), 0) FROM tidings_schema",
+            [],
+            |row| row.get(0),
+        )?;
+        return Ok(match version {
+            v if v > SCHEMA_VERSION => Found::Newer(v),
+            SCHEMA_VERSION => Found::Current,
+            _ => Found::Foreign("tidings_schema"),
+        });
+    }
+    if exists("table", "tidings_events")? {
+        return Ok(Found::Foreign("tidings_events"));
+    }
+    let user_version: i64 =
+        connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    // The first release's file: its version, its table and its index's name.
+    if user_version == 1 && exists("table", "events")? && exists("index", "events_by_user_time")? {
+        return Ok(Found::First);
+    }
+    Ok(Found::Nothing)
+}
+
+/// Why a file's schema is refused; `None` for a schema that is this release's or can be made.
+fn refusal(found: &Found) -> Option<String> {
+    match found {
+        Found::Newer(version) => Some(format!(
+            "its schema version is {version}, newer than the {SCHEMA_VERSION} this release of \
+             tidings knows; upgrade tidings to read it"
+        )),
+        Found::Foreign(table) => Some(format!(
+            "it has a table `{table}` that tidings did not make; the database belongs to \
+             something else and is left untouched"
+        )),
+        Found::Current | Found::First | Found::Nothing => None,
+    }
+}
+
+/// Makes or migrates the schema where needed.
+fn prepare_schema(connection: &Connection) -> Result<(), String> {
+    let sql = |e: rusqlite::Error| describe(&e);
+    let before = found(connection).map_err(sql)?;
+    if let Some(refused) = refusal(&before) {
+        return Err(refused);
+    }
+    if before == Found::Current {
+        return Ok(());
+    }
+    // Decided again under the write lock: two processes opening one new file make it once.
+    connection.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+    let made = found(connection).map_err(sql).and_then(|now| {
+        if let Some(refused) = refusal(&now) {
+            return Err(refused);
+        }
+        match now {
+            Found::First => connection.execute_batch(MIGRATE_FROM_1).map_err(sql),
+            Found::Nothing => connection.execute_batch(SCHEMA).map_err(sql),
+            _ => Ok(()),
+        }
+    });
+    let end = if made.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = connection.execute_batch(end).map_err(sql);
+    made.and(ended)
+}
+
+const INSERT: &str = "INSERT INTO tidings_events (id, operation_id, user_id, system_id, acted_upon, \
     category, action, severity, status, description, metadata, created_at, updated_at) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
@@ -55,9 +160,12 @@ const COLUMNS: &str = "id, operation_id, user_id, system_id, acted_upon, categor
 
 /// Events kept in a SQLite database file.
 ///
-/// [`open`](Self::open) creates the file and its schema, or checks an existing one: a file that
-/// is not a SQLite database, or one written by a newer release (its schema version is kept in
-/// SQLite's `user_version`), is refused with a clear error and left untouched. The journal is
+/// [`open`](Self::open) creates the file and its tables (`tidings_events`, and `tidings_schema`
+/// with the schema's version), also in a database file that holds the application's own tables,
+/// or checks an existing one. A file of the first release (its table `events`) is migrated. A
+/// file that is not a SQLite database, one written by a newer release, or one with a
+/// `tidings_events` table that tidings did not make is refused with a clear error and left
+/// untouched. The journal is
 /// WAL with `synchronous=NORMAL`: a committed event survives the process being killed.
 ///
 /// An [`Emitter`](crate::Emitter) with a `SqliteStore` writes through a background writer: see
@@ -138,33 +246,7 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         let connection = open_connection(&path)?;
         let context = || format!("cannot open event store {}", path.display());
-        let version: i64 = connection
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .context(context())?;
-        if version > SCHEMA_VERSION {
-            return Err(backend(
-                context(),
-                format!(
-                    "its schema version is {version}, newer than the {SCHEMA_VERSION} this \
-                     release of tidings knows; upgrade tidings to read it"
-                ),
-            ));
-        }
-        if version == 0 {
-            let tables: i64 = connection
-                .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
-                .context(context())?;
-            if tables > 0 {
-                return Err(backend(
-                    context(),
-                    "the database has tables but no tidings schema version; it belongs to \
-                     something else and is left untouched",
-                ));
-            }
-            connection
-                .execute_batch(&format!("BEGIN; {SCHEMA} COMMIT;"))
-                .context(context())?;
-        }
+        prepare_schema(&connection).map_err(|e| backend(context(), e))?;
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .context(context())?;
@@ -221,7 +303,7 @@ impl SqliteStore {
             let cutoff = nanos(OffsetDateTime::now_utc())
                 - i64::try_from(max_age.as_nanos()).unwrap_or(i64::MAX);
             deleted += connection
-                .prepare_cached("DELETE FROM events WHERE created_at < ?1")
+                .prepare_cached("DELETE FROM tidings_events WHERE created_at < ?1")
                 .and_then(|mut s| s.execute([cutoff]))
                 .context("cannot prune events")?;
         }
@@ -229,9 +311,9 @@ impl SqliteStore {
             let max = i64::try_from(max).unwrap_or(i64::MAX);
             deleted += connection
                 .prepare_cached(
-                    "DELETE FROM events WHERE seq IN (SELECT seq FROM (SELECT seq, row_number() \
+                    "DELETE FROM tidings_events WHERE seq IN (SELECT seq FROM (SELECT seq, row_number() \
                      OVER (PARTITION BY user_id ORDER BY created_at DESC, seq DESC) AS n \
-                     FROM events) WHERE n > ?1)",
+                     FROM tidings_events) WHERE n > ?1)",
                 )
                 .and_then(|mut s| s.execute([max]))
                 .context("cannot prune events")?;
@@ -528,7 +610,9 @@ impl EventStore for SqliteStore {
     fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
         let connection = self.lock();
         let mut statement = connection
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE id = ?1"))
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM tidings_events WHERE id = ?1"
+            ))
             .context("cannot read events")?;
         let mut rows = statement
             .query_map([id.as_bytes()], read_event)
@@ -541,7 +625,7 @@ impl EventStore for SqliteStore {
         let (column, direction) = (query.sort_column(), query.sort_direction());
         let connection = self.lock();
         let total: i64 = connection
-            .prepare_cached(&format!("SELECT count(*) FROM events {clause}"))
+            .prepare_cached(&format!("SELECT count(*) FROM tidings_events {clause}"))
             .and_then(|mut s| s.query_row(params_from_iter(values.iter()), |row| row.get(0)))
             .context("cannot query events")?;
         let mut page_values = values.clone();
@@ -555,7 +639,7 @@ impl EventStore for SqliteStore {
         };
         let events = connection
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM events {clause} ORDER BY {column} {direction}, seq {direction} {limit}"
+                "SELECT {COLUMNS} FROM tidings_events {clause} ORDER BY {column} {direction}, seq {direction} {limit}"
             ))
             .and_then(|mut s| {
                 s.query_map(params_from_iter(page_values.iter()), read_event)?
@@ -578,7 +662,7 @@ impl EventStore for SqliteStore {
         let mut counts = PageCounts::default();
         let mut statement = connection
             .prepare_cached(&format!(
-                "SELECT severity, count(*) FROM events WHERE status = ?1 {user_clause} \
+                "SELECT severity, count(*) FROM tidings_events WHERE status = ?1 {user_clause} \
                  GROUP BY severity"
             ))
             .context("cannot query events")?;
@@ -599,7 +683,7 @@ impl EventStore for SqliteStore {
             .collect();
         let read_count: i64 = connection
             .prepare_cached(&format!(
-                "SELECT count(*) FROM events WHERE status = ?1 {user_clause}"
+                "SELECT count(*) FROM tidings_events WHERE status = ?1 {user_clause}"
             ))
             .and_then(|mut s| s.query_row(params_from_iter(read_values.iter()), |row| row.get(0)))
             .context("cannot query events")?;
@@ -621,7 +705,7 @@ impl EventStore for SqliteStore {
     ) -> Result<Option<Vec<Event>>, StoreError> {
         let connection = self.lock();
         let seq: Option<i64> = connection
-            .prepare_cached("SELECT seq FROM events WHERE id = ?1 AND user_id = ?2")
+            .prepare_cached("SELECT seq FROM tidings_events WHERE id = ?1 AND user_id = ?2")
             .and_then(|mut s| {
                 let mut rows =
                     s.query_map([after.as_bytes(), user.as_bytes()], |row| row.get(0))?;
@@ -634,7 +718,7 @@ impl EventStore for SqliteStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let events = connection
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM events WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+                "SELECT {COLUMNS} FROM tidings_events WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
             ))
             .and_then(|mut s| {
                 s.query_map(
@@ -663,7 +747,7 @@ impl EventStore for SqliteStore {
         let distinct = |column: &str| -> Result<Vec<String>, StoreError> {
             connection
                 .prepare_cached(&format!(
-                    "SELECT DISTINCT {column} FROM events {clause} ORDER BY {column}"
+                    "SELECT DISTINCT {column} FROM tidings_events {clause} ORDER BY {column}"
                 ))
                 .and_then(|mut s| {
                     s.query_map(params_from_iter(values.iter()), |row| row.get(0))?
@@ -689,7 +773,7 @@ impl EventStore for SqliteStore {
         let now = nanos(crate::event::now());
         self.each_id(
             "cannot update events",
-            "UPDATE events SET updated_at = CASE WHEN status = ?2 THEN updated_at ELSE ?3 END, \
+            "UPDATE tidings_events SET updated_at = CASE WHEN status = ?2 THEN updated_at ELSE ?3 END, \
              status = ?2 WHERE id = ?1",
             &[&status.as_str(), &now],
             ids,
@@ -710,7 +794,7 @@ impl EventStore for SqliteStore {
             .lock()
             .execute(
                 &format!(
-                    "UPDATE events SET updated_at = CASE WHEN status = ?1 THEN updated_at ELSE ?2 END, \
+                    "UPDATE tidings_events SET updated_at = CASE WHEN status = ?1 THEN updated_at ELSE ?2 END, \
                      status = ?1 {clause}"
                 ),
                 params_from_iter(params.iter()),
@@ -724,7 +808,7 @@ impl EventStore for SqliteStore {
         let deleted = self
             .lock()
             .execute(
-                &format!("DELETE FROM events {clause}"),
+                &format!("DELETE FROM tidings_events {clause}"),
                 params_from_iter(values.iter()),
             )
             .context("cannot delete events")?;
@@ -734,7 +818,7 @@ impl EventStore for SqliteStore {
     fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
         self.each_id(
             "cannot delete events",
-            "DELETE FROM events WHERE id = ?1",
+            "DELETE FROM tidings_events WHERE id = ?1",
             &[],
             ids,
         )

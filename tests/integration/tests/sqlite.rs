@@ -218,12 +218,13 @@ fn a_file_that_is_not_a_database_is_refused_and_left_untouched() {
 }
 
 #[test]
-fn a_newer_schema_or_a_foreign_database_is_refused() {
+fn a_newer_schema_or_a_foreign_events_table_is_refused() {
     let dir = TempDir::new();
     {
         SqliteStore::open(dir.db()).unwrap();
     }
-    set_user_version(&dir.db(), 99);
+    rusqlite_for_tests::open(&format!("file:{}", dir.db().display()))
+        .create_table("UPDATE tidings_schema SET version = 99");
     let newer = std::fs::read(dir.db()).unwrap();
     let err = SqliteStore::open(dir.db()).unwrap_err().to_string();
     assert!(err.contains("schema version is 99"), "{err}");
@@ -237,11 +238,14 @@ fn a_newer_schema_or_a_foreign_database_is_refused() {
         "left byte for byte"
     );
 
+    // A `tidings_events` table that tidings did not make (no schema version beside it).
     let foreign = dir.0.join("foreign.db");
-    foreign_database(&foreign);
+    rusqlite_for_tests::open(&format!("file:{}", foreign.display()))
+        .create_table("CREATE TABLE tidings_events (body TEXT)");
     let theirs = std::fs::read(&foreign).unwrap();
     let err = SqliteStore::open(&foreign).unwrap_err().to_string();
     assert!(err.contains("belongs to something else"), "{err}");
+    assert!(err.contains("tidings_events"), "names the table: {err}");
     assert!(
         err.contains(&foreign.display().to_string()),
         "names the file: {err}"
@@ -261,13 +265,86 @@ fn a_newer_schema_or_a_foreign_database_is_refused() {
     }
 }
 
-fn set_user_version(path: &Path, version: i64) {
-    rusqlite_for_tests::open(&format!("file:{}", path.display())).set_user_version(version);
+/// The application's own database file, with its own `events` table and `user_version`: the
+/// store's tables go beside them (`tidings_events`, `tidings_schema`) and theirs are untouched.
+#[test]
+fn a_database_of_the_applications_own_gets_the_stores_tables_beside_its_own() {
+    let dir = TempDir::new();
+    {
+        let theirs = rusqlite_for_tests::open(&format!("file:{}", dir.db().display()));
+        theirs.create_table(
+            "CREATE TABLE events (title TEXT); INSERT INTO events VALUES ('launch party');",
+        );
+        theirs.set_user_version(7);
+    }
+    let store = Arc::new(SqliteStore::open(dir.db()).unwrap());
+    let events = Emitter::builder().shared_store(store.clone()).build();
+    events.emit(numbered_event(Uuid::new_v4(), 1)).unwrap();
+    events.flush().unwrap();
+    assert_eq!(store.query(&EventQuery::new()).unwrap().total, 1);
+    drop((events, store));
+    let theirs = rusqlite::Connection::open(dir.db()).unwrap();
+    let titles: Vec<String> = theirs
+        .prepare("SELECT title FROM events")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(titles, ["launch party"]);
+    let version: i64 = theirs
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 7, "the application's user_version is its own");
+    assert_eq!(count(&dir.db()), 1, "reopened");
 }
 
-fn foreign_database(path: &Path) {
-    let connection = rusqlite_for_tests::open(&format!("file:{}", path.display()));
-    connection.create_table("CREATE TABLE notes (body TEXT)");
+/// A file written by the first release (its table plainly `events`, its version in
+/// `user_version`; `fixtures/schema-v1.db` was made by that code) opens, moves to the current
+/// schema, and keeps its events, their status and their metadata.
+#[test]
+fn a_file_of_the_first_schema_is_migrated_and_keeps_its_events() {
+    let dir = TempDir::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/schema-v1.db");
+    std::fs::copy(fixture, dir.db()).unwrap();
+    let user: Uuid = "0190f5a0-0000-7000-8000-00000000a11c".parse().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.db()).unwrap());
+    let page = store
+        .query(&EventQuery::new().user(user).order(tidings::Order::Asc))
+        .unwrap();
+    let descriptions: Vec<&str> = page.events.iter().map(|e| e.description()).collect();
+    assert_eq!(descriptions, ["ping 0", "ping 1", "ping 2"]);
+    assert_eq!(page.events[1].severity(), Severity::Error);
+    assert_eq!(
+        page.events[1].metadata()["err"]["message"],
+        "connection refused"
+    );
+    assert_eq!(page.events[2].status(), tidings::Status::Read);
+    assert_eq!(page.read_count, 1);
+    // It goes on working: a new event after the old ones, and a resume across them.
+    let events = Emitter::builder().shared_store(store.clone()).build();
+    events.emit(numbered_event(user, 3)).unwrap();
+    events.flush().unwrap();
+    let after = store
+        .stored_after(user, page.events[0].id(), 10)
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.len(), 3);
+    drop((events, store));
+    let file = rusqlite::Connection::open(dir.db()).unwrap();
+    let tables: Vec<String> = file
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tables, ["tidings_events", "tidings_schema"]);
+    let version: i64 = file
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 0, "user_version is given back to the application");
+    assert_eq!(count(&dir.db()), 4, "reopened after the migration");
 }
 
 #[test]
