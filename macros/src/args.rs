@@ -24,6 +24,7 @@ enum Key {
     Success,
     Error,
     EmitOn,
+    Nested,
     Metadata,
     Panic,
     Doc,
@@ -33,7 +34,7 @@ enum Key {
 
 impl Key {
     /// In the order the error messages list them.
-    const ALL: [Key; 15] = [
+    const ALL: [Key; 16] = [
         Key::Category,
         Key::Action,
         Key::ActedUpon,
@@ -44,6 +45,7 @@ impl Key {
         Key::Success,
         Key::Error,
         Key::EmitOn,
+        Key::Nested,
         Key::Metadata,
         Key::Panic,
         Key::Doc,
@@ -63,6 +65,7 @@ impl Key {
             Key::Success => "success",
             Key::Error => "error",
             Key::EmitOn => "emit_on",
+            Key::Nested => "nested",
             Key::Metadata => "metadata",
             Key::Panic => "panic",
             Key::Doc => "doc",
@@ -107,6 +110,8 @@ pub(crate) struct Args {
     pub error: Option<Ident>,
     /// The `EmitOn` variant.
     pub emit_on: Option<Ident>,
+    /// The `Nested` variant.
+    pub nested: Option<Ident>,
     /// `metadata(...)`: each key with its value.
     pub metadata: Vec<(LitStr, Expr)>,
     /// The `Severity` variant of a panic's event.
@@ -161,6 +166,7 @@ struct Partial {
     success: Option<Ident>,
     error: Option<Ident>,
     emit_on: Option<Ident>,
+    nested: Option<Ident>,
     metadata: Vec<(LitStr, Expr)>,
     panic: Option<Ident>,
     doc: Option<LitStr>,
@@ -210,6 +216,7 @@ pub(crate) fn parse(tokens: TokenStream, params: &[String], errors: &mut Errors)
         success: partial.success,
         error: partial.error,
         emit_on: partial.emit_on,
+        nested: partial.nested,
         metadata: partial.metadata,
         panic: partial.panic,
         doc: partial.doc,
@@ -276,6 +283,7 @@ fn read(argument: Argument, params: &[String], partial: &mut Partial, errors: &m
         Key::Error => partial.error = level(key, &value, errors),
         Key::Panic => partial.panic = level(key, &value, errors),
         Key::EmitOn => partial.emit_on = emit_on(&value, errors),
+        Key::Nested => partial.nested = nested(&value, errors),
         Key::Metadata => {}
         Key::Doc => partial.doc = doc(&value, errors),
         Key::Emitter => partial.emitter = Some(value),
@@ -400,6 +408,27 @@ fn emit_on(value: &Expr, errors: &mut Errors) -> Option<Ident> {
                 format!(
                     "unknown `emit_on` value {other:?}; expected \"ok\" (only `Ok` emits), \
                      \"err\" (only `Err` emits) or \"both\" (the default)"
+                ),
+            );
+            return None;
+        }
+    };
+    Some(Ident::new(variant, lit.span()))
+}
+
+/// `nested`: `"join"` or `"skip"`, as the name of its `Nested` variant.
+fn nested(value: &Expr, errors: &mut Errors) -> Option<Ident> {
+    let lit = string_literal(Key::Nested, value, "\"skip\"", errors)?;
+    let variant = match lit.value().as_str() {
+        "join" => "Join",
+        "skip" => "Skip",
+        other => {
+            errors.at(
+                &lit,
+                format!(
+                    "unknown `nested` value {other:?}; expected \"skip\" (inside another \
+                     annotated call, emit nothing) or \"join\" (emit, sharing the outer call's \
+                     operationId: the default)"
                 ),
             );
             return None;

@@ -298,6 +298,10 @@ fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream 
         .emit_on
         .clone()
         .unwrap_or_else(|| Ident::new("Both", Span::call_site()));
+    let nested = args
+        .nested
+        .clone()
+        .unwrap_or_else(|| Ident::new("Join", Span::call_site()));
     let metadata_keys = args.metadata.iter().map(|(key, _)| key);
     let panic = match &args.panic {
         Some(level) => quote!(::core::option::Option::Some(#private::Severity::#level)),
@@ -320,6 +324,7 @@ fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream 
             success: #private::Severity::#success,
             error: #private::Severity::#error,
             emit_on: #private::EmitOn::#emit_on,
+            nested: #private::Nested::#nested,
             panic: #panic,
             metadata_keys: &[#(#metadata_keys),*],
             description: #description,

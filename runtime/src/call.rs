@@ -38,6 +38,8 @@ pub struct Site {
     pub error: Severity,
     /// Which outcomes emit an event.
     pub emit_on: EmitOn,
+    /// Whether a call inside another annotated call emits (the attribute's `nested`).
+    pub nested: Nested,
     /// The severity of the event of a panicking body; `None`: a panic emits nothing.
     pub panic: Option<Severity>,
     /// The keys of the attribute's `metadata(...)`, for the catalog.
@@ -120,6 +122,18 @@ pub enum EmitOn {
     Err,
 }
 
+/// What a call made inside another annotated call's body does (the attribute's `nested`).
+///
+/// Either way, the events of one outer call share the outermost call's `operationId`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nested {
+    /// It emits its event, which joins the outer call's operation (the default).
+    Join,
+    /// It emits only when called on its own: inside another annotated call, the outer call's
+    /// event tells the story (one failed request, one notification).
+    Skip,
+}
+
 /// The metadata key under which ids that did not parse are kept (from `tidings-rules`).
 pub const INVALID_IDS_KEY: &str = tidings_rules::INVALID_IDS_KEY;
 
@@ -149,6 +163,12 @@ impl Call {
     }
 
     fn with_emitter(site: &'static Site, emitter: Option<EmitterRef>) -> Call {
+        // Inside another annotated call, a `nested = "skip"` function emits nothing.
+        let emitter = if site.nested == Nested::Skip && current::depth() > 0 {
+            None
+        } else {
+            emitter
+        };
         Call {
             site,
             frame: Frame {
@@ -386,7 +406,7 @@ impl Call {
             user_id: self.user,
             system_id,
             acted_upon: self.frame.acted_upon.or(self.acted_upon),
-            operation_id: None,
+            operation_id: self.frame.operation,
             category: site.category.clone(),
             action: site.action.clone(),
             severity,

@@ -19,7 +19,7 @@
 
 use std::fmt::Write as _;
 
-use crate::call::{EmitOn, Site};
+use crate::call::{EmitOn, Nested, Site};
 use crate::name::{Action, Category};
 use crate::severity::Severity;
 
@@ -85,6 +85,11 @@ impl Entry {
     /// Which outcomes emit (`emit_on`).
     pub fn emit_on(&self) -> EmitOn {
         self.site.emit_on
+    }
+
+    /// Whether a call inside another annotated call emits (`nested`).
+    pub fn nested(&self) -> Nested {
+        self.site.nested
     }
 
     /// The severity of the event of a panicking body, if it emits one (`panic`).
@@ -163,7 +168,7 @@ pub fn markdown() -> String {
         };
         let _ = writeln!(
             table,
-            "| `{}` | `{}` | {} | {} | {}{} | {} | {} | {} | `{}::{}` ({}:{}) |",
+            "| `{}` | `{}` | {} | {} | {}{} | {} | {} | {} | `{}::{}` ({}:{}){} |",
             entry.category(),
             entry.action(),
             outcome(entry.emit_on() != EmitOn::Err, entry.success()),
@@ -180,6 +185,11 @@ pub fn markdown() -> String {
             entry.function,
             entry.file,
             entry.line,
+            if entry.nested() == Nested::Skip {
+                "; only when called on its own (`nested = \"skip\"`)"
+            } else {
+                ""
+            },
         );
     }
     table

@@ -26,15 +26,28 @@ pub(crate) struct Frame {
     pub(crate) description: Option<String>,
     /// Set by [`set_severity`]: wins over every other source of the event's severity.
     pub(crate) severity: Option<crate::severity::Severity>,
+    /// The operation the event joins: the outermost call's, for a call made inside it; for the
+    /// outermost call, the id its inner calls' events share (made when the first one needs it).
+    pub(crate) operation: Option<Uuid>,
 }
 
 thread_local! {
     static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Installs `frame` as the innermost event in progress on this thread.
-pub(crate) fn push(frame: Frame) {
-    FRAMES.with(|frames| frames.borrow_mut().push(frame));
+/// Installs `frame` as the innermost event in progress on this thread. An event that will be
+/// emitted inside another call joins the outermost call's operation.
+pub(crate) fn push(mut frame: Frame) {
+    FRAMES.with(|frames| {
+        let mut frames = frames.borrow_mut();
+        if frame.active
+            && frame.operation.is_none()
+            && let Some(outermost) = frames.first_mut()
+        {
+            frame.operation = Some(*outermost.operation.get_or_insert_with(Uuid::now_v7));
+        }
+        frames.push(frame);
+    });
 }
 
 /// How many calls have an event (or an inactive frame) installed on this thread.

@@ -8,7 +8,10 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 
 use crate::delivery::DeliveryFailure;
 use crate::emitter::Emitter;
@@ -45,6 +48,57 @@ impl std::error::Error for SetGlobalDefaultError {}
 pub fn with_default<R>(emitter: &Emitter, f: impl FnOnce() -> R) -> R {
     let _guard = set_default(emitter);
     f()
+}
+
+/// [`with_default`] for async code: `future` with `emitter` as the default of whichever thread
+/// polls it, at every poll (a task of a multi-threaded runtime may move between threads at each
+/// `.await`), and the previous default restored after each poll.
+///
+/// Annotated functions called while it is polled (in it, and in what it awaits) emit through
+/// `emitter`; work it spawns onto other tasks is outside it.
+///
+/// ```
+/// use tidings_runtime::{Emitter, Event, with_default_async};
+///
+/// let emitter = Emitter::new();
+/// let tab = emitter.subscribe(uuid::Uuid::nil());
+/// futures::executor::block_on(with_default_async(&emitter, async {
+///     let event = Event::builder().category("connection").action("ping").build().unwrap();
+///     tidings_runtime::emit(event).unwrap();
+/// }));
+/// # drop(tab);
+/// ```
+pub fn with_default_async<F: Future>(emitter: &Emitter, future: F) -> WithDefault<F> {
+    WithDefault {
+        emitter: emitter.clone(),
+        future,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`with_default_async`].
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct WithDefault<F> {
+        emitter: Emitter,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for WithDefault<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _default = set_default(this.emitter);
+        this.future.poll(cx)
+    }
+}
+
+impl<F> fmt::Debug for WithDefault<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WithDefault").finish_non_exhaustive()
+    }
 }
 
 /// Makes `emitter` the default of the current thread until the guard is dropped.

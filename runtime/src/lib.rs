@@ -42,11 +42,11 @@ pub use broadcast::{
     TryRecvError,
 };
 pub use builder::{BuildError, BuildProblem, EventBuilder};
-pub use call::EmitOn;
+pub use call::{EmitOn, Nested};
 pub use delivery::DeliveryFailure;
 pub use dispatch::{
-    DefaultGuard, EmitError, SetGlobalDefaultError, emit, get_default, has_default, set_default,
-    set_global_default, with_default,
+    DefaultGuard, EmitError, SetGlobalDefaultError, WithDefault, emit, get_default, has_default,
+    set_default, set_global_default, with_default, with_default_async,
 };
 pub use emitter::{DEFAULT_QUEUE, EmitAsync, Emitter, EmitterBuilder, StartError, WeakEmitter};
 pub use event::{DOC_KEY, ERR_KEY, Event, EventParts, MAX_EVENT_BYTES, TRUNCATED_KEY};
@@ -82,7 +82,7 @@ pub use uuid::Uuid;
 pub mod __private {
     pub use crate::__tidings_register_site as register_site;
     pub use crate::call::{
-        AsEmitter, Call, EmitOn, Finish, IdSource, IdValue, InCall, IsResult, Output, Site,
+        AsEmitter, Call, EmitOn, Finish, IdSource, IdValue, InCall, IsResult, Nested, Output, Site,
         metadata_value,
     };
     #[cfg(feature = "catalog")]

@@ -27,6 +27,12 @@ impl std::error::Error for HandlerError {}
     doc = "https://docs.meshery.io/reference/error-codes"
 )]
 pub fn ping(name: &str) -> Result<(), HandlerError> {
+    handshake(name)
+}
+
+/// The handshake a ping makes: it emits only when called on its own, not inside `ping`.
+#[emits_event(category = "cluster", action = "handshake", nested = "skip")]
+pub fn handshake(name: &str) -> Result<(), HandlerError> {
     let _ = name;
     Ok(())
 }

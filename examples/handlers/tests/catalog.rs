@@ -19,6 +19,7 @@ fn the_catalog_lists_each_annotated_function_once() {
         })
         .collect();
     let expected = [
+        ("cluster/handshake", "handshake", "tidings_example_handlers"),
         (
             "cluster/health_check",
             "health_check",
@@ -96,6 +97,9 @@ fn an_entry_holds_what_the_attribute_says_and_where_the_function_is() {
     assert_eq!(ping.emit_on(), tidings::EmitOn::Both);
     assert_eq!(ping.error(), Severity::Error);
     assert_eq!(ping.panic(), None);
+    assert_eq!(ping.nested(), tidings::Nested::Join);
+    let handshake = entries.iter().find(|e| e.function == "handshake").unwrap();
+    assert_eq!(handshake.nested(), tidings::Nested::Skip);
     let delete = entries.iter().find(|e| e.function == "delete").unwrap();
     assert_eq!(
         delete.error_description_template(),
@@ -107,7 +111,13 @@ fn an_entry_holds_what_the_attribute_says_and_where_the_function_is() {
 fn the_markdown_table_has_a_row_per_function() {
     let table = catalog::markdown();
     let rows: Vec<&str> = table.lines().skip(2).collect();
-    assert_eq!(rows.len(), 9, "{table}");
+    assert_eq!(rows.len(), 10, "{table}");
+    assert!(
+        rows.iter()
+            .any(|row| row.starts_with("| `cluster` | `handshake` |")
+                && row.ends_with("; only when called on its own (`nested = \"skip\"`) |")),
+        "{table}"
+    );
     assert!(
         rows.iter()
             .any(|row| row

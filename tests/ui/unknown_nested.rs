@@ -1,0 +1,10 @@
+use tidings::emits_event;
+
+#[emits_event(category = "cluster", action = "handshake", nested = "quietly")]
+fn handshake() -> std::io::Result<()> {
+    Ok(())
+}
+
+fn main() {
+    let _ = handshake();
+}
