@@ -42,7 +42,7 @@ pub use broadcast::{
     TryRecvError,
 };
 pub use builder::{BuildError, BuildProblem, EventBuilder};
-pub use call::{EmitOn, Nested};
+pub use call::{EmitOn, IdSource, IdValue, Nested};
 pub use delivery::DeliveryFailure;
 pub use dispatch::{
     DefaultGuard, EmitError, SetGlobalDefaultError, WithDefault, emit, get_default, has_default,

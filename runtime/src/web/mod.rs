@@ -63,7 +63,7 @@ pub use options::{
 };
 #[cfg(feature = "test-doors")]
 pub use query::__parse_query;
-pub use routes::{router, router_with};
+pub use routes::{router, router_with, user_from_extension};
 pub use shutdown::Shutdown;
 pub use stream::MAX_REPLAY;
 

@@ -27,18 +27,24 @@ use crate::emitter::Emitter;
 /// slash, the mount point too (`/api/events/` as `/api/events`). axum's `nest` also works, but it
 /// copies the routes into the outer router and does not route the mount point with a slash.
 ///
+/// `user_of` must read what the application's own authentication vouches for, never what the
+/// client sends as it likes (a header or cookie with a raw user id): the idiomatic axum way is
+/// the user that the application's auth middleware put in the request's extensions, read with
+/// [`user_from_extension`](super::user_from_extension).
+///
 /// ```
-/// use tidings_runtime::{Emitter, Uuid};
+/// use tidings_runtime::{Emitter, Uuid, web};
+///
+/// /// What the application's auth middleware inserts into each request's extensions.
+/// #[derive(Clone)]
+/// struct AuthUser { id: Uuid }
 ///
 /// let events = Emitter::new();
 /// let api: axum::Router = axum::Router::new().nest_service(
 ///     "/api/events",
-///     tidings_runtime::web::router(events, |parts| {
-///         // Here, a header set by the application's own authentication layer.
-///         let value = parts.headers.get("x-user-id")?;
-///         Uuid::parse_str(value.to_str().ok()?).ok()
-///     }),
+///     web::router(events, web::user_from_extension(|user: &AuthUser| user.id)),
 /// );
+/// // ... .layer(axum::middleware::from_fn(my_auth)) on the application's router.
 /// # drop(api);
 /// ```
 pub fn router<S>(
@@ -114,4 +120,43 @@ fn trim_trailing_slash(uri: &Uri) -> Option<Uri> {
     let mut parts = uri.clone().into_parts();
     parts.path_and_query = Some(path_and_query.parse().ok()?);
     Uri::from_parts(parts).ok()
+}
+
+/// A `user_of` for [`router`] that reads the user the application's own authentication
+/// middleware put in the request's extensions (`request.extensions_mut().insert(user)`): `id_of`
+/// gives its id. A request without such an extension, or whose id is absent or not a UUID, has
+/// no user (401).
+///
+/// This is how an axum application with an async auth layer (a bearer token checked against a
+/// session store, a JWT verified with a fetched key) tells the events API who is signed in:
+/// `user_of` itself is a plain function of the request's parts, run after the middleware.
+///
+/// ```
+/// use tidings_runtime::{Emitter, Uuid, web};
+///
+/// #[derive(Clone)]
+/// struct AuthUser { id: Uuid, name: String }
+///
+/// let user_of = web::user_from_extension(|user: &AuthUser| user.id);
+/// let mut request = axum::http::Request::new(());
+/// let alice = AuthUser { id: Uuid::new_v4(), name: "alice".into() };
+/// request.extensions_mut().insert(alice.clone());
+/// let (parts, ()) = request.into_parts();
+/// assert_eq!(user_of(&parts), Some(alice.id));
+///
+/// let api: axum::Router = axum::Router::new()
+///     .nest_service("/api/events", web::router(Emitter::new(), user_of));
+/// # drop(api);
+/// ```
+pub fn user_from_extension<T, I>(
+    id_of: impl Fn(&T) -> I + Send + Sync + Clone + 'static,
+) -> impl Fn(&Parts) -> Option<Uuid> + Send + Sync + Clone + 'static
+where
+    T: Send + Sync + 'static,
+    I: crate::call::IdSource,
+{
+    move |parts: &Parts| match id_of(parts.extensions.get::<T>()?).event_id() {
+        crate::call::IdValue::Id(id) => Some(id),
+        crate::call::IdValue::Absent | crate::call::IdValue::Invalid(_) => None,
+    }
 }
