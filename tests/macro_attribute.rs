@@ -388,3 +388,54 @@ fn err_picks_up_error_details_and_display_only_errors() {
     assert_eq!(err["suggestedRemediations"][0], "Start the cluster");
     assert_error(&events[1], "connection", "update", "display only", &[]);
 }
+
+#[derive(Debug)]
+enum DebugOnly {
+    Refused {
+        #[expect(dead_code, reason = "read by its Debug text only")]
+        port: u16,
+    },
+}
+
+struct Opaque;
+
+#[emits_event(category = "connection", action = "update")]
+fn debug_only() -> Result<(), DebugOnly> {
+    Err(DebugOnly::Refused { port: 6443 })
+}
+
+#[emits_event(category = "connection", action = "update")]
+fn opaque() -> Result<(), Opaque> {
+    Err(Opaque)
+}
+
+#[emits_event(category = "connection", action = "update")]
+fn unit_error() -> Result<(), ()> {
+    Err(())
+}
+
+/// Every error type compiles: one that is only `Debug` gives its `Debug` text, one that is
+/// neither `Display` nor `Debug` its type's name.
+#[test]
+fn err_of_an_error_that_is_only_debug_or_neither_says_what_it_can() {
+    let (_, events) = capture(|| {
+        debug_only().unwrap_err();
+        let _ = opaque();
+        unit_error().unwrap_err();
+    });
+    assert_error(
+        &events[0],
+        "connection",
+        "update",
+        "Refused { port: 6443 }",
+        &[],
+    );
+    assert_error(
+        &events[1],
+        "connection",
+        "update",
+        "an error of type `macro_attribute::Opaque`",
+        &[],
+    );
+    assert_error(&events[2], "connection", "update", "()", &[]);
+}

@@ -155,7 +155,8 @@ async fn capture_async_sees_a_handlers_events_in_a_multi_thread_test() {
 async fn capture_around_the_future_instead_captures_nothing_as_its_docs_say() {
     let (router, _) = app(Emitter::new());
     // The closure returns the future; it runs, and emits, after `capture` returned.
-    let (future, events) = capture(|| router.oneshot(post_as("alice-token", "/clusters/dev/connect")));
+    let (future, events) =
+        capture(|| router.oneshot(post_as("alice-token", "/clusters/dev/connect")));
     assert_eq!(future.await.unwrap().status(), StatusCode::OK);
     assert!(events.is_empty());
 }

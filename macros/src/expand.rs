@@ -106,16 +106,21 @@ fn wrap(function: &Wrappable<'_>, args: &Args) -> TokenStream {
     let located = Span::mixed_site().located_at(outcome_ty.span());
     let result = Ident::new("__tidings_result", Span::mixed_site());
     let result_at_type = Ident::new("__tidings_result", located);
+    // The path to the check, at the return type too: its error is reported once, there.
+    let private_at = respan(&private, located);
 
     let site_static = site_static(&private, &site, args);
     let start = match &args.emitter {
         Some(emitter) => {
-            let emitter = borrowed(emitter);
+            // Read at the expression's span: a value that is no emitter is an error there.
+            let at = respan(&private, emitter.span());
+            let value = borrowed(emitter, emitter.span());
+            let emitter = quote_spanned!(emitter.span()=> #at::AsEmitter::as_emitter(#value));
             quote!(#private::Call::start_with(&#site, #emitter))
         }
         None => quote!(#private::Call::start(&#site)),
     };
-    let setup = setup(&private, &call, args);
+    let setup = setup(&krate, &private, &call, args);
     // The catalog's entry (nothing without the `catalog` feature): the line is the function
     // name's.
     let name = sig.ident.to_string();
@@ -129,10 +134,10 @@ fn wrap(function: &Wrappable<'_>, args: &Args) -> TokenStream {
             #setup
         },
         finish: quote_spanned! {located=>
-            #call.finish(&#result_at_type, |error| #private::error_report!(*error));
+            #call.finish(#private_at::IsResult::as_result(&#result_at_type), |error| #private::error_report!(*error));
         },
         finish_async: quote_spanned! {located=>
-            #call.finish_async(&#result_at_type, |error| #private::error_report!(*error)).await;
+            #call.finish_async(#private_at::IsResult::as_result(&#result_at_type), |error| #private::error_report!(*error)).await;
         },
         // An explicit `return`: users who deny `clippy::implicit_return` would otherwise see it
         // fire on generated code.
@@ -336,18 +341,31 @@ fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream 
     }
 }
 
-/// `&expr`, with parentheses only where the expression needs them.
-fn borrowed(expr: &Expr) -> TokenStream {
+/// `tokens` with every token at `span` (a path whose resolution errors belong there).
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
+}
+
+/// `&expr`, with parentheses only where the expression needs them; the `&` (and parentheses)
+/// at `span`, the expression's own tokens where they are.
+fn borrowed(expr: &Expr, span: Span) -> TokenStream {
     match expr {
         Expr::Path(_) | Expr::Field(_) | Expr::MethodCall(_) | Expr::Call(_) | Expr::Lit(_) => {
-            quote!(&#expr)
+            quote_spanned!(span=> &#expr)
         }
-        _ => quote!(&(#expr)),
+        _ => quote_spanned!(span=> &(#expr)),
     }
 }
 
 /// What is evaluated before the body, only when an event will be emitted.
-fn setup(private: &TokenStream, call: &Ident, args: &Args) -> TokenStream {
+fn setup(krate: &TokenStream, private: &TokenStream, call: &Ident, args: &Args) -> TokenStream {
     let mut steps = Vec::new();
     let ids = &args.ids;
     for (method, expr) in [
@@ -357,8 +375,11 @@ fn setup(private: &TokenStream, call: &Ident, args: &Args) -> TokenStream {
     ] {
         if let Some(expr) = expr {
             let method = Ident::new(method, Span::call_site());
-            let expr = borrowed(expr);
-            steps.push(quote!(#call.#method(#expr);));
+            // Read at the expression's span: a value that is no id is an error there.
+            let value = borrowed(expr, expr.span());
+            let at = respan(private, expr.span());
+            let id = quote_spanned!(expr.span()=> #at::IdSource::event_id(#value));
+            steps.push(quote!(#call.#method(#id);));
         }
     }
     for (method, description) in [
@@ -372,7 +393,9 @@ fn setup(private: &TokenStream, call: &Ident, args: &Args) -> TokenStream {
     }
     // Each value borrowed at its own span: one that does not serialize is an error there.
     for (key, value) in &args.metadata {
-        let value = quote_spanned!(value.span()=> #private::metadata_value(&(#value)));
+        let value = quote_spanned!(value.span()=>
+            #private::metadata_value(#krate::serde_json::to_value(&(#value)))
+        );
         steps.push(quote!(#call.meta(#key, #value);));
     }
     if steps.is_empty() {

@@ -57,12 +57,12 @@ pub struct Site {
     pub error_template: &'static str,
 }
 
-/// A value of the attribute's `metadata(...)` as JSON: the bound puts the error of a value that
-/// does not serialize at the value. A value that fails to serialize (a map with non-string
-/// keys) is kept as its error message.
-pub fn metadata_value<T: serde::Serialize + ?Sized>(value: &T) -> Value {
-    serde_json::to_value(value)
-        .unwrap_or_else(|e| Value::String(format!("(not serializable: {e})")))
+/// A value of the attribute's `metadata(...)` as JSON, from `serde_json::to_value` (which the
+/// generated code calls at the value's span, so that the error of a value that does not
+/// serialize is there, and names `serde::Serialize`). A value that fails to serialize (a map
+/// with non-string keys) is kept as its error message.
+pub fn metadata_value(value: Result<Value, serde_json::Error>) -> Value {
+    value.unwrap_or_else(|e| Value::String(format!("(not serializable: {e})")))
 }
 
 /// The declared return type of an `async fn`, carried into its body.
@@ -157,9 +157,10 @@ impl Call {
         Call::with_emitter(site, dispatch::current())
     }
 
-    /// Starts a call that emits through `emitter` (the attribute's `emitter = ...`).
-    pub fn start_with<E: AsEmitter + ?Sized>(site: &'static Site, emitter: &E) -> Call {
-        Call::with_emitter(site, emitter.as_emitter().cloned().map(EmitterRef::Owned))
+    /// Starts a call that emits through `emitter` (the attribute's `emitter = ...`, read with
+    /// [`AsEmitter::as_emitter`] at the expression's span; `None` emits nothing).
+    pub fn start_with(site: &'static Site, emitter: Option<&Emitter>) -> Call {
+        Call::with_emitter(site, emitter.cloned().map(EmitterRef::Owned))
     }
 
     fn with_emitter(site: &'static Site, emitter: Option<EmitterRef>) -> Call {
@@ -190,23 +191,25 @@ impl Call {
         self.emitter.is_some()
     }
 
-    /// The user the event is for.
-    pub fn user<T: IdSource + ?Sized>(&mut self, id: &T) {
+    /// The user the event is for, as [`IdSource::event_id`] read it from the attribute's
+    /// expression (the generated code calls it at the expression's span, so that a value that
+    /// is no id is an error there).
+    pub fn user(&mut self, id: IdValue) {
         self.user = self.id(id, "user");
     }
 
     /// The system id, overriding the emitter's.
-    pub fn system<T: IdSource + ?Sized>(&mut self, id: &T) {
+    pub fn system(&mut self, id: IdValue) {
         self.system = self.id(id, "system");
     }
 
     /// The resource the event is about.
-    pub fn acted_upon<T: IdSource + ?Sized>(&mut self, id: &T) {
+    pub fn acted_upon(&mut self, id: IdValue) {
         self.acted_upon = self.id(id, "acted_upon");
     }
 
-    fn id<T: IdSource + ?Sized>(&mut self, id: &T, key: &str) -> Option<Uuid> {
-        match id.event_id() {
+    fn id(&mut self, id: IdValue, key: &str) -> Option<Uuid> {
+        match id {
             IdValue::Id(id) => Some(id),
             IdValue::Absent => None,
             IdValue::Invalid(text) => {
@@ -306,10 +309,10 @@ impl Call {
     ///
     /// `report` turns the error into the `err` entry; the generated code picks the richest
     /// report the error type allows.
-    pub fn finish<R: IsResult + ?Sized>(
+    pub fn finish<T: ?Sized, E: ?Sized>(
         self,
-        result: &R,
-        report: impl FnOnce(&R::Err) -> ErrorReport,
+        result: Result<&T, &E>,
+        report: impl FnOnce(&E) -> ErrorReport,
     ) {
         if let Some((emitter, event)) = self.into_event(result, report) {
             // A store failure is counted and reported by the emitter's failure hook; the
@@ -322,10 +325,10 @@ impl Call {
     /// [`finish`](Self::finish) for an async function: builds the event now; the returned
     /// future hands it to the emitter, and waits for room in a full background-writer queue
     /// without blocking the executor's thread.
-    pub fn finish_async<R: IsResult + ?Sized>(
+    pub fn finish_async<T: ?Sized, E: ?Sized>(
         self,
-        result: &R,
-        report: impl FnOnce(&R::Err) -> ErrorReport,
+        result: Result<&T, &E>,
+        report: impl FnOnce(&E) -> ErrorReport,
     ) -> Finish {
         match self.into_event(result, report) {
             Some((emitter, event)) => {
@@ -343,21 +346,21 @@ impl Call {
     }
 
     /// The event of this call, with the emitter it goes to; `None` with no emitter.
-    fn into_event<R: IsResult + ?Sized>(
+    fn into_event<T: ?Sized, E: ?Sized>(
         self,
-        result: &R,
-        report: impl FnOnce(&R::Err) -> ErrorReport,
+        result: Result<&T, &E>,
+        report: impl FnOnce(&E) -> ErrorReport,
     ) -> Option<(EmitterRef, Arc<Event>)> {
         // The filter is on the outcome; a call whose outcome emits nothing builds nothing.
         let emits = match self.site.emit_on {
             EmitOn::Both => true,
-            EmitOn::Ok => result.as_result().is_ok(),
-            EmitOn::Err => result.as_result().is_err(),
+            EmitOn::Ok => result.is_ok(),
+            EmitOn::Err => result.is_err(),
         };
         if !emits || self.emitter.is_none() {
             return None;
         }
-        let outcome = match result.as_result() {
+        let outcome = match result {
             Ok(_) => Outcome::Ok,
             Err(error) => {
                 let report = report(error);
@@ -541,6 +544,12 @@ impl<F: Future> Future for InCall<'_, F> {
 /// A string that is not a UUID gives no id; the event keeps the string under the metadata key
 /// `invalid_ids` (for example `{"acted_upon": "not-a-uuid"}`), and the call itself is not
 /// affected.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an id: `#[emits_event]` cannot read an event's id from it",
+    label = "expected a `Uuid`, an `Option<Uuid>` or a string holding a UUID, found `{Self}`",
+    note = "`user =`, `acted_upon =` and `system =` each take a `Uuid`, a reference to one, an `Option<Uuid>`, or a `String`, `&str` or `Cow<str>` holding a UUID",
+    note = "for a struct that holds the id, name its field: `user = user.id`"
+)]
 pub trait IdSource {
     /// The id.
     fn event_id(&self) -> IdValue;
@@ -616,6 +625,11 @@ impl<T: IdSource + ?Sized> IdSource for Arc<T> {
 
 /// What the attribute's `emitter = ...` accepts: an [`Emitter`], a reference to one, an
 /// `Arc<Emitter>` or an `Option<Emitter>` (`None` emits nothing).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an emitter: `emitter = ...` of `#[emits_event]` needs one",
+    label = "expected an `Emitter`, found `{Self}`",
+    note = "`emitter =` takes a `tidings::Emitter`, a reference to one, an `Arc<Emitter>` or an `Option<Emitter>` (`None` emits nothing)"
+)]
 pub trait AsEmitter {
     /// The emitter, if there is one.
     fn as_emitter(&self) -> Option<&Emitter>;

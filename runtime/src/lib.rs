@@ -42,7 +42,7 @@ pub use broadcast::{
     TryRecvError,
 };
 pub use builder::{BuildError, BuildProblem, EventBuilder};
-pub use call::{EmitOn, IdSource, IdValue, Nested};
+pub use call::{AsEmitter, EmitOn, IdSource, IdValue, IsResult, Nested};
 pub use delivery::DeliveryFailure;
 pub use dispatch::{
     DefaultGuard, EmitError, SetGlobalDefaultError, WithDefault, emit, get_default, has_default,
@@ -73,6 +73,9 @@ pub use serde_json::{Map, Value};
 macro_rules! __tidings_register_site {
     ($($anything:tt)*) => {};
 }
+/// The JSON crate of [`Value`] and [`Map`] (an event's metadata), for the generated code of
+/// `metadata(...)` and for applications that build metadata without a dependency of their own.
+pub use serde_json;
 pub use time::OffsetDateTime;
 pub use uuid::Uuid;
 

@@ -253,9 +253,11 @@ impl ToErrorReport<marker::Report> for ErrorReport {
 
 /// Autoref specialization for generated code: picks the richest report a type allows.
 ///
-/// Call as `(&&&&Reporter(&error)).tidings_report()` with the four `Report*` traits in scope:
+/// Call as `(&&&&&&Reporter(&error)).tidings_report()` (one `&` more than the richest
+/// level, as each method takes `&self`) with the six `Report*` traits in scope:
 /// an [`ErrorDetails`] type gives details and chain, a `std::error::Error` its chain, a pointer
-/// to `dyn Error` (`anyhow::Error`) its chain, and anything else `Display + Debug` its message.
+/// to `dyn Error` (`anyhow::Error`) its chain, a `Display` type its message, a `Debug` type its
+/// `Debug` text, and any other type its type's name: every error type can be reported.
 #[doc(hidden)]
 pub mod specialize {
     use super::{AsDynError, Debug, Deref, Display, Error, ErrorDetails, ErrorReport};
@@ -265,7 +267,7 @@ pub mod specialize {
     pub trait ReportDetails {
         fn tidings_report(&self) -> ErrorReport;
     }
-    impl<T: ErrorDetails + ?Sized> ReportDetails for &&&Reporter<'_, T> {
+    impl<T: ErrorDetails + ?Sized> ReportDetails for &&&&&Reporter<'_, T> {
         fn tidings_report(&self) -> ErrorReport {
             ErrorReport::from_details(self.0)
         }
@@ -274,7 +276,7 @@ pub mod specialize {
     pub trait ReportError {
         fn tidings_report(&self) -> ErrorReport;
     }
-    impl<T: Error + 'static> ReportError for &&Reporter<'_, T> {
+    impl<T: Error + 'static> ReportError for &&&&Reporter<'_, T> {
         fn tidings_report(&self) -> ErrorReport {
             ErrorReport::from_error(self.0)
         }
@@ -283,7 +285,7 @@ pub mod specialize {
     pub trait ReportDerefError {
         fn tidings_report(&self) -> ErrorReport;
     }
-    impl<T> ReportDerefError for &Reporter<'_, T>
+    impl<T> ReportDerefError for &&&Reporter<'_, T>
     where
         T: Deref + ?Sized,
         T::Target: AsDynError,
@@ -296,9 +298,27 @@ pub mod specialize {
     pub trait ReportDisplay {
         fn tidings_report(&self) -> ErrorReport;
     }
-    impl<T: Display + Debug + ?Sized> ReportDisplay for Reporter<'_, T> {
+    impl<T: Display + ?Sized> ReportDisplay for &&Reporter<'_, T> {
         fn tidings_report(&self) -> ErrorReport {
             ErrorReport::from_display(self.0)
+        }
+    }
+
+    pub trait ReportDebug {
+        fn tidings_report(&self) -> ErrorReport;
+    }
+    impl<T: Debug + ?Sized> ReportDebug for &Reporter<'_, T> {
+        fn tidings_report(&self) -> ErrorReport {
+            ErrorReport::from_message(format!("{:?}", self.0))
+        }
+    }
+
+    pub trait ReportAny {
+        fn tidings_report(&self) -> ErrorReport;
+    }
+    impl<T: ?Sized> ReportAny for Reporter<'_, T> {
+        fn tidings_report(&self) -> ErrorReport {
+            ErrorReport::from_message(format!("an error of type `{}`", std::any::type_name::<T>()))
         }
     }
 }
@@ -306,21 +326,27 @@ pub mod specialize {
 /// The richest [`ErrorReport`] of any error value, chosen at compile time.
 ///
 /// Works on [`ErrorDetails`] types (details and chain), `std::error::Error` types (chain),
-/// pointers to `dyn Error` such as `anyhow::Error` or `Box<dyn Error + Send + Sync>` (chain), and
-/// anything else that is `Display + Debug` (message). The value is borrowed.
+/// pointers to `dyn Error` such as `anyhow::Error` or `Box<dyn Error + Send + Sync>` (chain),
+/// anything else that is `Display` (message) or `Debug` (its `Debug` text), and any other type
+/// (its type's name). The value is borrowed.
 ///
 /// ```
 /// let err = std::io::Error::other("disk full");
 /// let report = tidings_runtime::error_report!(err);
 /// assert_eq!(report.message, "disk full");
+///
+/// #[derive(Debug)]
+/// struct Refused { port: u16 }
+/// assert_eq!(tidings_runtime::error_report!(Refused { port: 6443 }).message, "Refused { port: 6443 }");
 /// ```
 #[macro_export]
 macro_rules! error_report {
     ($error:expr) => {{
         #[allow(unused_imports)]
         use $crate::__private::specialize::{
-            ReportDerefError as _, ReportDetails as _, ReportDisplay as _, ReportError as _,
+            ReportAny as _, ReportDebug as _, ReportDerefError as _, ReportDetails as _,
+            ReportDisplay as _, ReportError as _,
         };
-        (&&&&$crate::__private::specialize::Reporter(&$error)).tidings_report()
+        (&&&&&&$crate::__private::specialize::Reporter(&$error)).tidings_report()
     }};
 }
