@@ -90,6 +90,8 @@
 //! (the store conformance suite).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// On docs.rs (`--cfg docsrs`), each item behind a feature says which.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Emits a `success` event when the function returns `Ok` and an `error` event (with the error
 /// under the metadata key `err`) when it returns `Err`.
@@ -162,6 +164,24 @@
 /// ```
 pub use tidings_macros::emits_event;
 pub use tidings_runtime::*;
+// The optional stores again, each with its feature for docs.rs (the glob above carries no
+// feature marks across crates).
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use tidings_runtime::PgStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use tidings_runtime::SqliteStore;
+
+/// Helpers for testing code that emits events ([`capture`](testing::capture),
+/// [`capture_async`](testing::capture_async), [`Capture`](testing::Capture)), and (with the
+/// `testing` feature) the conformance suite that every [`EventStore`] passes.
+pub mod testing {
+    pub use tidings_runtime::testing::*;
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub use tidings_runtime::testing::{event_at, store_conformance};
+}
 
 // The README's examples are compiled and run as doctests.
 #[cfg(doctest)]

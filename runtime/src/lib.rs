@@ -14,11 +14,14 @@
 //! - [`testing::capture`]: the events a closure emitted.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// On docs.rs (`--cfg docsrs`), each item behind a feature says which.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod broadcast;
 mod builder;
 mod call;
 #[cfg(feature = "catalog")]
+#[cfg_attr(docsrs, doc(cfg(feature = "catalog")))]
 pub mod catalog;
 pub mod current;
 mod delivery;
@@ -32,8 +35,10 @@ mod severity;
 mod store;
 pub mod testing;
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod trace;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod web;
 mod writer;
 

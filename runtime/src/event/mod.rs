@@ -382,6 +382,7 @@ impl Event {
     /// The event with another status, and `updated_at` set to `now`.
     /// A copy with one more metadata entry (an entry with this key is replaced), for an answer
     /// that serves more than is stored.
+    #[cfg(feature = "axum")]
     pub(crate) fn with_metadata_entry(&self, key: &str, value: Value) -> Event {
         let mut event = self.clone();
         event.metadata.insert(key.to_owned(), value);

@@ -184,6 +184,7 @@ const COLUMNS: &str = "id, operation_id, user_id, system_id, acted_upon, categor
 /// # drop(emitter); std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub struct SqliteStore {
     path: PathBuf,
     connection: Mutex<Connection>,

@@ -64,6 +64,7 @@ use crate::store::{EventQuery, EventStore, EventTypes, Order, PageSize, SortFiel
 ///
 /// store_conformance(|| AuditedStore(MemoryStore::new()));
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub fn store_conformance<S: EventStore>(make: impl Fn() -> S) {
     insert_and_get(&make());
     filters(&make());
@@ -84,6 +85,7 @@ pub fn store_conformance<S: EventStore>(make: impl Fn() -> S) {
 ///
 /// # Panics
 /// When `category` or `action` is not snake_case.
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub fn event_at(
     user: Option<Uuid>,
     category: &str,

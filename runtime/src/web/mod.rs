@@ -24,7 +24,7 @@
 
 //!
 //! The rooms, one concern each: [`router`] and its routes (`routes.rs`), [`Options`]
-//! (`options.rs`), an event as served (`served.rs`) and Meshery's error shape (`meshery.rs`),
+//! (`options.rs`), the notification center's page (`page.rs`, `page.html`), an event as served (`served.rs`) and Meshery's error shape (`meshery.rs`),
 //! errors as answers (`error.rs`), what a request carries (`extract.rs`, the list's parameters
 //! in `query.rs`), the handlers of stored events (`handlers.rs`), the live stream
 //! (`stream.rs`), and the OpenAPI document (`openapi.rs`, which names the handlers, with the
@@ -33,7 +33,6 @@
 use std::sync::Arc;
 
 use axum::http::request::Parts;
-use axum::response::Html;
 use uuid::Uuid;
 
 use crate::emitter::Emitter;
@@ -45,6 +44,7 @@ mod health;
 mod meshery;
 mod openapi;
 mod options;
+mod page;
 mod query;
 mod routes;
 #[expect(
@@ -61,6 +61,7 @@ pub use options::{
     DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BULK_IDS, DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_REPLAY_BYTES,
     DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_USER, DEFAULT_SHUTDOWN_DEADLINE, Options,
 };
+pub use page::{PageAuth, PageOptions, notification_center, notification_center_with};
 #[cfg(feature = "test-doors")]
 pub use query::__parse_query;
 pub use routes::{router, router_with, user_from_extension};
@@ -78,37 +79,4 @@ struct Web {
     options: Options,
     recent: Arc<stream::RecentJson>,
     streams: Arc<stream::OpenStreams>,
-}
-
-/// The notification center: one static page (no build step, no framework) that lists the
-/// user's events newest first and shows new ones live over the stream: unread counts (in all and
-/// per severity, each a filter), filters by severity, status, category, action and text (kept in
-/// the page's address), paging as the list is scrolled, mark as read or unread and delete, one
-/// at a time or for a selection, "Mark all as read", each event's metadata and error details,
-/// and the stream's state. Keyboard accessible; follows the system's dark mode. It expects
-/// [`router`] mounted at `/api/events` on the same origin, and the user to be known from
-/// something the browser sends by itself (a cookie).
-pub async fn notification_center() -> Html<&'static str> {
-    Html(page())
-}
-
-/// The page, with the reserved metadata keys of `tidings-rules` written into its script.
-fn page() -> &'static str {
-    static PAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    PAGE.get_or_init(|| {
-        include_str!("page.html")
-            .replace("\"__ERR_KEY__\"", &format!("{:?}", tidings_rules::ERR_KEY))
-            .replace("\"__DOC_KEY__\"", &format!("{:?}", tidings_rules::DOC_KEY))
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_page_has_the_reserved_keys_of_the_rules() {
-        let page = super::page();
-        assert!(!page.contains("__ERR_KEY__") && !page.contains("__DOC_KEY__"));
-        assert!(page.contains(&format!("const ERR_KEY = {:?};", tidings_rules::ERR_KEY)));
-        assert!(page.contains(&format!("const DOC_KEY = {:?};", tidings_rules::DOC_KEY)));
-    }
 }

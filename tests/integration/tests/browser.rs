@@ -1126,3 +1126,155 @@ async fn the_page_is_usable_by_keyboard_alone_and_axe_finds_no_violation() {
 
     browser.close().await;
 }
+
+/// What a bearer-token application's auth middleware puts into the request's extensions.
+#[derive(Clone)]
+struct BearerUser {
+    id: Uuid,
+}
+
+/// An application whose auth is a bearer token only (no cookie): the page at `/notifications`,
+/// the events API under `/v1/events` behind the token check, the user read from extensions.
+async fn bearer_app(events: Emitter, gate: Gate, tokens: Vec<(String, Uuid)>) -> String {
+    let tokens: Arc<std::collections::HashMap<String, Uuid>> =
+        Arc::new(tokens.into_iter().collect());
+    let check = move |mut request: Request, next: Next| {
+        let tokens = Arc::clone(&tokens);
+        async move {
+            let user = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .and_then(|token| tokens.get(token).copied());
+            match user {
+                Some(id) => {
+                    request.extensions_mut().insert(BearerUser { id });
+                    next.run(request).await
+                }
+                None => axum::http::StatusCode::UNAUTHORIZED.into_response(),
+            }
+        }
+    };
+    let api = tidings::web::router(
+        events,
+        tidings::web::user_from_extension(|user: &BearerUser| user.id),
+    )
+    .layer(axum::middleware::from_fn(check));
+    let router = axum::Router::new()
+        .route(
+            "/notifications",
+            tidings::web::notification_center_with(
+                tidings::web::PageOptions::new()
+                    .api_base("/v1/events")
+                    .auth(tidings::web::PageAuth::BearerFromStorage(
+                        "access_token".into(),
+                    )),
+            ),
+        )
+        .nest_service("/v1/events", api)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            gate.clone().apply(request, next)
+        }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{address}")
+}
+
+/// The page behind bearer-token auth and another mount point: it loads, streams live, resumes a
+/// dropped stream with `Last-Event-ID`, and marks read, each request with the token the
+/// application keeps in the browser's storage; without a token the API answers 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_works_behind_bearer_token_auth_at_another_mount_point() {
+    let _one = SERIAL.lock().await;
+    let browser = Browser::start().await;
+    let session = &browser.session;
+    let events = Emitter::new();
+    let gate = Gate::new();
+    let user = Uuid::new_v4();
+    let base = bearer_app(
+        events.clone(),
+        gate.clone(),
+        vec![("alice-token".to_owned(), user)],
+    )
+    .await;
+    let anonymous = reqwest::get(format!("{base}/v1/events")).await.unwrap();
+    assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    events
+        .emit(notice(
+            user,
+            Severity::Warning,
+            "system",
+            "Stored before the page loaded",
+        ))
+        .unwrap();
+    // The application's own front end signed in and kept its token.
+    let answer = session
+        .call(
+            reqwest::Method::POST,
+            "/url",
+            Some(json!({"url": format!("{base}/notifications")})),
+        )
+        .await;
+    assert!(answer.get("error").is_none(), "{answer}");
+    session
+        .script(
+            "localStorage.setItem('access_token', 'alice-token')",
+            json!([]),
+        )
+        .await;
+    session.open_live_at(&format!("{base}/notifications")).await;
+    session.wait_for_count("the stored event", 1).await;
+    assert_eq!(session.texts("#unread").await, ["1"]);
+
+    // Live, over the fetch-read stream.
+    let live = events
+        .emit(notice(user, Severity::Success, "system", "Arrived live"))
+        .unwrap();
+    session.wait_for_count("the live event", 2).await;
+
+    // The stream drops; an event is stored meanwhile; the page resumes after the last it saw.
+    gate.hold.send_replace(true);
+    gate.cut.send_modify(|generation| *generation += 1);
+    wait_for("the reconnecting state", || async {
+        (session.texts("#state").await == ["reconnecting…"]).then_some(())
+    })
+    .await;
+    events
+        .emit(notice(
+            user,
+            Severity::Success,
+            "system",
+            "Missed while away",
+        ))
+        .unwrap();
+    gate.hold.send_replace(false);
+    session.wait_for_count("the missed event", 3).await;
+    wait_for("live again", || async {
+        (session.texts("#state").await == ["live"]).then_some(())
+    })
+    .await;
+    let resumed = gate.resumed.lock().unwrap().clone();
+    assert_eq!(
+        resumed.last().cloned().flatten(),
+        Some(live.id().to_string()),
+        "resumed with Last-Event-ID: {resumed:?}"
+    );
+
+    // Marking read sends the token too.
+    session
+        .click("li[data-severity=\"warning\"] .mark-read")
+        .await;
+    wait_for("the unread count to drop", || async {
+        (session.texts("#unread").await == ["2"]).then_some(())
+    })
+    .await;
+    let marked = stored(&events)
+        .into_iter()
+        .filter(|e| e.status() == Status::Read)
+        .count();
+    assert_eq!(marked, 1);
+    browser.close().await;
+}

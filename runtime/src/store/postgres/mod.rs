@@ -81,6 +81,7 @@ const DEFAULT_POLL: Duration = Duration::from_secs(1);
 /// let events = Emitter::builder().store(store).build();
 /// # Ok::<(), tidings_runtime::StoreError>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub struct PgStore {
     shared: Arc<Shared>,
 }
