@@ -47,8 +47,10 @@ use tidings::{
 
 const COOKIE: &str = "tidings_user";
 
-/// The demo's user: the id in the `tidings_user` cookie (a real application would use its own
-/// authentication here).
+/// DEMO ONLY: the user is whatever id the `tidings_user` cookie holds, and anyone can send any
+/// id, so anyone can read anyone's events. A real application reads the user its own
+/// authentication vouches for: `tidings::web::user_from_extension` with the user its auth
+/// middleware put in the request's extensions (README, "The page behind your auth").
 fn user_of(parts: &Parts) -> Option<Uuid> {
     let cookies = parts.headers.get(header::COOKIE)?.to_str().ok()?;
     cookies
@@ -172,7 +174,8 @@ async fn deploy_route(
     }
 }
 
-/// The notification center; gives a new browser a demo user.
+/// The notification center; gives a new browser a demo user. DEMO ONLY: a random id in a cookie
+/// is no authentication (see `user_of`).
 async fn page(parts: Parts) -> Response {
     let page = tidings::web::notification_center().await;
     if user_of(&parts).is_some() {

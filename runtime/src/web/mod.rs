@@ -10,13 +10,16 @@
 //! | `GET /types` | `{"category": [...], "action": [...]}`: the distinct categories and actions of the user's events, and (feature `catalog`) of every annotated function of the binary: what can happen, not only what happened |
 //! | `GET /subscribe` | Server-Sent Events: every frame has `id:` (the event id) and the event as JSON in `data:`; a reconnect with `Last-Event-ID` first gets the stored events it missed, in order, then the live ones, with no gap and no duplicate; a subscriber that fell behind gets an `event: lagged` frame with `{"missed": n}`; an unknown `Last-Event-ID` gets `event: reload` |
 //! | `POST /` | a client event: `category`, `action`, `severity` required; the server sets id, user, system, status and timestamps; 201 with the stored event |
-//! | `PUT /status/{id}` | `{"status": "read"}` |
+//! | `PUT /status/{id}` | `{"status": "read"}`; answers the event as now stored (idempotent: a read event marked read again is unchanged) |
 //! | `PUT /status/bulk` | `{"status": "read", "ids": [...]}` |
 //! | `DELETE /{id}` | 204 |
 //! | `DELETE /bulk` | `{"ids": [...]}`, 204 |
 //!
 //! tidings has no authentication of its own: the application says who the user of a request
-//! is, with a function of the request's parts (headers, extensions set by its own middleware).
+//! is, with a function of the request's parts: the user its own auth middleware put in the
+//! request's extensions, read with [`user_from_extension`]. The page,
+//! [`notification_center`], works behind any mount point and bearer-token auth with
+//! [`notification_center_with`].
 //! Every route answers the same with and without a trailing slash. A request without a user
 //! gets 401. A user never reads, marks or deletes another user's
 //! events: such requests answer as if the event did not exist. Bad bodies and parameters get

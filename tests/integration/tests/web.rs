@@ -1039,3 +1039,65 @@ async fn every_answer_orders_an_events_keys_as_the_live_stream_does() {
         );
     }
 }
+
+/// The README's table of routes gives, for each, the answers the OpenAPI document (generated
+/// from the handlers) lists: no route and no status code left out or invented.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readmes_table_of_routes_gives_every_routes_status_codes() {
+    let server = start().await;
+    let document: Value = server
+        .client
+        .get(format!("{}/openapi.json", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let readme = include_str!("../../../README.md");
+    let header = "| verb, path (under `/api/events`) | what | answers |";
+    let table = &readme[readme.find(header).expect("the README's table of routes")..];
+    let mut documented = std::collections::BTreeMap::new();
+    for row in table
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with("| `"))
+    {
+        let cells: Vec<&str> = row.trim_matches('|').split(" | ").collect();
+        let route = cells[0].trim().trim_matches('`');
+        let (verb, path) = route.split_once(' ').unwrap();
+        let codes: Vec<String> = cells
+            .last()
+            .unwrap()
+            .split(", ")
+            .map(|code| code.trim().to_owned())
+            .collect();
+        documented.insert((verb.to_lowercase(), path.to_owned()), codes);
+    }
+    let mut generated = std::collections::BTreeMap::new();
+    for (path, methods) in document["paths"].as_object().unwrap() {
+        for (verb, operation) in methods.as_object().unwrap() {
+            let codes: Vec<String> = operation["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            generated.insert((verb.clone(), path.clone()), codes);
+        }
+    }
+    // The document does not describe itself.
+    generated.insert(
+        ("get".to_owned(), "/openapi.json".to_owned()),
+        vec!["200".to_owned()],
+    );
+    let sorted = |map: std::collections::BTreeMap<(String, String), Vec<String>>| {
+        map.into_iter()
+            .map(|(route, mut codes)| {
+                codes.sort();
+                (route, codes)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sorted(documented), sorted(generated));
+}
