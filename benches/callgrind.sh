@@ -21,10 +21,11 @@ for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "per_call" and m.get("executable"):
         print(m["executable"])')
-# CALLGRIND_OUT=file keeps the profile, for `callgrind_annotate --inclusive=yes file`.
+# CALLGRIND_OUT=file keeps the profile, for `callgrind_annotate --inclusive=yes file`;
+# PROFILE_TIME=8 runs longer (more calls: a growing store's rehashes weigh less per call).
 out=${CALLGRIND_OUT:-$(mktemp)}
 valgrind --tool=callgrind --callgrind-out-file="$out" --toggle-collect="*per_call::$function" \
-  "$binary" --bench "$bench" --profile-time 2 >/dev/null 2>&1
+  "$binary" --bench "$bench" --profile-time "${PROFILE_TIME:-2}" >/dev/null 2>&1
 python3 - "$out" "$function" <<'PY'
 import re, sys
 path, function = sys.argv[1], sys.argv[2]

@@ -159,10 +159,12 @@ impl Call {
 
     /// Starts a call that emits through `emitter` (the attribute's `emitter = ...`, read with
     /// [`AsEmitter::as_emitter`] at the expression's span; `None` emits nothing).
+    #[inline]
     pub fn start_with(site: &'static Site, emitter: Option<&Emitter>) -> Call {
         Call::with_emitter(site, emitter.cloned().map(EmitterRef::Owned))
     }
 
+    #[inline]
     fn with_emitter(site: &'static Site, emitter: Option<EmitterRef>) -> Call {
         // Inside another annotated call, a `nested = "skip"` function emits nothing.
         let emitter = if site.nested == Nested::Skip && current::depth() > 0 {
@@ -194,35 +196,45 @@ impl Call {
     /// The user the event is for, as [`IdSource::event_id`] read it from the attribute's
     /// expression (the generated code calls it at the expression's span, so that a value that
     /// is no id is an error there).
+    #[inline]
     pub fn user(&mut self, id: IdValue) {
         self.user = self.id(id, "user");
     }
 
     /// The system id, overriding the emitter's.
+    #[inline]
     pub fn system(&mut self, id: IdValue) {
         self.system = self.id(id, "system");
     }
 
     /// The resource the event is about.
+    #[inline]
     pub fn acted_upon(&mut self, id: IdValue) {
         self.acted_upon = self.id(id, "acted_upon");
     }
 
+    #[inline]
     fn id(&mut self, id: IdValue, key: &str) -> Option<Uuid> {
         match id {
             IdValue::Id(id) => Some(id),
             IdValue::Absent => None,
             IdValue::Invalid(text) => {
-                let invalid = self
-                    .frame
-                    .metadata
-                    .entry(INVALID_IDS_KEY)
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(map) = invalid {
-                    map.insert(key.to_owned(), Value::String(text));
-                }
+                self.keep_invalid(key, text);
                 None
             }
+        }
+    }
+
+    /// Keeps a string that is not a UUID under `invalid_ids`.
+    #[cold]
+    fn keep_invalid(&mut self, key: &str, text: String) {
+        let invalid = self
+            .frame
+            .metadata
+            .entry(INVALID_IDS_KEY)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(map) = invalid {
+            map.insert(key.to_owned(), Value::String(text));
         }
     }
 
@@ -567,6 +579,7 @@ pub enum IdValue {
 }
 
 impl IdSource for Uuid {
+    #[inline]
     fn event_id(&self) -> IdValue {
         IdValue::Id(*self)
     }
@@ -594,30 +607,35 @@ impl IdSource for Cow<'_, str> {
 }
 
 impl<T: IdSource> IdSource for Option<T> {
+    #[inline]
     fn event_id(&self) -> IdValue {
         self.as_ref().map_or(IdValue::Absent, IdSource::event_id)
     }
 }
 
 impl<T: IdSource + ?Sized> IdSource for &T {
+    #[inline]
     fn event_id(&self) -> IdValue {
         (**self).event_id()
     }
 }
 
 impl<T: IdSource + ?Sized> IdSource for &mut T {
+    #[inline]
     fn event_id(&self) -> IdValue {
         (**self).event_id()
     }
 }
 
 impl<T: IdSource + ?Sized> IdSource for Box<T> {
+    #[inline]
     fn event_id(&self) -> IdValue {
         (**self).event_id()
     }
 }
 
 impl<T: IdSource + ?Sized> IdSource for Arc<T> {
+    #[inline]
     fn event_id(&self) -> IdValue {
         (**self).event_id()
     }
