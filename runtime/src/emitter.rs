@@ -192,6 +192,17 @@ impl Emitter {
         }
     }
 
+    /// Returns once every event emitted before the call is stored or reported as failed, whatever
+    /// the state of the store's feed (the PostgreSQL listener): for an answer that must say
+    /// "stored" without waiting for this instance's live delivery.
+    #[cfg(feature = "axum")]
+    pub(crate) fn flush_stored(&self) -> Result<(), WriterError> {
+        match &self.inner.writer {
+            Some(writer) => writer.flush(),
+            None => Ok(()),
+        }
+    }
+
     /// Stores `event`, then publishes it; returns the event. Sets the system id when the event
     /// has none. Never waits for a subscriber.
     ///

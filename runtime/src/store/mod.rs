@@ -348,6 +348,8 @@ pub struct EventQuery {
     actions: Vec<Action>,
     severities: Vec<Severity>,
     acted_upon: Vec<Uuid>,
+    /// Sorted, without duplicates; `Some(empty)` matches nothing.
+    ids: Option<Vec<Uuid>>,
     status: Option<Status>,
     search: Option<String>,
     sort: SortField,
@@ -371,6 +373,10 @@ pub enum Filter<'a> {
     Severities(&'a [Severity]),
     /// Only events about one of these resources.
     ActedUpon(&'a [Uuid]),
+    /// Only the events with one of these ids: sorted, without duplicates, and possibly empty
+    /// (then no event matches). A bulk request's ids, so that a store checks whose they are and
+    /// changes them in one statement.
+    Ids(&'a [Uuid]),
     /// Only events with this status.
     Status(Status),
     /// Only events whose description contains this text, ignoring ASCII case. `%`, `_` and
@@ -388,6 +394,7 @@ impl Filter<'_> {
             Filter::Actions(actions) => actions.contains(event.action()),
             Filter::Severities(severities) => severities.contains(&event.severity()),
             Filter::ActedUpon(ids) => event.acted_upon().is_some_and(|id| ids.contains(&id)),
+            Filter::Ids(ids) => ids.binary_search(&event.id()).is_ok(),
             Filter::Status(status) => event.status() == status,
             Filter::Search(needle) => contains_ignore_ascii_case(event.description(), needle),
         }
@@ -422,6 +429,17 @@ impl EventQuery {
     /// Adds a resource to match.
     pub fn acted_upon(mut self, id: Uuid) -> Self {
         self.acted_upon.push(id);
+        self
+    }
+    /// Only the events with these ids (added to those given before); an empty list matches
+    /// nothing. With [`user`](Self::user), what a bulk request changes: the user's events among
+    /// these ids, checked and changed by the store in one statement.
+    pub fn ids(mut self, ids: impl IntoIterator<Item = Uuid>) -> Self {
+        let mut all = self.ids.take().unwrap_or_default();
+        all.extend(ids);
+        all.sort_unstable();
+        all.dedup();
+        self.ids = Some(all);
         self
     }
     /// Only events with this status.
@@ -464,6 +482,7 @@ impl EventQuery {
             (!self.actions.is_empty()).then_some(Filter::Actions(&self.actions)),
             (!self.severities.is_empty()).then_some(Filter::Severities(&self.severities)),
             (!self.acted_upon.is_empty()).then_some(Filter::ActedUpon(&self.acted_upon)),
+            self.ids.as_deref().map(Filter::Ids),
             self.status.map(Filter::Status),
             self.search
                 .as_deref()

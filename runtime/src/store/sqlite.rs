@@ -498,6 +498,18 @@ fn filters(query: &EventQuery) -> (String, Vec<SqlValue>) {
                 severities.iter().map(|s| text(s.as_str())).collect(),
             ),
             Filter::ActedUpon(ids) => any_of("acted_upon", ids.iter().map(blob).collect()),
+            // One parameter whatever the number of ids (SQLite takes at most 32,766).
+            Filter::Ids(ids) => (
+                "id IN (SELECT unhex(value) FROM json_each(?))".to_owned(),
+                vec![SqlValue::Text(
+                    serde_json::to_string(
+                        &ids.iter()
+                            .map(|id| id.simple().to_string())
+                            .collect::<Vec<_>>(),
+                    )
+                    .unwrap_or_else(|_| "[]".to_owned()),
+                )],
+            ),
             Filter::Status(status) => any_of("status", vec![text(status.as_str())]),
             // instr, not LIKE: `%`, `_` and quotes in the search text are plain characters.
             Filter::Search(search) => (

@@ -74,6 +74,7 @@ pub fn store_conformance<S: EventStore>(make: impl Fn() -> S) {
     mark_read_and_unread(&make());
     delete_by_id_and_in_bulk(&make());
     mark_and_delete_everything_a_query_matches(&make());
+    bulk_by_ids_changes_only_the_users_events(&make());
     stored_after_for_resuming_a_stream(&make());
     distinct_types(&make());
 }
@@ -602,6 +603,58 @@ fn mark_and_delete_everything_a_query_matches(store: &dyn EventStore) {
         store.query(&EventQuery::new().user(other)).unwrap().total,
         30
     );
+}
+
+/// A bulk request's ids as a filter: the user's events among them are listed, marked and
+/// deleted; another user's and unknown ids are skipped; no ids match nothing.
+fn bulk_by_ids_changes_only_the_users_events(store: &dyn EventStore) {
+    let (user, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let mine: Vec<Event> = (0..4)
+        .map(|i| {
+            put(
+                store,
+                event_at(Some(user), "pattern", "deploy", Severity::Success, "", i),
+            )
+        })
+        .collect();
+    let theirs = put(
+        store,
+        event_at(Some(other), "pattern", "deploy", Severity::Success, "", 9),
+    );
+    let asked = [
+        mine[2].id(),
+        theirs.id(),
+        mine[0].id(),
+        Uuid::new_v4(),
+        mine[0].id(),
+    ];
+    let query = EventQuery::new().user(user).ids(asked);
+    let listed = store.query(&query.clone().order(Order::Asc)).unwrap();
+    assert_eq!(ids(&listed.events), [mine[0].id(), mine[2].id()]);
+    assert_eq!(store.set_status_matching(&query, Status::Read).unwrap(), 2);
+    assert_eq!(
+        store.get(mine[2].id()).unwrap().unwrap().status(),
+        Status::Read
+    );
+    assert_eq!(
+        store.get(mine[1].id()).unwrap().unwrap().status(),
+        Status::Unread
+    );
+    assert_eq!(
+        store.get(theirs.id()).unwrap().unwrap().status(),
+        Status::Unread
+    );
+    let none = EventQuery::new().user(user).ids([]);
+    assert_eq!(store.query(&none).unwrap().total, 0, "no ids match nothing");
+    assert_eq!(store.set_status_matching(&none, Status::Read).unwrap(), 0);
+    assert_eq!(store.delete_matching(&none).unwrap(), 0);
+    assert_eq!(store.delete_matching(&query).unwrap(), 2);
+    assert_eq!(store.get(mine[0].id()).unwrap(), None);
+    assert!(
+        store.get(theirs.id()).unwrap().is_some(),
+        "another user's event stays"
+    );
+    assert_eq!(store.query(&EventQuery::new().user(user)).unwrap().total, 2);
 }
 
 fn stored_after_for_resuming_a_stream(store: &dyn EventStore) {

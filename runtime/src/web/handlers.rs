@@ -18,7 +18,7 @@ use super::served::{Served, served, served_owned};
 use crate::builder::BuildProblem;
 use crate::event::Event;
 use crate::severity::Severity;
-use crate::store::{EventStore, PageSize};
+use crate::store::{EventQuery, PageSize};
 
 #[utoipa::path(get, tag = "events", path = "/", params(schema::ListParams), responses(
     (status = 200, description = "a page of the user's events", body = schema::EventListDoc),
@@ -199,10 +199,11 @@ pub(super) async fn create(
         .await
         .map_err(ApiError::internal)?;
     let emitter = web.emitter.clone();
-    // 201 only for an event that is stored: a failed write was reported, not published.
+    // 201 only for an event that is stored: a failed write was reported, not published. Only
+    // the store is waited for, never this instance's live delivery (the PostgreSQL listener
+    // may be reconnecting): the client must not retry an event that is stored.
     let stored = with_store(&web, move |store| {
-        // Waits for the background writer, if any.
-        emitter.flush().map_err(ApiError::internal)?;
+        emitter.flush_stored().map_err(ApiError::internal)?;
         store
             .get(emitted.id())
             .map_err(ApiError::internal)?
@@ -232,20 +233,9 @@ fn within_bulk_limit(web: &Web, ids: &[Uuid]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The ids among `ids` that are events of `user`; the others answer as if they did not exist.
-fn owned(store: &dyn EventStore, user: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, ApiError> {
-    let mut mine = Vec::with_capacity(ids.len());
-    for &id in ids {
-        if store
-            .get(id)
-            .map_err(ApiError::internal)?
-            .and_then(|e| e.user_id())
-            == Some(user)
-        {
-            mine.push(id);
-        }
-    }
-    Ok(mine)
+/// The user's events among `ids`: the query the store checks and changes in one statement.
+fn of_user(user: Uuid, ids: impl IntoIterator<Item = Uuid>) -> EventQuery {
+    EventQuery::new().user(user).ids(ids)
 }
 
 /// Every body takes the fields it knows and ignores the others (Meshery's UI sends more).
@@ -281,7 +271,7 @@ struct Which {
 /// events.
 enum Bulk {
     Ids(Vec<Uuid>),
-    Matching(crate::store::EventQuery),
+    Matching(EventQuery),
 }
 
 impl Which {
@@ -324,10 +314,12 @@ pub(super) async fn set_status_one(
     let status = parse_status(&body::<StatusBody>(&headers, &bytes)?.status)?;
     let options = web.options.clone();
     with_store(&web, move |store| {
-        if owned(store, user, &[id])?.is_empty() {
+        let found = store
+            .set_status_matching(&of_user(user, [id]), status)
+            .map_err(ApiError::internal)?;
+        if found == 0 {
             return Err(ApiError::not_found());
         }
-        store.set_status(id, status).map_err(ApiError::internal)?;
         store
             .get(id)
             .map_err(ApiError::internal)?
@@ -378,16 +370,14 @@ pub(super) async fn set_status_bulk(
     let request: BulkStatusBody = body(&headers, &bytes)?;
     let status = parse_status(&request.status)?;
     let which = request.which.checked(&web, user, raw.as_deref())?;
-    let updated = with_store(&web, move |store| match which {
-        Bulk::Ids(ids) => {
-            let mine = owned(store, user, &ids)?;
-            store
-                .set_status_many(&mine, status)
-                .map_err(ApiError::internal)
-        }
-        Bulk::Matching(query) => store
+    let query = match which {
+        Bulk::Ids(ids) => of_user(user, ids),
+        Bulk::Matching(query) => query,
+    };
+    let updated = with_store(&web, move |store| {
+        store
             .set_status_matching(&query, status)
-            .map_err(ApiError::internal),
+            .map_err(ApiError::internal)
     })
     .await?;
     Ok(Json(json!({ "updated": updated })))
@@ -406,10 +396,11 @@ pub(super) async fn delete_one(
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
     with_store(&web, move |store| {
-        if owned(store, user, &[id])?.is_empty() {
-            return Err(ApiError::not_found());
+        match store.delete_matching(&of_user(user, [id])) {
+            Ok(0) => Err(ApiError::not_found()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(ApiError::internal(e)),
         }
-        store.delete(id).map_err(ApiError::internal)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -431,12 +422,12 @@ pub(super) async fn delete_bulk(
 ) -> Result<StatusCode, ApiError> {
     let request: BulkBody = body(&headers, &bytes)?;
     let which = request.which.checked(&web, user, raw.as_deref())?;
-    with_store(&web, move |store| match which {
-        Bulk::Ids(ids) => {
-            let mine = owned(store, user, &ids)?;
-            store.delete_many(&mine).map_err(ApiError::internal)
-        }
-        Bulk::Matching(query) => store.delete_matching(&query).map_err(ApiError::internal),
+    let query = match which {
+        Bulk::Ids(ids) => of_user(user, ids),
+        Bulk::Matching(query) => query,
+    };
+    with_store(&web, move |store| {
+        store.delete_matching(&query).map_err(ApiError::internal)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -371,7 +371,7 @@ fn writer_connections_killed_mid_batch_store_each_event_once_or_report_it() {
     let mut emitted = vec![a.emit(event(user, 0)).unwrap().id()];
     assert!(hold.wait_held(WAIT));
     assert!(
-        db.terminate("tidings") >= 1,
+        db.terminate("tidings-writer") >= 1,
         "the writer's connection is killed"
     );
     hold.release();
@@ -380,7 +380,7 @@ fn writer_connections_killed_mid_batch_store_each_event_once_or_report_it() {
     thread::scope(|scope| {
         scope.spawn(|| {
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                db.terminate("tidings");
+                db.terminate("tidings-writer");
                 thread::sleep(Duration::from_millis(25));
             }
         });
@@ -634,4 +634,214 @@ fn retention_prunes_on_one_instance_at_a_time() {
         .unwrap();
     assert_eq!(store.prune().unwrap(), 3);
     assert_eq!(db.count(), 2);
+}
+
+// ---- A bad day (issue #29) ----
+
+/// How many events with these ids are stored, each counted.
+fn stored_count(db: &TestDb, ids: &[Uuid]) -> i64 {
+    db.client()
+        .query_one(
+            "SELECT count(*) FROM tidings_events WHERE id = ANY($1)",
+            &[&ids],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// An instance paused while its batch holds the order lock (here held in the test door, as a
+/// VM pause or SIGSTOP would): the server ends its idle transaction at its session's bound
+/// (half its write timeout), the other instance stores its events meanwhile, and the paused
+/// one, resumed, stores its batch once on a new connection.
+#[test]
+fn an_instance_paused_holding_the_order_lock_holds_up_the_others_only_for_its_bound() {
+    let db = TestDb::new();
+    let paused_store = PgStore::connect(&db.url)
+        .unwrap()
+        .with_write_timeout(Duration::from_secs(4));
+    let hold = paused_store.__hold_next_commit();
+    let (paused, paused_failed) = instance_with(paused_store);
+    let (other, other_failed) = instance(&db.url);
+    let user = Uuid::new_v4();
+    let first = paused.emit(event(user, 0)).unwrap().id();
+    assert!(
+        hold.wait_held(WAIT),
+        "the paused instance holds the order lock"
+    );
+    let others: Vec<Uuid> = (1..=20)
+        .map(|n| other.emit(event(user, n)).unwrap().id())
+        .collect();
+    // While the paused instance is still paused: the other's events are stored.
+    let stored = eventually(Duration::from_secs(20), || {
+        stored_count(&db, &others) == others.len() as i64
+    });
+    hold.release();
+    assert!(
+        stored,
+        "the other instance stored nothing while the paused one held the order lock"
+    );
+    other.flush().unwrap();
+    paused.flush().unwrap();
+    assert_eq!(
+        stored_count(&db, &[first]),
+        1,
+        "stored once after the pause"
+    );
+    assert!(paused_failed.lock().unwrap().is_empty());
+    assert!(other_failed.lock().unwrap().is_empty());
+}
+
+/// The server goes read only during a burst (as a demoted primary does, SQLSTATE 25006): the
+/// writer retries on new connections instead of reporting, and once the database takes writes
+/// again every event is stored once.
+#[test]
+fn a_read_only_switch_during_a_burst_is_retried_not_reported() {
+    let db = TestDb::new();
+    let (events, failed) = instance_with(
+        PgStore::connect(&db.url)
+            .unwrap()
+            .with_write_timeout(Duration::from_secs(30)),
+    );
+    let user = Uuid::new_v4();
+    let mut emitted = vec![events.emit(event(user, 0)).unwrap().id()];
+    events.flush().unwrap();
+    let mut admin = db.client();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} SET default_transaction_read_only = on",
+            db.name
+        ))
+        .unwrap();
+    let rollbacks = |admin: &mut postgres::Client| -> i64 {
+        admin
+            .query_one(
+                "SELECT xact_rollback FROM pg_stat_database WHERE datname = $1",
+                &[&db.name],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let before = rollbacks(&mut admin);
+    // The store's connections open again, read only now.
+    assert!(
+        db.terminate("tidings-writer") + db.terminate("tidings") >= 1,
+        "the store reconnects"
+    );
+    for n in 1..=200 {
+        emitted.push(events.emit(event(user, n)).unwrap().id());
+    }
+    // A batch failed on a read-only connection (its transaction rolled back).
+    assert!(
+        eventually(WAIT, || rollbacks(&mut admin) > before),
+        "a write was tried on a read-only connection"
+    );
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} RESET default_transaction_read_only",
+            db.name
+        ))
+        .unwrap();
+    events.flush().unwrap();
+    assert!(
+        failed.lock().unwrap().is_empty(),
+        "no event was reported: {} failed",
+        failed.lock().unwrap().len()
+    );
+    assert_eq!(stored_count(&db, &emitted), emitted.len() as i64);
+}
+
+/// The listener's connection is killed and stays down while a client creates an event over the
+/// API: the answer is 201 as soon as the event is stored (not a 500 after waiting for the
+/// listener), the readiness route says 503 meanwhile and 200 once the listener is back, and the
+/// event is stored and delivered once.
+#[test]
+fn post_answers_201_once_stored_while_the_listener_is_down() {
+    let db = TestDb::new();
+    let store = Arc::new(PgStore::connect(&db.url).unwrap());
+    let events = Emitter::builder()
+        .shared_store(Arc::clone(&store) as _)
+        .build();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let app = axum::Router::new()
+        .nest_service(
+            "/api/events",
+            tidings::web::router(events.clone(), |parts| {
+                Uuid::parse_str(parts.headers.get("x-user-id")?.to_str().ok()?).ok()
+            }),
+        )
+        .nest_service("/health", tidings::web::health(events.clone()));
+    let base = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    });
+    let client = reqwest::Client::new();
+    let ready = || {
+        runtime.block_on(async {
+            client
+                .get(format!("{base}/health"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    assert!(
+        eventually(WAIT, || ready() == 200),
+        "ready once the listener is connected"
+    );
+    let user = Uuid::new_v4();
+    let subscription = events.subscribe(user);
+
+    let hold = store.__hold_listener_reconnect();
+    // Released when the test ends, also when it fails: the listener must not wait forever.
+    struct OnDrop<F: FnMut()>(F);
+    impl<F: FnMut()> Drop for OnDrop<F> {
+        fn drop(&mut self) {
+            (self.0)();
+        }
+    }
+    let _release = OnDrop(|| hold.release());
+    assert!(
+        db.terminate("tidings-listener") >= 1,
+        "the listener's connection is killed"
+    );
+    assert!(
+        eventually(WAIT, || ready() == 503),
+        "not ready while the listener is down"
+    );
+
+    let (status, body) = runtime.block_on(async {
+        let created = client
+            .post(format!("{base}/api/events"))
+            .header("x-user-id", user.to_string())
+            .json(&serde_json::json!({"category": "connection", "action": "ping", "severity": "success"}))
+            .send()
+            .await
+            .unwrap();
+        let status = created.status().as_u16();
+        (status, created.text().await.unwrap())
+    });
+    assert_eq!(status, 201, "stored, so created: {body}");
+    let id: Uuid = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(ready(), 503, "the listener is still held down");
+
+    hold.release();
+    assert!(
+        eventually(WAIT, || ready() == 200),
+        "ready again once the listener is back"
+    );
+    assert_eq!(
+        ids(&receive(&subscription, 1)),
+        [id],
+        "delivered once the listener caught up"
+    );
+    assert_eq!(stored_count(&db, &[id]), 1, "stored once");
+    drop(events);
 }

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use postgres::NoTls;
+use postgres::{Config, NoTls};
 use r2d2_postgres::{PostgresConnectionManager, r2d2};
 
 use crate::store::StoreError;
@@ -35,16 +35,40 @@ pub(super) fn describe(error: &postgres::Error) -> String {
     }
 }
 
-/// Whether trying again later may succeed: the connection broke, the server is shutting down
-/// or starting, or the transaction lost a race. Otherwise the server refused what was sent.
+/// Whether trying again later may succeed: the connection broke; the server is shutting down
+/// (`admin_shutdown`, class 57), starting, or out of resources; the transaction lost a race or
+/// waited too long for a lock (`lock_not_available`, a statement timeout); or the server is read
+/// only (class 25: a primary demoted in a failover, or a standby), which a new connection may
+/// not be. Otherwise the server refused what was sent.
 pub(super) fn transient(error: &postgres::Error) -> bool {
     match error.code() {
         None => true,
         Some(code) => {
             let class = &code.code()[..2];
-            matches!(class, "08" | "40" | "53" | "57" | "58")
+            matches!(class, "08" | "25" | "40" | "53" | "57" | "58")
+                || code == &postgres::error::SqlState::LOCK_NOT_AVAILABLE
         }
     }
+}
+
+/// The session settings of every connection the store opens, so that no stuck peer (a paused
+/// VM, a partition, a stopped process) holds a lock or a transaction for long: the server ends
+/// a session idle in a transaction, a statement that runs too long and a lock wait that lasts
+/// too long, and both sides probe an idle connection with TCP keepalives. `bound` is how long
+/// each may last.
+pub(super) fn bounded(config: &mut Config, bound: Duration) {
+    let ms = bound.as_millis().max(1);
+    // The application's own options come last: where both set one, theirs win.
+    let own = config.get_options().map(str::to_owned).unwrap_or_default();
+    config.options(&format!(
+        "-c lock_timeout={ms} -c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms} \
+         -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 {own}"
+    ));
+    config.keepalives(true);
+    config.keepalives_idle(Duration::from_secs(5));
+    config.keepalives_interval(Duration::from_secs(2));
+    config.keepalives_retries(3);
+    config.tcp_user_timeout(bound);
 }
 
 /// Turns a client's or the pool's error into a [`StoreError`] that says what was being done.

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls};
 
-use super::Shared;
+use super::connection::bounded;
 use super::read::read_event;
 use super::schema::{CHANNEL, COLUMNS};
+use super::{QUERY_BOUND, Shared};
 use crate::broadcast::Broadcaster;
 use crate::store::Feed;
 
@@ -151,12 +152,15 @@ fn run(state: &State) {
 /// One connection's life: `LISTEN` first, then catch up, then publish on every notification
 /// and on every safety poll. Returns `Ok` when told to stop, `Err` when the connection fails.
 fn listen(state: &State, down: &mut bool) -> Result<(), postgres::Error> {
+    #[cfg(feature = "test-doors")]
+    state.store.hooks.before_listen();
     let mut config = state.store.config.clone();
     let name = format!(
         "{}-listener",
         config.get_application_name().unwrap_or("tidings")
     );
     config.application_name(&name);
+    bounded(&mut config, QUERY_BOUND);
     let mut client = config.connect(NoTls)?;
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
     let before = state.progress().published;

@@ -12,6 +12,7 @@ use super::PgStore;
 #[derive(Default)]
 pub(super) struct TestHooks {
     hold: Mutex<Option<Arc<Hold>>>,
+    listener_hold: Mutex<Option<Arc<Hold>>>,
     lose_reply: AtomicBool,
 }
 
@@ -20,6 +21,18 @@ impl TestHooks {
     pub(super) fn before_commit(&self) {
         let hold = self
             .hold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(hold) = hold {
+            hold.hold();
+        }
+    }
+
+    /// Before the listener connects: waits while a hold is set and not released.
+    pub(super) fn before_listen(&self) {
+        let hold = self
+            .listener_hold
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
@@ -44,6 +57,20 @@ impl PgStore {
             .shared
             .hooks
             .hold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&hold));
+        hold
+    }
+
+    /// Makes the listener's next connection wait until the returned hold is released: with its
+    /// connection killed, the listener stays down meanwhile. Not a public API.
+    #[doc(hidden)]
+    pub fn __hold_listener_reconnect(&self) -> Arc<Hold> {
+        let hold = Arc::new(Hold::default());
+        *self
+            .shared
+            .hooks
+            .listener_hold
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&hold));
         hold

@@ -33,7 +33,8 @@ use r2d2_postgres::{PostgresConnectionManager, r2d2};
 use uuid::Uuid;
 
 use self::connection::{
-    APPLICATION_NAME, CONNECT_TIMEOUT, Context, Pool, backend, describe, hide_password, off_runtime,
+    APPLICATION_NAME, CONNECT_TIMEOUT, Context, Pool, backend, bounded, describe, hide_password,
+    off_runtime,
 };
 #[cfg(feature = "test-doors")]
 use self::schema::{COLUMN_TYPES, INSERT, RETENTION_LOCK};
@@ -44,6 +45,9 @@ use crate::event::Event;
 use crate::severity::Status;
 
 const DEFAULT_POOL_SIZE: u32 = 8;
+/// How long a query's statement, lock wait or idle transaction may last on the pool's and the
+/// listener's connections.
+const QUERY_BOUND: Duration = Duration::from_secs(30);
 const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_POLL: Duration = Duration::from_secs(1);
 
@@ -88,8 +92,12 @@ pub struct PgStore {
 
 /// What the store and its listener share.
 struct Shared {
-    /// Where the listener connects (with its own application name).
+    /// Where the listener and the writer connect (each with its own application name and
+    /// session bounds).
     config: Config,
+    /// The background writer's own connection, never waiting behind the queries' pool; `None`
+    /// until the first batch, and after a failure that may have left it broken or read only.
+    writer: Mutex<Option<postgres::Client>>,
     /// The connection string with its password hidden, for errors and `Debug`.
     shown: String,
     /// Always `Some` until the store is dropped (see `Drop`).
@@ -120,9 +128,13 @@ impl fmt::Debug for PgStore {
 impl Drop for Shared {
     fn drop(&mut self) {
         // Closing a connection runs the client's own runtime too: off the executor's threads.
-        if let Some(pool) = self.pool.take() {
-            off_runtime(move || drop(pool));
-        }
+        let writer = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let pool = self.pool.take();
+        off_runtime(move || drop((pool, writer)));
     }
 }
 
@@ -173,7 +185,9 @@ impl PgStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        let mut bounded_config = config.clone();
+        bounded(&mut bounded_config, QUERY_BOUND);
+        let manager = PostgresConnectionManager::new(bounded_config, NoTls);
         let start = off_runtime(|| -> Result<(Pool, i64), StoreError> {
             let pool = r2d2::Pool::builder()
                 .max_size(pool_size.max(1))
@@ -197,6 +211,7 @@ impl PgStore {
             shared: Arc::new(Shared {
                 config,
                 shown,
+                writer: Mutex::new(None),
                 pool: Some(pool),
                 retention: Retention::default(),
                 last_prune: Mutex::new(None),

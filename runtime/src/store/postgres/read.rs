@@ -112,6 +112,7 @@ pub(super) fn filters(query: &EventQuery) -> Where {
                 texts(severities.iter().map(|s| s.as_str()).collect()),
             ),
             Filter::ActedUpon(ids) => condition.and("acted_upon = ANY($)", Box::new(ids.to_vec())),
+            Filter::Ids(ids) => condition.and("id = ANY($)", Box::new(ids.to_vec())),
             Filter::Status(status) => condition.and("status = $", Box::new(status.as_str())),
             // strpos, not LIKE: `%`, `_` and quotes in the search text are plain characters.
             Filter::Search(search) => condition.and(

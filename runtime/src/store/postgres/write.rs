@@ -9,15 +9,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use postgres::Client;
+use std::sync::PoisonError;
+
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::error::SqlState;
 use postgres::types::{Json, ToSql};
+use postgres::{Client, NoTls};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Shared;
-use super::connection::{backend, describe, transient};
+use super::connection::{backend, bounded, describe, transient};
 use super::schema::{CHANNEL, COLUMN_TYPES, COLUMNS, INSERT, ORDER_LOCK};
 use crate::event::Event;
 use crate::store::StoreError;
@@ -42,6 +44,15 @@ enum Method {
     Copy,
     /// `INSERT ... SELECT FROM unnest(...) ON CONFLICT (id) DO NOTHING`: skips duplicates.
     Unnest,
+}
+
+/// What one try on the writer's connection leads to.
+enum Tried {
+    Step(Step),
+    /// The connection failed: wait, then try on a new one.
+    Broken,
+    /// The server refused the batch for one of its events: each event alone.
+    EachAlone,
 }
 
 /// What one try at the pending events leads to.
@@ -173,47 +184,88 @@ impl Shared {
         batch.finish(self.write_timeout)
     }
 
-    /// One try at the pending events: a connection, the look-up after a broken commit, one
-    /// attempt.
+    /// One try at the pending events: the writer's connection, the look-up after a broken
+    /// commit, one attempt.
     fn try_once(&self, batch: &mut Batch<'_>) -> Step {
-        let mut client = match self.connection() {
-            Ok(client) => client,
-            Err(e) => {
-                batch.last_error = e.to_string();
-                return Step::Wait;
+        let outcome = {
+            let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let client = match &mut *writer {
+                Some(client) => client,
+                None => match self.connect_writer() {
+                    Ok(client) => writer.insert(client),
+                    Err(e) => {
+                        batch.last_error = describe(&e);
+                        return Step::Wait;
+                    }
+                },
+            };
+            let outcome = self.try_on(client, batch);
+            // A connection that failed may be broken, or to a server that is read only now (a
+            // demoted primary): the next try opens a new one.
+            if matches!(outcome, Tried::Broken) {
+                *writer = None;
             }
+            outcome
         };
-        if batch.maybe_stored {
-            if let Err(e) = batch.settle_stored(&mut client) {
-                batch.last_error = describe(&e);
-                return Step::Wait;
-            }
-            if batch.pending.is_empty() {
-                return Step::Finished;
-            }
-        }
-        match self.attempt(&mut client, &batch.pending_events(), batch.method) {
-            Attempt::Duplicate => {
-                batch.method = Method::Unnest;
-                Step::Again
-            }
-            Attempt::Done(stored) => {
-                batch.record_done(stored);
-                Step::Finished
-            }
-            Attempt::Refused(error) if batch.pending.len() == 1 => {
-                batch.record_refused(&error);
-                Step::Finished
-            }
-            Attempt::Refused(_) => {
-                drop(client);
+        match outcome {
+            Tried::Step(step) => step,
+            Tried::Broken => Step::Wait,
+            // Each event alone, with the connection given back (each opens it again).
+            Tried::EachAlone => {
                 self.write_each(batch);
                 Step::Finished
             }
+        }
+    }
+
+    /// The writer's own connection, with its session bounded by the write timeout: a lock wait,
+    /// a statement or an idle transaction of this writer lasts at most half of it, so that an
+    /// instance paused while it holds the order lock holds up the others for no longer.
+    fn connect_writer(&self) -> Result<Client, postgres::Error> {
+        let mut config = self.config.clone();
+        let name = format!(
+            "{}-writer",
+            config
+                .get_application_name()
+                .unwrap_or(super::APPLICATION_NAME)
+        );
+        config.application_name(&name);
+        bounded(
+            &mut config,
+            (self.write_timeout / 2).max(Duration::from_secs(1)),
+        );
+        config.connect(NoTls)
+    }
+
+    /// The look-up after a broken commit, then one attempt, on `client`.
+    fn try_on(&self, client: &mut Client, batch: &mut Batch<'_>) -> Tried {
+        if batch.maybe_stored {
+            if let Err(e) = batch.settle_stored(client) {
+                batch.last_error = describe(&e);
+                return Tried::Broken;
+            }
+            if batch.pending.is_empty() {
+                return Tried::Step(Step::Finished);
+            }
+        }
+        match self.attempt(client, &batch.pending_events(), batch.method) {
+            Attempt::Duplicate => {
+                batch.method = Method::Unnest;
+                Tried::Step(Step::Again)
+            }
+            Attempt::Done(stored) => {
+                batch.record_done(stored);
+                Tried::Step(Step::Finished)
+            }
+            Attempt::Refused(error) if batch.pending.len() == 1 => {
+                batch.record_refused(&error);
+                Tried::Step(Step::Finished)
+            }
+            Attempt::Refused(_) => Tried::EachAlone,
             Attempt::Broken(error) => {
                 batch.last_error = error;
                 batch.maybe_stored = true;
-                Step::Wait
+                Tried::Broken
             }
         }
     }
