@@ -85,6 +85,20 @@ impl ApiError {
         }
     }
 
+    /// 503: the store's threads and their queue are full, as `message` says; try again in a
+    /// second.
+    pub(super) fn busy(message: impl Into<String>) -> Self {
+        let message = message.into();
+        tracing::debug!(target: "tidings", %message, "a request was refused: the store is busy");
+        metrics::counter!("tidings_requests_refused_total", "limit" => "store_queue").increment(1);
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message,
+            field: None,
+            retry_after: Some(1),
+        }
+    }
+
     /// 500, with the error's message.
     pub(super) fn internal(error: impl std::fmt::Display) -> Self {
         ApiError {

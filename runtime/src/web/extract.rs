@@ -1,5 +1,5 @@
 //! What a request carries: its user, a JSON body, an id, a status; and the store, reached from
-//! tokio's blocking pool.
+//! the router's store threads.
 
 use std::sync::Arc;
 
@@ -73,9 +73,9 @@ pub(super) fn parse_status(text: &str) -> Result<Status, ApiError> {
         .map_err(|e: crate::UnknownLevel| ApiError::bad("status", e.to_string()))
 }
 
-/// Runs store work on tokio's blocking pool: a slow query (a large database, a file locked by
-/// another writer) must not hold an executor thread, and with it other requests and the
-/// keepalives of live streams. A store that panics answers 500.
+/// Runs store work on the router's store threads: a slow query (a large database, a file
+/// locked by another writer) must not hold an executor thread, and with it other requests and
+/// the keepalives of live streams. A store that panics answers 500; a full queue 503.
 pub(super) async fn with_store<T: Send + 'static>(
     web: &Web,
     work: impl FnOnce(&dyn EventStore) -> Result<T, ApiError> + Send + 'static,
@@ -85,7 +85,5 @@ pub(super) async fn with_store<T: Send + 'static>(
             .store()
             .ok_or_else(|| ApiError::internal("this server keeps no events"))?,
     );
-    tokio::task::spawn_blocking(move || work(&*store))
-        .await
-        .map_err(|_| ApiError::internal("the event store failed"))?
+    web.workers.run(move || work(&*store)).await?
 }

@@ -30,7 +30,7 @@
 //! (`options.rs`), the notification center's page (`page.rs`, `page.html`), an event as served (`served.rs`) and Meshery's error shape (`meshery.rs`),
 //! errors as answers (`error.rs`), what a request carries (`extract.rs`, the list's parameters
 //! in `query.rs`), the handlers of stored events (`handlers.rs`), the live stream
-//! (`stream.rs`), and the OpenAPI document (`openapi.rs`, which names the handlers, with the
+//! (`stream.rs`), the store threads (`workers.rs`), and the OpenAPI document (`openapi.rs`, which names the handlers, with the
 //! documented shapes in `schema.rs`).
 
 use std::sync::Arc;
@@ -58,11 +58,13 @@ mod schema;
 mod served;
 mod shutdown;
 mod stream;
+mod workers;
 
 pub use health::health;
 pub use options::{
-    DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BULK_IDS, DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_REPLAY_BYTES,
-    DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_USER, DEFAULT_SHUTDOWN_DEADLINE, Options,
+    DEFAULT_KEEP_ALIVE, DEFAULT_MAX_BULK_IDS, DEFAULT_MAX_PAGE_SIZE,
+    DEFAULT_MAX_QUEUED_STORE_CALLS, DEFAULT_MAX_REPLAY_BYTES, DEFAULT_MAX_STREAMS,
+    DEFAULT_MAX_STREAMS_PER_USER, DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_STORE_THREADS, Options,
 };
 pub use page::{PageAuth, PageOptions, notification_center, notification_center_with};
 #[cfg(feature = "test-doors")]
@@ -82,4 +84,5 @@ struct Web {
     options: Options,
     recent: Arc<stream::RecentJson>,
     streams: Arc<stream::OpenStreams>,
+    workers: Arc<workers::StoreWorkers>,
 }

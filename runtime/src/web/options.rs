@@ -24,6 +24,8 @@ pub struct Options {
     pub(super) max_replay_bytes: usize,
     pub(super) max_event_bytes: usize,
     pub(super) shutdown_deadline: Duration,
+    pub(super) store_threads: usize,
+    pub(super) max_queued_store_calls: usize,
 }
 
 /// How long a shutdown waits for live streams to drain unless told otherwise: 10 seconds.
@@ -38,6 +40,11 @@ pub const DEFAULT_MAX_BULK_IDS: usize = 10_000;
 pub const DEFAULT_MAX_STREAMS_PER_USER: usize = 16;
 /// The most live streams one router has open at once unless told otherwise: 10,000.
 pub const DEFAULT_MAX_STREAMS: usize = 10_000;
+/// How many threads a router reaches its store from unless told otherwise: 8 (the PostgreSQL
+/// store's default pool size).
+pub const DEFAULT_STORE_THREADS: usize = 8;
+/// How many store calls may wait for a store thread unless told otherwise: 1,024.
+pub const DEFAULT_MAX_QUEUED_STORE_CALLS: usize = 1_024;
 /// The most a resuming stream replays, in bytes of JSON, unless told otherwise: 4 MiB.
 pub const DEFAULT_MAX_REPLAY_BYTES: usize = 4 << 20;
 
@@ -51,6 +58,8 @@ impl Default for Options {
             max_streams_per_user: DEFAULT_MAX_STREAMS_PER_USER,
             max_streams: DEFAULT_MAX_STREAMS,
             max_replay_bytes: DEFAULT_MAX_REPLAY_BYTES,
+            store_threads: DEFAULT_STORE_THREADS,
+            max_queued_store_calls: DEFAULT_MAX_QUEUED_STORE_CALLS,
             max_event_bytes: crate::MAX_EVENT_BYTES,
             shutdown_deadline: DEFAULT_SHUTDOWN_DEADLINE,
         }
@@ -101,6 +110,22 @@ impl Options {
     /// [`DEFAULT_MAX_STREAMS_PER_USER`]); one more is a 429 with `Retry-After`.
     pub fn max_streams_per_user(mut self, streams: usize) -> Self {
         self.max_streams_per_user = streams;
+        self
+    }
+
+    /// How many threads the router reaches its store from (default [`DEFAULT_STORE_THREADS`]):
+    /// a fixed set, started with the router, outside the async runtime, so that a store call
+    /// neither holds an executor thread nor starts a thread of its own. As many store calls run
+    /// at once; match the store's connections (the PostgreSQL store's pool).
+    pub fn store_threads(mut self, threads: usize) -> Self {
+        self.store_threads = threads.max(1);
+        self
+    }
+
+    /// How many store calls may wait for a store thread (default
+    /// [`DEFAULT_MAX_QUEUED_STORE_CALLS`]); one more is a 503 with `Retry-After`.
+    pub fn max_queued_store_calls(mut self, calls: usize) -> Self {
+        self.max_queued_store_calls = calls.max(1);
         self
     }
 

@@ -69,9 +69,13 @@ where
     let web = Web {
         emitter,
         user_of: Arc::new(user_of),
-        options,
         recent: Arc::new(RecentJson::new()),
         streams: Arc::default(),
+        workers: Arc::new(super::workers::StoreWorkers::start(
+            options.store_threads,
+            options.max_queued_store_calls,
+        )),
+        options,
     };
     // A path with a trailing slash that matched no route is tried again without it, so that
     // `/types/` answers as `/types` does (and `/api/events/` as `/api/events`).

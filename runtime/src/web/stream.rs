@@ -160,6 +160,7 @@ pub(super) async fn subscribe(
         live,
         options: web.options.clone(),
         recent: Arc::clone(&web.recent),
+        workers: Arc::clone(&web.workers),
     };
     if let Some(last) = headers.get("last-event-id") {
         let last = last
@@ -222,9 +223,9 @@ struct Replayed {
 enum Reading {
     /// Nothing more to read: live events follow.
     Done,
-    /// The next part is being read on the blocking pool.
+    /// The next part is being read on a store thread.
     Part {
-        task: tokio::task::JoinHandle<Result<Option<Vec<Event>>, crate::StoreError>>,
+        task: super::workers::Done<Result<Option<Vec<Event>>, crate::StoreError>>,
         replayed: Replayed,
         store: Arc<dyn crate::EventStore>,
         user: Uuid,
@@ -247,6 +248,7 @@ struct LiveStream {
     live: Subscription,
     options: Options,
     recent: Arc<RecentJson>,
+    workers: Arc<super::workers::StoreWorkers>,
 }
 
 impl LiveStream {
@@ -282,14 +284,21 @@ impl LiveStream {
         }
         if let (true, Some(after), Some(store)) = (full, last, store) {
             let reader = Arc::clone(&store);
-            let task =
-                tokio::task::spawn_blocking(move || reader.stored_after(user, after, REPLAY_PART));
-            self.reading = Reading::Part {
-                task,
-                replayed,
-                store,
-                user,
-            };
+            // A full queue of the store threads: the client loads the list instead.
+            match self
+                .workers
+                .submit(move || reader.stored_after(user, after, REPLAY_PART))
+            {
+                Ok(task) => {
+                    self.reading = Reading::Part {
+                        task,
+                        replayed,
+                        store,
+                        user,
+                    };
+                }
+                Err(_) => self.replay.push_back(reload()),
+            }
         }
     }
 }
@@ -309,7 +318,7 @@ impl futures_core::Stream for LiveStream {
             let read = match Pin::new(task).poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 // A store that fails or panics mid-replay: the client loads the list again.
-                Poll::Ready(Ok(Ok(part))) => Some(part),
+                Poll::Ready(Ok(Ok(Ok(part)))) => Some(part),
                 Poll::Ready(_) => None,
             };
             let Reading::Part {

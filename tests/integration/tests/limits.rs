@@ -513,3 +513,54 @@ async fn the_health_route_goes_503_while_the_store_fails_and_back() {
     let (status, _) = check().await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// The store threads and their queue are a limit: with one thread held in a slow query and one
+/// call waiting, one more is a 503 with `Retry-After` that names the limit; once the query
+/// ends, the others are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_of_store_calls_is_a_503_that_names_the_limit() {
+    let latch = Arc::new(common::Latch::default());
+    let holds = Arc::clone(&latch);
+    let store = common::WatchedStore::new(move |call| {
+        if let common::StoreCall::Query = call {
+            holds.hold();
+        }
+        Ok(())
+    });
+    let events = Emitter::builder().store(store).inline_writes().build();
+    let server = start(
+        events,
+        Options::default()
+            .store_threads(1)
+            .max_queued_store_calls(1),
+    )
+    .await;
+    let _release = common::OpensOnDrop(Arc::clone(&latch));
+    let user = Uuid::new_v4();
+    let slow = tokio::spawn(server.get(user, "").send());
+    let held = Arc::clone(&latch);
+    tokio::task::spawn_blocking(move || held.wait_until_held(1, "the first list's query"))
+        .await
+        .unwrap();
+    // The only thread is held: of two more calls, one waits in the queue and one is refused
+    // at once (the waiting one cannot end before the query does).
+    let mut first = tokio::spawn(server.get(user, "/types").send());
+    let mut second = tokio::spawn(server.get(user, "/types").send());
+    let (refused, waiting) = tokio::select! {
+        answer = &mut first => (answer.unwrap().unwrap(), second),
+        answer = &mut second => (answer.unwrap().unwrap(), first),
+    };
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("web::Options::max_queued_store_calls"),
+        "{body}"
+    );
+    latch.open();
+    assert_eq!(slow.await.unwrap().unwrap().status(), StatusCode::OK);
+    assert_eq!(waiting.await.unwrap().unwrap().status(), StatusCode::OK);
+}

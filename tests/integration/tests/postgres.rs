@@ -845,3 +845,66 @@ fn post_answers_201_once_stored_while_the_listener_is_down() {
     assert_eq!(stored_count(&db, &[id]), 1, "stored once");
     drop(events);
 }
+
+/// The events API's store calls run on the router's fixed store threads, outside the async
+/// runtime: not one moves to a thread of its own (before, each list, mark and delete did).
+#[test]
+fn the_events_api_starts_no_thread_per_store_call() {
+    let db = TestDb::new();
+    let store = Arc::new(PgStore::connect(&db.url).unwrap());
+    let events = Emitter::builder()
+        .shared_store(Arc::clone(&store) as _)
+        .build();
+    let user = Uuid::new_v4();
+    let stored: Vec<Uuid> = (0..20)
+        .map(|n| events.emit(event(user, n)).unwrap().id())
+        .collect();
+    events.flush().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let app = axum::Router::new().nest_service(
+        "/api/events",
+        tidings::web::router(events.clone(), |parts| {
+            Uuid::parse_str(parts.headers.get("x-user-id")?.to_str().ok()?).ok()
+        }),
+    );
+    let spawned_before = store.__threads_spawned();
+    let answers: Vec<u16> = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/api/events", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = reqwest::Client::new();
+        let mut answers = Vec::new();
+        for id in &stored {
+            let list = client
+                .get(format!("{base}?pagesize=15"))
+                .header("x-user-id", user.to_string())
+                .send()
+                .await
+                .unwrap();
+            answers.push(list.status().as_u16());
+            let marked = client
+                .put(format!("{base}/status/{id}"))
+                .header("x-user-id", user.to_string())
+                .json(&serde_json::json!({"status": "read"}))
+                .send()
+                .await
+                .unwrap();
+            answers.push(marked.status().as_u16());
+        }
+        let types = client
+            .get(format!("{base}/types"))
+            .header("x-user-id", user.to_string())
+            .send()
+            .await
+            .unwrap();
+        answers.push(types.status().as_u16());
+        answers
+    });
+    assert!(answers.iter().all(|&status| status == 200), "{answers:?}");
+    assert_eq!(
+        store.__threads_spawned() - spawned_before,
+        0,
+        "store calls moved to threads of their own"
+    );
+    drop(runtime);
+}

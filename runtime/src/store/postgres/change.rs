@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use super::Shared;
-use super::connection::{Context, off_runtime};
+use super::connection::Context;
 use super::read::filters;
 use crate::severity::Status;
 use crate::store::{EventQuery, StoreError};
@@ -16,7 +16,7 @@ impl Shared {
         status: Status,
     ) -> Result<usize, StoreError> {
         let now = crate::event::now();
-        off_runtime(|| {
+        self.off_runtime(|| {
             let changed = self
                 .connection()?
                 .execute(
@@ -32,7 +32,7 @@ impl Shared {
 
     /// Deletes events.
     pub(super) fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
-        off_runtime(|| {
+        self.off_runtime(|| {
             let deleted = self
                 .connection()?
                 .execute("DELETE FROM tidings_events WHERE id = ANY($1)", &[&ids])
@@ -48,7 +48,7 @@ impl Shared {
         status: Status,
     ) -> Result<usize, StoreError> {
         let now = crate::event::now();
-        off_runtime(|| {
+        self.off_runtime(|| {
             let condition = filters(query);
             let n = condition.params().len();
             let mut params = condition.params();
@@ -74,7 +74,7 @@ impl Shared {
 
     /// Deletes every event that matches `query`'s filters, in one statement.
     pub(super) fn delete_matching(&self, query: &EventQuery) -> Result<usize, StoreError> {
-        off_runtime(|| {
+        self.off_runtime(|| {
             let condition = filters(query);
             let deleted = self
                 .connection()?

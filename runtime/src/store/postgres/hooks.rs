@@ -13,6 +13,8 @@ use super::PgStore;
 pub(super) struct TestHooks {
     hold: Mutex<Option<Arc<Hold>>>,
     listener_hold: Mutex<Option<Arc<Hold>>>,
+    /// Queries moved to a thread of their own.
+    pub(super) spawned: std::sync::atomic::AtomicU64,
     lose_reply: AtomicBool,
 }
 
@@ -60,6 +62,13 @@ impl PgStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&hold));
         hold
+    }
+
+    /// How many of this store's queries were moved to a thread of their own because they were
+    /// made inside an async runtime. Not a public API.
+    #[doc(hidden)]
+    pub fn __threads_spawned(&self) -> u64 {
+        self.shared.hooks.spawned.load(Ordering::SeqCst)
     }
 
     /// Makes the listener's next connection wait until the returned hold is released: with its

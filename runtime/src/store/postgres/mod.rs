@@ -271,6 +271,17 @@ impl PgStore {
 }
 
 impl Shared {
+    /// [`off_runtime`] for a query of the store, counted for the tests.
+    fn off_runtime<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        #[cfg(feature = "test-doors")]
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.hooks
+                .spawned
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        off_runtime(f)
+    }
+
     /// A connection from the pool.
     fn connection(
         &self,

@@ -9,7 +9,7 @@ use postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::Shared;
-use super::connection::{Context, backend, off_runtime};
+use super::connection::{Context, backend};
 use super::schema::COLUMNS;
 use crate::event::{Event, EventParts};
 use crate::name::{Action, Category};
@@ -127,7 +127,7 @@ pub(super) fn filters(query: &EventQuery) -> Where {
 impl Shared {
     /// One event by id.
     pub(super) fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
-        off_runtime(|| {
+        self.off_runtime(|| {
             let rows = self
                 .connection()?
                 .query(
@@ -141,7 +141,7 @@ impl Shared {
 
     /// A page of events, with the counts of the page's user.
     pub(super) fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
-        off_runtime(|| {
+        self.off_runtime(|| {
             let context = "cannot query events";
             let condition = filters(query);
             let (column, direction) = (query.sort_column(), query.sort_direction());
@@ -203,7 +203,7 @@ impl Shared {
         after: Uuid,
         limit: usize,
     ) -> Result<Option<Vec<Event>>, StoreError> {
-        off_runtime(|| {
+        self.off_runtime(|| {
             let context = "cannot read events";
             let mut client = self.connection()?;
             let seq: Option<i64> = client
@@ -232,7 +232,7 @@ impl Shared {
 
     /// The distinct categories and actions.
     pub(super) fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
-        off_runtime(|| {
+        self.off_runtime(|| {
             let context = "cannot read event types";
             let mut client = self.connection()?;
             let mut distinct = |column: &str| -> Result<Vec<String>, StoreError> {

@@ -1,0 +1,109 @@
+//! The threads the events API reaches its store from: a fixed set per router, outside any async
+//! runtime, so that a store call neither holds an executor thread nor starts a thread of its own
+//! (the sync PostgreSQL client refuses to run on a thread inside a runtime, tokio's blocking
+//! pool included, and would otherwise move every call to a new thread). Their queue is bounded:
+//! past it a request is refused with 503, naming the limit.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::oneshot;
+
+use super::error::ApiError;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The store threads of one router; they end when the router is dropped.
+pub(super) struct StoreWorkers {
+    jobs: SyncSender<Job>,
+    threads: usize,
+    queue: usize,
+}
+
+/// What a job sends back: its value, or its panic.
+pub(super) type Done<T> = oneshot::Receiver<std::thread::Result<T>>;
+
+impl StoreWorkers {
+    /// `threads` threads (at least one) and a queue of `queue` calls waiting for them.
+    pub(super) fn start(threads: usize, queue: usize) -> StoreWorkers {
+        let (jobs, waiting) = sync_channel::<Job>(queue);
+        let waiting = Arc::new(Mutex::new(waiting));
+        let mut started = 0;
+        for _ in 0..threads.max(1) {
+            let waiting = Arc::clone(&waiting);
+            match std::thread::Builder::new()
+                .name("tidings-store".to_owned())
+                .spawn(move || work(&waiting))
+            {
+                Ok(_) => started += 1,
+                Err(error) => tracing::error!(
+                    target: "tidings",
+                    %error,
+                    "the events API could not start a store thread"
+                ),
+            }
+        }
+        StoreWorkers {
+            jobs,
+            threads: started,
+            queue,
+        }
+    }
+
+    /// Queues `work` for a store thread; its value comes on the returned receiver.
+    ///
+    /// # Errors
+    /// 503 when every thread is busy and the queue is full, 500 when no thread runs.
+    pub(super) fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Done<T>, ApiError> {
+        if self.threads == 0 {
+            return Err(ApiError::internal("the events API has no store thread"));
+        }
+        let (done, value) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(catch_unwind(AssertUnwindSafe(work)));
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => Ok(value),
+            Err(TrySendError::Full(_)) => Err(ApiError::busy(format!(
+                "the event store is busy: {} calls are waiting for its {} threads \
+                 (web::Options::max_queued_store_calls, web::Options::store_threads)",
+                self.queue, self.threads
+            ))),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(ApiError::internal("the events API's store threads stopped"))
+            }
+        }
+    }
+
+    /// Runs `work` on a store thread and waits for it without holding the executor.
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit); 500 when `work` panicked.
+    pub(super) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        match self.submit(work)?.await {
+            Ok(Ok(value)) => Ok(value),
+            _ => Err(ApiError::internal("the event store failed")),
+        }
+    }
+}
+
+/// One store thread: takes the next job until the router is gone.
+fn work(waiting: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .recv();
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
