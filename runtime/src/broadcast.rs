@@ -51,6 +51,9 @@ struct Shared {
     all: Arc<Channel>,
     /// Set by [`Broadcaster::close`]; changed under the `users` write lock.
     closed: AtomicBool,
+    /// Bumped by [`Broadcaster::history_changed`]: each subscription compares it with the one it
+    /// last saw.
+    history: AtomicU64,
 }
 
 /// One ring of recent events, shared by every subscription of a user (or by every subscription
@@ -162,6 +165,18 @@ impl Channel {
         }
     }
 
+    /// Wakes every waiting receiver and task, with nothing new to take.
+    fn wake(&self) {
+        let wakers = {
+            let mut state = lock(&self.state);
+            self.ready.notify_all();
+            std::mem::take(&mut state.wakers)
+        };
+        for (_, waker) in wakers {
+            waker.wake();
+        }
+    }
+
     fn close(&self) {
         let wakers = {
             let mut state = lock(&self.state);
@@ -238,6 +253,7 @@ impl Broadcaster {
                 users: RwLock::new(HashMap::new()),
                 all: Channel::new(capacity),
                 closed: AtomicBool::new(false),
+                history: AtomicU64::new(0),
             }),
         }
     }
@@ -292,6 +308,7 @@ impl Broadcaster {
             id,
             window,
             next: AtomicU64::new(next),
+            history_seen: AtomicU64::new(self.shared.history.load(Ordering::SeqCst)),
             shared: Arc::downgrade(&self.shared),
             user,
         }
@@ -322,6 +339,27 @@ impl Broadcaster {
             delivered += everyone;
         }
         delivered
+    }
+
+    /// Tells every subscription that the history it follows changed under it (the store's
+    /// history went back, as after a database failover that lost its newest rows): what it
+    /// received may not be stored, and events may have been stored that it will not receive.
+    /// Each subscription's [`Subscription::history_changed`] then says so, once, and its waiting
+    /// tasks are woken; a live stream sends `event: reload`, and its client loads the list
+    /// again.
+    pub fn history_changed(&self) {
+        self.shared.history.fetch_add(1, Ordering::SeqCst);
+        let users: Vec<Arc<Channel>> = self
+            .shared
+            .users
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for channel in users.iter().chain(std::iter::once(&self.shared.all)) {
+            channel.wake();
+        }
     }
 
     /// Ends every subscription, now and later: each ends ([`RecvError::Closed`], the end of the
@@ -490,11 +528,24 @@ pub struct Subscription {
     id: u64,
     window: usize,
     next: AtomicU64,
+    /// The broadcaster's history counter when this subscription last looked.
+    history_seen: AtomicU64,
     shared: Weak<Shared>,
     user: Option<Uuid>,
 }
 
 impl Subscription {
+    /// Whether the history this subscription follows changed under it since it subscribed or
+    /// last asked ([`Broadcaster::history_changed`]): then the client should load the list
+    /// again. `true` once per change.
+    pub fn history_changed(&self) -> bool {
+        let Some(shared) = self.shared.upgrade() else {
+            return false;
+        };
+        let now = shared.history.load(Ordering::SeqCst);
+        self.history_seen.swap(now, Ordering::SeqCst) != now
+    }
+
     /// The user whose events this subscription receives; `None` for all events.
     pub fn user(&self) -> Option<Uuid> {
         self.user

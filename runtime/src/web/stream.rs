@@ -336,6 +336,11 @@ impl futures_core::Stream for LiveStream {
             }
         }
         loop {
+            // The store's history went back under the stream (a failover that lost its newest
+            // rows): the client loads the list again.
+            if self.live.history_changed() {
+                return Poll::Ready(Some(Ok(reload())));
+            }
             return match Pin::new(&mut self.live).poll_next(cx) {
                 Poll::Ready(Some(Ok(event))) => {
                     if self.replayed.remove(&event.id()) {
@@ -350,6 +355,9 @@ impl futures_core::Stream for LiveStream {
                         .data(json!({ "missed": missed }).to_string()))))
                 }
                 Poll::Ready(None) => Poll::Ready(None),
+                // Looked at again once the waker is registered: a change made in between woke
+                // no one.
+                Poll::Pending if self.live.history_changed() => Poll::Ready(Some(Ok(reload()))),
                 Poll::Pending => Poll::Pending,
             };
         }

@@ -908,3 +908,54 @@ fn the_events_api_starts_no_thread_per_store_call() {
     );
     drop(runtime);
 }
+
+/// A failover to a standby that had not received the newest rows, as the new primary sees it:
+/// those rows are gone and the `seq` sequence hands out their values again. The listener, on
+/// its reconnect, goes back to what the sequence handed out: the new events are delivered (not
+/// skipped as already published), and every subscription is told the history changed (a live
+/// stream sends `reload`).
+#[test]
+fn a_history_that_went_back_is_delivered_and_streams_are_told_to_reload() {
+    let db = TestDb::new();
+    let (events, failed) = instance_with(
+        PgStore::connect(&db.url)
+            .unwrap()
+            .with_poll_interval(Duration::from_millis(100)),
+    );
+    let user = Uuid::new_v4();
+    let subscription = events.subscribe(user);
+    let before: Vec<Uuid> = (0..5)
+        .map(|n| events.emit(event(user, n)).unwrap().id())
+        .collect();
+    events.flush().unwrap();
+    assert_eq!(ids(&receive(&subscription, 5)), before);
+    assert!(!subscription.history_changed());
+    // The failover: the last three rows lost, the sequence behind what was published.
+    db.client()
+        .batch_execute(
+            "BEGIN; \
+             DELETE FROM tidings_events WHERE seq > 2; \
+             ALTER TABLE tidings_events ALTER COLUMN seq RESTART WITH 3; \
+             COMMIT;",
+        )
+        .unwrap();
+    assert!(
+        db.terminate("tidings-listener") >= 1,
+        "the listener reconnects"
+    );
+    let after: Vec<Uuid> = (5..8)
+        .map(|n| events.emit(event(user, n)).unwrap().id())
+        .collect();
+    events.flush().unwrap();
+    assert_eq!(
+        ids(&receive(&subscription, 3)),
+        after,
+        "the events stored after the failover are delivered"
+    );
+    assert!(
+        subscription.history_changed(),
+        "and the history change is told"
+    );
+    assert!(!subscription.history_changed(), "once");
+    assert!(failed.lock().unwrap().is_empty());
+}

@@ -1101,3 +1101,17 @@ async fn the_readmes_table_of_routes_gives_every_routes_status_codes() {
     };
     assert_eq!(sorted(documented), sorted(generated));
 }
+
+/// When the store's history changes under the live streams (a PostgreSQL failover that lost its
+/// newest rows), each stream sends `event: reload`, then goes on live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_change_makes_every_stream_send_reload() {
+    let server = start().await;
+    let user = Uuid::new_v4();
+    let mut stream = subscribe(&server, user, None).await;
+    server.events.broadcaster().history_changed();
+    let frame = stream.next().await;
+    assert_eq!(frame.event.as_deref(), Some("reload"), "{frame:?}");
+    let live = server.events.emit(numbered_event(user, 1)).unwrap();
+    assert_eq!(stream.next_event().await.id(), live.id());
+}

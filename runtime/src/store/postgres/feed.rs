@@ -1,5 +1,6 @@
 //! The listener of one instance: publishes every instance's stored events, in `seq` order.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls};
+use uuid::Uuid;
 
 use super::connection::bounded;
 use super::read::read_event;
@@ -39,6 +41,9 @@ struct State {
 struct Progress {
     /// The highest `seq` published.
     published: i64,
+    /// The last [`PAGE`] rows published, oldest first: `seq` and id, to tell whether the history
+    /// went back under them and not to publish one twice.
+    recent: VecDeque<(i64, Uuid)>,
     stop: bool,
 }
 
@@ -68,6 +73,7 @@ impl Listener {
         let state = Arc::new(State {
             progress: Mutex::new(Progress {
                 published: store.start,
+                recent: VecDeque::new(),
                 stop: false,
             }),
             store,
@@ -163,6 +169,7 @@ fn listen(state: &State, down: &mut bool) -> Result<(), postgres::Error> {
     bounded(&mut config, QUERY_BOUND);
     let mut client = config.connect(NoTls)?;
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+    check_history(state, &mut client)?;
     let before = state.progress().published;
     catch_up(state, &mut client)?;
     state.connected.store(true, Ordering::SeqCst);
@@ -196,6 +203,84 @@ fn listen(state: &State, down: &mut bool) -> Result<(), postgres::Error> {
     }
 }
 
+/// After a (re)connect: whether the store's history went back under what this listener
+/// published, as after a failover to a standby that had not received the newest rows. Then
+/// `seq` values at or below the last published one are handed out again (to new events), and
+/// reading only `seq > published` would never deliver them. Two signs: the last published row
+/// is not there any more with its id, or the `seq` sequence is behind it. The listener then
+/// goes back to the newest row it published that is still there (rows it published are not
+/// published twice), and every live subscription is told the history changed (a live stream
+/// sends `event: reload`, and its client loads the list again). Deleting the newest event on
+/// purpose looks the same: its streams reload once, harmlessly.
+fn check_history(state: &State, client: &mut Client) -> Result<(), postgres::Error> {
+    let (published, recent): (i64, Vec<(i64, Uuid)>) = {
+        let progress = state.progress();
+        (
+            progress.published,
+            progress.recent.iter().copied().collect(),
+        )
+    };
+    let Some(&(last_seq, last_id)) = recent.last() else {
+        return Ok(());
+    };
+    let sequence: Option<String> = client
+        .query_one(
+            "SELECT pg_get_serial_sequence('tidings_events', 'seq')",
+            &[],
+        )?
+        .get(0);
+    let handed_out = match sequence {
+        Some(sequence) => {
+            // The name comes from PostgreSQL, quoted where it needs to be.
+            let row = client.query_one(
+                &format!("SELECT last_value, is_called FROM {sequence}"),
+                &[],
+            )?;
+            let (last, called): (i64, bool) = (row.get(0), row.get(1));
+            if called { last } else { last - 1 }
+        }
+        None => i64::MAX,
+    };
+    let still: Option<Uuid> = client
+        .query_opt("SELECT id FROM tidings_events WHERE seq = $1", &[&last_seq])?
+        .map(|row| row.get(0));
+    if still == Some(last_id) && handed_out >= published {
+        return Ok(());
+    }
+    // The newest published row that is still there, as published.
+    let seqs: Vec<i64> = recent.iter().map(|(seq, _)| *seq).collect();
+    let there: std::collections::HashSet<(i64, Uuid)> = client
+        .query(
+            "SELECT seq, id FROM tidings_events WHERE seq = ANY($1)",
+            &[&seqs],
+        )?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let kept = recent
+        .iter()
+        .rev()
+        .find(|pair| there.contains(pair))
+        .map_or(recent[0].0 - 1, |(seq, _)| *seq);
+    let back_to = kept.min(handed_out);
+    {
+        let mut progress = state.progress();
+        progress.published = back_to;
+        progress.recent.retain(|pair| there.contains(pair));
+    }
+    state.store.committed.fetch_min(back_to, Ordering::SeqCst);
+    tracing::warn!(
+        target: "tidings",
+        published,
+        back_to,
+        "the store's history went back under what was published (a failover that lost the \
+         newest rows?): the listener reads again from there and live streams are told to reload"
+    );
+    state.broadcaster.history_changed();
+    state.changed.notify_all();
+    Ok(())
+}
+
 /// Publishes the rows after the last published `seq`, in order.
 fn catch_up(state: &State, client: &mut Client) -> Result<(), postgres::Error> {
     let statement = client.prepare(&format!(
@@ -208,14 +293,41 @@ fn catch_up(state: &State, client: &mut Client) -> Result<(), postgres::Error> {
             return Ok(());
         };
         let mut newest = None;
+        let mut read = Vec::with_capacity(rows.len());
         for row in &rows {
             // A row this release cannot read is skipped, not a reason to stop delivering.
             if let Ok(event) = read_event(row) {
-                newest = Some(event.created_at());
-                state.broadcaster.publish(&Arc::new(event));
+                read.push((row.get::<_, i64>(13), event));
             }
         }
-        state.progress().published = last;
+        let mut published = Vec::with_capacity(read.len());
+        {
+            // Rows read again after the history went back: those published already are not
+            // published twice.
+            let progress = state.progress();
+            let newest_known = progress.recent.back().map_or(i64::MIN, |(seq, _)| *seq);
+            for (seq, event) in read {
+                if seq > newest_known || !progress.recent.contains(&(seq, event.id())) {
+                    published.push((seq, event));
+                }
+            }
+        }
+        let mut done = Vec::with_capacity(published.len());
+        for (seq, event) in published {
+            newest = Some(event.created_at());
+            done.push((seq, event.id()));
+            state.broadcaster.publish(&Arc::new(event));
+        }
+        {
+            let mut progress = state.progress();
+            progress.published = last;
+            for pair in done {
+                if progress.recent.len() == PAGE as usize {
+                    progress.recent.pop_front();
+                }
+                progress.recent.push_back(pair);
+            }
+        }
         // How far behind the listener is: rows this instance committed that are not published
         // yet, and the age of the newest event it just published.
         let committed = state.store.committed.load(Ordering::SeqCst);
