@@ -959,3 +959,85 @@ fn a_history_that_went_back_is_delivered_and_streams_are_told_to_reload() {
     assert!(!subscription.history_changed(), "once");
     assert!(failed.lock().unwrap().is_empty());
 }
+
+/// A failover under load, on a throwaway primary with a streaming standby: the standby misses
+/// the primary's newest rows (it is down while they are written), the primary is lost, and the
+/// standby is promoted. The instance reaches the new primary through a two-host connection
+/// string: every event emitted after the failover is stored and delivered, none is reported,
+/// and the subscription is told the history changed (a live stream sends `reload`), since what
+/// it received last is gone.
+#[test]
+fn a_failover_that_lost_the_newest_rows_delivers_every_new_event_and_tells_streams_to_reload() {
+    let primary = Cluster::start();
+    let db = TestDb::on(&primary.server());
+    drop(PgStore::connect(&db.url).unwrap()); // the schema, before the base backup
+    let standby = primary.standby();
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/{}?target_session_attrs=read-write",
+        primary.port, standby.port, db.name
+    );
+    let (events, failed) = instance_with(
+        PgStore::connect(&url)
+            .unwrap()
+            .with_write_timeout(Duration::from_secs(60))
+            .with_poll_interval(Duration::from_millis(100)),
+    );
+    let user = Uuid::new_v4();
+    let subscription = events.subscribe(user);
+    let replicated: Vec<Uuid> = (0..100)
+        .map(|n| events.emit(event(user, n)).unwrap().id())
+        .collect();
+    events.flush().unwrap();
+    assert_eq!(ids(&receive(&subscription, 100)), replicated);
+    // The standby is away while the primary takes its newest rows: they never reach it.
+    standby.stop();
+    let lost: Vec<Uuid> = (100..150)
+        .map(|n| events.emit(event(user, n)).unwrap().id())
+        .collect();
+    events.flush().unwrap();
+    assert_eq!(ids(&receive(&subscription, 50)), lost);
+    // The primary is lost; the standby comes back and is promoted, while events are emitted.
+    primary.stop();
+    standby.start_again();
+    let after: Vec<Uuid> = thread::scope(|scope| {
+        let emitting = scope.spawn(|| {
+            (150..250)
+                .map(|n| events.emit(event(user, n)).unwrap().id())
+                .collect::<Vec<_>>()
+        });
+        standby.promote();
+        emitting.join().unwrap()
+    });
+    events.flush().unwrap();
+    assert!(
+        failed.lock().unwrap().is_empty(),
+        "{} events reported",
+        failed.lock().unwrap().len()
+    );
+    let mut on_the_new_primary = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let stored: Vec<Uuid> = on_the_new_primary
+        .query(
+            "SELECT id FROM tidings_events WHERE user_id = $1 ORDER BY seq",
+            &[&user],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let expected: Vec<Uuid> = replicated.iter().chain(&after).copied().collect();
+    assert_same(
+        &stored,
+        &expected,
+        "the new primary has the replicated rows and the new ones",
+    );
+    assert_same(
+        &ids(&receive(&subscription, after.len())),
+        &after,
+        "every event stored after the failover is delivered, once, in order",
+    );
+    assert!(
+        subscription.history_changed(),
+        "the stream is told to reload"
+    );
+    drop(events);
+}

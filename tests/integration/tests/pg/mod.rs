@@ -191,6 +191,47 @@ impl Cluster {
     pub fn start_again(&self) {
         self.pg_ctl(&["start", "-w"]);
     }
+
+    /// A streaming standby of this cluster (`pg_basebackup -R`), started on a port of its own.
+    pub fn standby(&self) -> Cluster {
+        let dir = std::env::temp_dir().join(format!("tidings-pg-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        as_postgres(
+            Command::new("chown").args(["postgres:postgres"]).arg(&dir),
+            false,
+        );
+        let standby = Cluster {
+            dir,
+            port: free_port(),
+            bin: self.bin.clone(),
+        };
+        standby.run(
+            standby
+                .tool("pg_basebackup")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                    "-p",
+                ])
+                .arg(self.port.to_string())
+                .arg("-D")
+                .arg(standby.data()),
+        );
+        standby.pg_ctl(&["start", "-w"]);
+        standby
+    }
+
+    /// Promotes this standby to a primary, waiting until it takes writes.
+    pub fn promote(&self) {
+        self.pg_ctl(&["promote", "-w"]);
+    }
 }
 
 impl Drop for Cluster {
