@@ -105,3 +105,153 @@ async fn stream_across_instances(db: &TestDb) {
     assert_eq!(stored.len(), 10);
     drop((a, b, c));
 }
+
+/// An instance of the database `db` whose connections carry `name` (its writer's is
+/// `{name}-writer`).
+fn named_instance(db: &TestDb, name: &str) -> Server {
+    let dir = std::env::temp_dir().join(format!("tidings-example-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("{}?application_name={name}", db.url);
+    Server::start_with(&["--pg", &url], dir)
+}
+
+/// Whether the writer of the instance named `name` holds the order lock (an advisory lock,
+/// granted) now.
+fn holds_order_lock(db: &TestDb, name: &str) -> bool {
+    tokio::task::block_in_place(|| {
+        db.client()
+            .query_one(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+                 WHERE l.locktype = 'advisory' AND l.granted AND a.datname = $1 \
+                 AND a.application_name = $2",
+                &[&db.name, &format!("{name}-writer")],
+            )
+            .map(|row| row.get::<_, i64>(0) > 0)
+            .unwrap_or(false)
+    })
+}
+
+fn signal(server: &Server, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal}");
+}
+
+#[test]
+fn an_instance_stopped_while_it_holds_the_order_lock_stops_no_other() {
+    let db = TestDb::new();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(Box::pin(stopped_instance(&db)));
+}
+
+async fn stopped_instance(db: &TestDb) {
+    let (a, b, c) = (
+        named_instance(db, "inst-a"),
+        named_instance(db, "inst-b"),
+        named_instance(db, "inst-c"),
+    );
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let cookie = a.cookie(&client).await;
+    let user: Uuid = a.user(&client, &cookie).await;
+    let mut on_c = subscribe(&client, &c, &cookie, None).await;
+
+    // B is kept busy storing; it is stopped (SIGSTOP, as a VM pause would) at a moment its
+    // writer holds the order lock, and still holds it once stopped.
+    let mut sent_to_b = 0;
+    let mut b_requests = Vec::new();
+    let stopped = loop {
+        assert!(
+            sent_to_b < 20_000,
+            "B's writer was never caught holding the order lock"
+        );
+        for _ in 0..10 {
+            let (client, cookie, base) = (client.clone(), cookie.clone(), b.base.clone());
+            let design = format!("b-{sent_to_b}");
+            sent_to_b += 1;
+            b_requests.push(tokio::spawn(async move {
+                client
+                    .post(format!("{base}/api/designs/{design}/deploy"))
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .map(|answer| answer.status().as_u16())
+            }));
+        }
+        if holds_order_lock(db, "inst-b") {
+            signal(&b, "-STOP");
+            if holds_order_lock(db, "inst-b") {
+                break true;
+            }
+            signal(&b, "-CONT");
+        }
+    };
+    assert!(stopped);
+
+    // A goes on: its events are stored and reach C's stream live, within the bound of B's
+    // session (half the write timeout, 5 s) and a margin; C's stream sees B's delivered ones
+    // first, as they were stored before.
+    for i in 0..5 {
+        deploy(&client, &a, &cookie, &format!("a-{i}")).await;
+    }
+    let mut from_a = Vec::new();
+    while from_a.len() < 5 {
+        let frame = on_c
+            .next(Duration::from_secs(20))
+            .await
+            .expect("A's events reach C while B is stopped");
+        let name = design(&frame);
+        if name.starts_with("a-") {
+            from_a.push(name);
+        }
+    }
+    assert_eq!(from_a, ["a-0", "a-1", "a-2", "a-3", "a-4"]);
+
+    // B resumes: its held batch is stored once, and every request it answered 200 is stored.
+    signal(&b, "-CONT");
+    let mut answered = 0;
+    for request in b_requests {
+        if matches!(request.await.unwrap(), Ok(200)) {
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, sent_to_b, "B answered every request once resumed");
+    // Answered means queued: wait until B's writer has stored what it held.
+    let read = || {
+        tokio::task::block_in_place(|| {
+            db.client()
+                .query(
+                    "SELECT metadata->>'Design' FROM tidings_events WHERE user_id = $1",
+                    &[&user],
+                )
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut stored = read();
+    while stored.len() < sent_to_b + 5 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stored = read();
+    }
+    let distinct: std::collections::HashSet<&String> = stored.iter().collect();
+    assert_eq!(distinct.len(), stored.len(), "no event is stored twice");
+    for i in 0..sent_to_b {
+        assert!(
+            distinct.contains(&format!("b-{i}")),
+            "b-{i} is stored once B resumed"
+        );
+    }
+    assert_eq!(stored.len(), sent_to_b + 5);
+    drop((a, b, c));
+}

@@ -1041,3 +1041,45 @@ fn a_failover_that_lost_the_newest_rows_delivers_every_new_event_and_tells_strea
     );
     drop(events);
 }
+
+/// An instance paused longer than its write timeout while its batch held the order lock: the
+/// server ended that session meanwhile; resumed, the writer tries once more on a new connection
+/// before reporting anything, and the batch is stored once.
+#[test]
+fn a_batch_paused_past_its_write_timeout_is_tried_again_once_resumed() {
+    let db = TestDb::new();
+    let write_timeout = Duration::from_secs(2);
+    let store = PgStore::connect(&db.url)
+        .unwrap()
+        .with_write_timeout(write_timeout);
+    let hold = store.__hold_next_commit();
+    let (paused, failed) = instance_with(store);
+    let user = Uuid::new_v4();
+    let started = std::time::Instant::now();
+    let held = paused.emit(event(user, 0)).unwrap().id();
+    assert!(hold.wait_held(WAIT));
+    // The server ends the idle transaction (its bound is half the write timeout)...
+    assert!(
+        eventually(WAIT, || {
+            db.client()
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 \
+                     AND application_name = 'tidings-writer'",
+                    &[&db.name],
+                )
+                .map(|row| row.get::<_, i64>(0) == 0)
+                .unwrap_or(false)
+        }),
+        "the paused writer's session was ended by the server"
+    );
+    // ...and the pause outlasts the write timeout.
+    assert!(eventually(WAIT, || started.elapsed()
+        > write_timeout + Duration::from_millis(500)));
+    hold.release();
+    paused.flush().unwrap();
+    assert!(
+        failed.lock().unwrap().is_empty(),
+        "the held batch was reported"
+    );
+    assert_eq!(stored_count(&db, &[held]), 1);
+}

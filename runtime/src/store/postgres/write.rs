@@ -165,7 +165,9 @@ impl Shared {
         let deadline = Instant::now() + self.write_timeout;
         let mut batch = Batch::new(events);
         let mut backoff = Duration::from_millis(20);
+        let mut last_try = false;
         while !batch.pending.is_empty() {
+            let started = Instant::now();
             match self.try_once(&mut batch) {
                 Step::Finished => break,
                 Step::Again => continue,
@@ -177,6 +179,13 @@ impl Shared {
                 ),
             }
             if Instant::now() >= deadline {
+                // An attempt that began in time and ended past the deadline: the process was
+                // paused (a VM pause, SIGSTOP) or the call was held up. One more try, at once,
+                // on a new connection, before any event is reported.
+                if started < deadline && !last_try {
+                    last_try = true;
+                    continue;
+                }
                 break;
             }
             pending_wait(&mut backoff, deadline);
