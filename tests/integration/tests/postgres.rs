@@ -1083,3 +1083,59 @@ fn a_batch_paused_past_its_write_timeout_is_tried_again_once_resumed() {
     );
     assert_eq!(stored_count(&db, &[held]), 1);
 }
+
+/// Sixteen slow request queries hold every connection of the pool (8) and queue the rest: the
+/// writer, on its own connection, stores a burst meanwhile, none reported.
+#[test]
+fn slow_request_queries_filling_the_pool_do_not_hold_up_the_writer() {
+    let db = TestDb::new();
+    let store = Arc::new(PgStore::connect(&db.url).unwrap());
+    let (events, failed) = {
+        let failed = Arc::new(Mutex::new(Vec::new()));
+        let hook = Arc::clone(&failed);
+        let events = Emitter::builder()
+            .shared_store(Arc::clone(&store) as _)
+            .on_failure(move |failure: &DeliveryFailure| {
+                hook.lock().unwrap().push(failure.event.id())
+            })
+            .build();
+        (events, failed)
+    };
+    let user = Uuid::new_v4();
+    thread::scope(|scope| {
+        let slow: Vec<_> = (0..16)
+            .map(|_| scope.spawn(|| store.__run_on_pool("SELECT pg_sleep(10)")))
+            .collect();
+        // Every pool connection is taken by a slow query.
+        assert!(
+            eventually(WAIT, || {
+                db.client()
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 \
+                         AND query = 'SELECT pg_sleep(10)' AND state = 'active'",
+                        &[&db.name],
+                    )
+                    .map(|row| row.get::<_, i64>(0) == 8)
+                    .unwrap_or(false)
+            }),
+            "eight slow queries hold the pool"
+        );
+        let burst: Vec<Uuid> = (0..500)
+            .map(|n| events.emit(event(user, n)).unwrap().id())
+            .collect();
+        // Stored while the slow queries still run.
+        assert!(
+            eventually(Duration::from_secs(5), || stored_count(&db, &burst) == 500),
+            "the burst was held up behind the request queries"
+        );
+        assert!(
+            slow.iter().any(|query| !query.is_finished()),
+            "the slow queries still run"
+        );
+        for query in slow {
+            let _ = query.join().unwrap();
+        }
+    });
+    events.flush().unwrap();
+    assert!(failed.lock().unwrap().is_empty());
+}

@@ -71,6 +71,20 @@ impl PgStore {
         self.shared.hooks.spawned.load(Ordering::SeqCst)
     }
 
+    /// Runs `sql` on a connection of the queries' pool, as a slow request query would. Not a
+    /// public API.
+    #[doc(hidden)]
+    pub fn __run_on_pool(&self, sql: &str) -> Result<(), crate::StoreError> {
+        use super::connection::Context as _;
+        let shared = &self.shared;
+        super::connection::off_runtime(|| {
+            shared
+                .connection()?
+                .batch_execute(sql)
+                .context("the test's query")
+        })
+    }
+
     /// Makes the listener's next connection wait until the returned hold is released: with its
     /// connection killed, the listener stays down meanwhile. Not a public API.
     #[doc(hidden)]
