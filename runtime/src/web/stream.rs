@@ -223,6 +223,14 @@ struct Replayed {
 enum Reading {
     /// Nothing more to read: live events follow.
     Done,
+    /// The next part is to be read once the frames queued before it are sent: a client that
+    /// does not read makes the stream hold one part at most.
+    Next {
+        after: Uuid,
+        replayed: Replayed,
+        store: Arc<dyn crate::EventStore>,
+        user: Uuid,
+    },
     /// The next part is being read on a store thread.
     Part {
         task: super::workers::Done<Result<Option<Vec<Event>>, crate::StoreError>>,
@@ -283,22 +291,41 @@ impl LiveStream {
             last = Some(event.id());
         }
         if let (true, Some(after), Some(store)) = (full, last, store) {
-            let reader = Arc::clone(&store);
-            // A full queue of the store threads: the client loads the list instead.
-            match self
-                .workers
-                .submit(move || reader.stored_after(user, after, REPLAY_PART))
-            {
-                Ok(task) => {
-                    self.reading = Reading::Part {
-                        task,
-                        replayed,
-                        store,
-                        user,
-                    };
-                }
-                Err(_) => self.replay.push_back(reload()),
+            self.reading = Reading::Next {
+                after,
+                replayed,
+                store,
+                user,
+            };
+        }
+    }
+
+    /// Asks a store thread for the part after `after`; a full queue of the store threads ends
+    /// the replay with `reload` (the client loads the list instead).
+    fn read_next(&mut self) {
+        let Reading::Next {
+            after,
+            replayed,
+            store,
+            user,
+        } = std::mem::replace(&mut self.reading, Reading::Done)
+        else {
+            return;
+        };
+        let reader = Arc::clone(&store);
+        match self
+            .workers
+            .submit(move || reader.stored_after(user, after, REPLAY_PART))
+        {
+            Ok(task) => {
+                self.reading = Reading::Part {
+                    task,
+                    replayed,
+                    store,
+                    user,
+                };
             }
+            Err(_) => self.replay.push_back(reload()),
         }
     }
 }
@@ -311,6 +338,10 @@ impl futures_core::Stream for LiveStream {
             if let Some(frame) = self.replay.pop_front() {
                 metrics::counter!("tidings_frames_sent_total").increment(1);
                 return Poll::Ready(Some(Ok(frame)));
+            }
+            if matches!(self.reading, Reading::Next { .. }) {
+                self.read_next();
+                continue;
             }
             let Reading::Part { task, .. } = &mut self.reading else {
                 break;
