@@ -14,9 +14,25 @@ use tidings::Uuid;
 const WAIT: Duration = Duration::from_secs(30);
 
 fn instance(db: &TestDb) -> Server {
+    instance_at(&db.url)
+}
+
+/// An instance on the database at `url`.
+fn instance_at(url: &str) -> Server {
     let dir = std::env::temp_dir().join(format!("tidings-example-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    Server::start_with(&["--pg", &db.url], dir)
+    Server::start_with(&["--pg", url], dir)
+}
+
+/// Runs a test's async part on a runtime of its own; the test database is made and dropped
+/// outside it (its client blocks).
+fn run(test: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(Box::pin(test));
 }
 
 async fn deploy(client: &reqwest::Client, server: &Server, cookie: &str, design: &str) {
@@ -57,14 +73,8 @@ fn ids_of(db: &TestDb, user: Uuid) -> Vec<Uuid> {
 
 #[test]
 fn a_stream_on_one_instance_sees_the_others_live_and_resumes_on_a_third() {
-    // The test database is made and dropped outside the async runtime (its client blocks).
     let db = TestDb::new();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(Box::pin(stream_across_instances(&db)));
+    run(stream_across_instances(&db));
 }
 
 async fn stream_across_instances(db: &TestDb) {
@@ -109,10 +119,7 @@ async fn stream_across_instances(db: &TestDb) {
 /// An instance of the database `db` whose connections carry `name` (its writer's is
 /// `{name}-writer`).
 fn named_instance(db: &TestDb, name: &str) -> Server {
-    let dir = std::env::temp_dir().join(format!("tidings-example-{}", Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("{}?application_name={name}", db.url);
-    Server::start_with(&["--pg", &url], dir)
+    instance_at(&format!("{}?application_name={name}", db.url))
 }
 
 /// Whether the writer of the instance named `name` holds the order lock (an advisory lock,
@@ -142,12 +149,7 @@ fn signal(server: &Server, signal: &str) {
 #[test]
 fn an_instance_stopped_while_it_holds_the_order_lock_stops_no_other() {
     let db = TestDb::new();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(Box::pin(stopped_instance(&db)));
+    run(stopped_instance(&db));
 }
 
 async fn stopped_instance(db: &TestDb) {

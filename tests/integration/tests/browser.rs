@@ -123,10 +123,7 @@ async fn app(events: Emitter, gate: Gate) -> String {
         .layer(axum::middleware::from_fn(move |request, next| {
             gate.clone().apply(request, next)
         }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{address}")
+    serve(router).await
 }
 /// chromedriver, ended when dropped.
 struct Driver {
@@ -1127,6 +1124,14 @@ async fn the_page_is_usable_by_keyboard_alone_and_axe_finds_no_violation() {
     browser.close().await;
 }
 
+/// Serves `router` on an ephemeral port of 127.0.0.1; its address.
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{address}")
+}
+
 /// What a bearer-token application's auth middleware puts into the request's extensions.
 #[derive(Clone)]
 struct BearerUser {
@@ -1176,10 +1181,7 @@ async fn bearer_app(events: Emitter, gate: Gate, tokens: Vec<(String, Uuid)>) ->
         .layer(axum::middleware::from_fn(move |request, next| {
             gate.clone().apply(request, next)
         }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{address}")
+    serve(router).await
 }
 
 /// The page behind bearer-token auth and another mount point: it loads, streams live, resumes a

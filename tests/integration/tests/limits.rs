@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use api::{Server, start};
 use common::numbered_event;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tidings::web::Options;
 use tidings::{Emitter, Event, Uuid};
@@ -471,13 +471,11 @@ async fn the_health_route_goes_503_while_the_store_fails_and_back() {
     })
     .in_background();
     let events = Emitter::builder().store(store).build();
-    let app = axum::Router::new().nest_service("/health", tidings::web::health(events.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let server = start(events.clone(), Options::default()).await;
     let check = || async {
-        let response = Client::new()
-            .get(format!("http://{address}/health"))
+        let response = server
+            .client
+            .get(format!("{}/health", server.origin))
             .send()
             .await
             .unwrap();

@@ -3,6 +3,7 @@
 //! restarted). Each test makes its own database (`pg::TestDb`), or its own cluster when it
 //! restarts the server.
 
+mod api;
 #[path = "../../common/mod.rs"]
 mod common;
 mod pg;
@@ -762,25 +763,12 @@ fn post_answers_201_once_stored_while_the_listener_is_down() {
         .shared_store(Arc::clone(&store) as _)
         .build();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let app = axum::Router::new()
-        .nest_service(
-            "/api/events",
-            tidings::web::router(events.clone(), |parts| {
-                Uuid::parse_str(parts.headers.get("x-user-id")?.to_str().ok()?).ok()
-            }),
-        )
-        .nest_service("/health", tidings::web::health(events.clone()));
-    let base = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        base
-    });
-    let client = reqwest::Client::new();
+    let server = runtime.block_on(api::start(events.clone(), tidings::web::Options::default()));
     let ready = || {
         runtime.block_on(async {
-            client
-                .get(format!("{base}/health"))
+            server
+                .client
+                .get(format!("{}/health", server.origin))
                 .send()
                 .await
                 .unwrap()
@@ -814,10 +802,13 @@ fn post_answers_201_once_stored_while_the_listener_is_down() {
     );
 
     let (status, body) = runtime.block_on(async {
-        let created = client
-            .post(format!("{base}/api/events"))
-            .header("x-user-id", user.to_string())
-            .json(&serde_json::json!({"category": "connection", "action": "ping", "severity": "success"}))
+        let created = server
+            .send(
+                reqwest::Method::POST,
+                user,
+                "",
+                serde_json::json!({"category": "connection", "action": "ping", "severity": "success"}),
+            )
             .send()
             .await
             .unwrap();
@@ -861,42 +852,26 @@ fn the_events_api_starts_no_thread_per_store_call() {
         .collect();
     events.flush().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let app = axum::Router::new().nest_service(
-        "/api/events",
-        tidings::web::router(events.clone(), |parts| {
-            Uuid::parse_str(parts.headers.get("x-user-id")?.to_str().ok()?).ok()
-        }),
-    );
     let spawned_before = store.__threads_spawned();
     let answers: Vec<u16> = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/api/events", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let client = reqwest::Client::new();
+        let server = api::start(events.clone(), tidings::web::Options::default()).await;
         let mut answers = Vec::new();
         for id in &stored {
-            let list = client
-                .get(format!("{base}?pagesize=15"))
-                .header("x-user-id", user.to_string())
-                .send()
-                .await
-                .unwrap();
+            let list = server.get(user, "?pagesize=15").send().await.unwrap();
             answers.push(list.status().as_u16());
-            let marked = client
-                .put(format!("{base}/status/{id}"))
-                .header("x-user-id", user.to_string())
-                .json(&serde_json::json!({"status": "read"}))
+            let marked = server
+                .send(
+                    reqwest::Method::PUT,
+                    user,
+                    &format!("/status/{id}"),
+                    serde_json::json!({"status": "read"}),
+                )
                 .send()
                 .await
                 .unwrap();
             answers.push(marked.status().as_u16());
         }
-        let types = client
-            .get(format!("{base}/types"))
-            .header("x-user-id", user.to_string())
-            .send()
-            .await
-            .unwrap();
+        let types = server.get(user, "/types").send().await.unwrap();
         answers.push(types.status().as_u16());
         answers
     });

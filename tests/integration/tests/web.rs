@@ -314,15 +314,7 @@ async fn empty_filters_do_not_filter_and_a_nil_acted_upon_is_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_every_route() {
     let server = start().await;
-    let document: Value = server
-        .client
-        .get(format!("{}/openapi.json", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = server.openapi().await;
     assert_eq!(document["openapi"], "3.1.0");
     let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
     assert_eq!(
@@ -1045,15 +1037,7 @@ async fn every_answer_orders_an_events_keys_as_the_live_stream_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readmes_table_of_routes_gives_every_routes_status_codes() {
     let server = start().await;
-    let document: Value = server
-        .client
-        .get(format!("{}/openapi.json", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = server.openapi().await;
     let readme = include_str!("../../../README.md");
     let header = "| verb, path (under `/api/events`) | what | answers |";
     let table = &readme[readme.find(header).expect("the README's table of routes")..];
