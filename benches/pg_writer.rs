@@ -1,9 +1,10 @@
 //! Events per second into PostgreSQL, in one run on one server: through the batched background
 //! writer of `PgStore` (one transaction per batch, under the ordering lock, one `NOTIFY`), and
-//! with one such transaction per event (the same store with inline writes). Then the three ways
-//! of inserting a batch of rows that the store could use, on the same table: a multi-row
-//! `INSERT ... VALUES`, `INSERT ... SELECT FROM unnest(...)` (what the store does) and binary
-//! `COPY`.
+//! with one such transaction per event (the same store with inline writes). Then the ways of
+//! inserting a batch of rows that the store could use, on the same table: a multi-row
+//! `INSERT ... VALUES`, `INSERT ... SELECT FROM unnest(...)`, binary `COPY`, and binary `COPY`
+//! into a temporary staging table then `INSERT ... SELECT` from it (what the store does: only
+//! the second step holds the order lock).
 //!
 //! Needs a PostgreSQL server: `TIDINGS_TEST_PG` (default postgres://postgres@127.0.0.1:5432);
 //! each measurement makes a fresh database there and drops it.
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pg::TestDb;
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{Json, ToSql};
+use postgres::types::{Json, ToSql, Type};
 use tidings::{Emitter, Event, PgStore, Uuid};
 
 /// Events per measured burst through the background writer.
@@ -88,10 +89,11 @@ fn pg_writer(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Elements(ROWS as u64));
     type Method = fn(&mut postgres::Transaction<'_>, &[Event]);
-    let methods: [(&str, Method); 3] = [
+    let methods: [(&str, Method); 4] = [
         ("multi_row_values", multi_row_values),
         ("unnest", unnest),
         ("copy_binary", copy_binary),
+        ("copy_staged", copy_staged),
     ];
     for (name, method) in methods {
         group.bench_function(name, |b| {
@@ -117,6 +119,36 @@ fn pg_writer(c: &mut Criterion) {
 
 const COLUMNS: &str = "id, operation_id, user_id, system_id, acted_upon, category, action, \
     severity, status, description, metadata, created_at, updated_at";
+
+/// The columns' types, in the order of `COLUMNS`.
+const COLUMN_TYPES: [Type; 13] = [
+    Type::UUID,
+    Type::UUID,
+    Type::UUID,
+    Type::UUID,
+    Type::UUID,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::JSONB,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+];
+
+/// One statement for a whole batch: one array per column, unnested in the batch's order.
+const UNNEST: &str = "INSERT INTO tidings_events (id, operation_id, user_id, system_id, \
+    acted_upon, category, action, severity, status, description, metadata, created_at, \
+    updated_at) \
+    SELECT id, operation_id, user_id, system_id, acted_upon, category, action, severity, status, \
+    description, metadata, created_at, updated_at \
+    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], \
+    $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::timestamptz[], \
+    $13::timestamptz[]) WITH ORDINALITY AS batch(id, operation_id, user_id, system_id, \
+    acted_upon, category, action, severity, status, description, metadata, created_at, \
+    updated_at, n) ORDER BY n \
+    ON CONFLICT (id) DO NOTHING RETURNING id, seq";
 
 /// Rows of 13 values each.
 struct Values<'a> {
@@ -186,7 +218,7 @@ fn multi_row_values(transaction: &mut postgres::Transaction<'_>, events: &[Event
     }
 }
 
-/// The store's own statement: one array per column.
+/// One array per column (the store's statement before issue #29).
 fn unnest(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
     let values: Vec<Values<'_>> = events.iter().map(Values::of).collect();
     let uuids = |i: usize| values.iter().map(|v| v.ids[i]).collect::<Vec<_>>();
@@ -201,7 +233,7 @@ fn unnest(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
     let (created, updated) = (times(0), times(1));
     transaction
         .query(
-            PgStore::__INSERT,
+            UNNEST,
             &[
                 &ids,
                 &operations,
@@ -227,13 +259,33 @@ fn copy_binary(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
             "COPY tidings_events ({COLUMNS}) FROM STDIN BINARY"
         ))
         .expect("COPY starts");
-    let mut writer = BinaryCopyInWriter::new(sink, &PgStore::__COLUMN_TYPES);
+    let mut writer = BinaryCopyInWriter::new(sink, &COLUMN_TYPES);
     for event in events {
         writer
             .write(&Values::of(event).params())
             .expect("a row written");
     }
     writer.finish().expect("COPY done");
+}
+
+/// The store's way: `COPY` into the writer's staging table (created once per connection, outside
+/// the measurement in the store; here inside it), then one `INSERT ... SELECT` in the batch's
+/// order.
+fn copy_staged(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
+    let [staging, copy, insert] = PgStore::__STAGING;
+    transaction
+        .batch_execute(staging)
+        .expect("the staging table");
+    let sink = transaction.copy_in(copy).expect("COPY starts");
+    let mut writer = BinaryCopyInWriter::new(sink, &PgStore::__STAGING_TYPES);
+    for (n, event) in (0_i32..).zip(events) {
+        let values = Values::of(event);
+        let mut row: Vec<&(dyn ToSql + Sync)> = vec![&n];
+        row.extend(values.params());
+        writer.write(&row).expect("a row written");
+    }
+    writer.finish().expect("COPY done");
+    transaction.query(insert, &[]).expect("inserted");
 }
 
 criterion_group!(benches, pg_writer);

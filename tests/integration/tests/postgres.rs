@@ -692,6 +692,44 @@ fn an_instance_paused_holding_the_order_lock_holds_up_the_others_only_for_its_bo
     assert!(other_failed.lock().unwrap().is_empty());
 }
 
+/// An instance paused in the middle of its batch's `COPY` (the server waiting for the rest of
+/// the data, which neither a statement nor an idle-transaction timeout ends, and the kernel
+/// answering keepalives): the other instance stores its events meanwhile, and the paused one,
+/// resumed, stores its batch once.
+#[test]
+fn an_instance_paused_in_the_middle_of_its_copy_holds_up_no_other() {
+    let db = TestDb::new();
+    let paused_store = PgStore::connect(&db.url)
+        .unwrap()
+        .with_write_timeout(Duration::from_secs(4));
+    let hold = paused_store.__hold_next_copy();
+    let (paused, paused_failed) = instance_with(paused_store);
+    let (other, other_failed) = instance(&db.url);
+    let user = Uuid::new_v4();
+    let first = paused.emit(event(user, 0)).unwrap().id();
+    assert!(hold.wait_held(WAIT), "the paused instance is in its COPY");
+    let others: Vec<Uuid> = (1..=20)
+        .map(|n| other.emit(event(user, n)).unwrap().id())
+        .collect();
+    let stored = eventually(Duration::from_secs(20), || {
+        stored_count(&db, &others) == others.len() as i64
+    });
+    hold.release();
+    assert!(
+        stored,
+        "the other instance stored nothing while the paused one was in its COPY"
+    );
+    other.flush().unwrap();
+    paused.flush().unwrap();
+    assert_eq!(
+        stored_count(&db, &[first]),
+        1,
+        "stored once after the pause"
+    );
+    assert!(paused_failed.lock().unwrap().is_empty());
+    assert!(other_failed.lock().unwrap().is_empty());
+}
+
 /// The server goes read only during a burst (as a demoted primary does, SQLSTATE 25006): the
 /// writer retries on new connections instead of reporting, and once the database takes writes
 /// again every event is stored once.

@@ -12,6 +12,7 @@ use super::PgStore;
 #[derive(Default)]
 pub(super) struct TestHooks {
     hold: Mutex<Option<Arc<Hold>>>,
+    copy_hold: Mutex<Option<Arc<Hold>>>,
     listener_hold: Mutex<Option<Arc<Hold>>>,
     /// Queries moved to a thread of their own.
     pub(super) spawned: std::sync::atomic::AtomicU64,
@@ -23,6 +24,19 @@ impl TestHooks {
     pub(super) fn before_commit(&self) {
         let hold = self
             .hold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(hold) = hold {
+            hold.hold();
+        }
+    }
+
+    /// In the middle of a batch's `COPY` (the server waiting for its data): waits while a hold
+    /// is set and not released.
+    pub(super) fn during_copy(&self) {
+        let hold = self
+            .copy_hold
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
@@ -59,6 +73,21 @@ impl PgStore {
             .shared
             .hooks
             .hold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&hold));
+        hold
+    }
+
+    /// Makes the next batch stop in the middle of its `COPY` (the server waiting for the rest of
+    /// the data, as it does for a writer paused while sending it) until the returned hold is
+    /// released. Not a public API.
+    #[doc(hidden)]
+    pub fn __hold_next_copy(&self) -> Arc<Hold> {
+        let hold = Arc::new(Hold::default());
+        *self
+            .shared
+            .hooks
+            .copy_hold
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&hold));
         hold

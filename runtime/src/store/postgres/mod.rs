@@ -37,7 +37,7 @@ use self::connection::{
     off_runtime,
 };
 #[cfg(feature = "test-doors")]
-use self::schema::{COLUMN_TYPES, INSERT, RETENTION_LOCK};
+use self::schema::{COPY_STAGED, INSERT_STAGED, RETENTION_LOCK, STAGING, STAGING_TYPES};
 use self::schema::{SetupError, create_or_check};
 use super::{EventPage, EventQuery, EventStore, EventTypes, Feed, Retention, StoreError};
 use crate::broadcast::Broadcaster;
@@ -144,17 +144,16 @@ impl PgStore {
     #[doc(hidden)]
     pub const __RETENTION_LOCK: i64 = RETENTION_LOCK;
 
-    /// The statement that inserts a batch, for the benchmark of insert methods. Not a public
-    /// API.
+    /// The writer's staging table, its `COPY`, its columns' types and the statement that moves
+    /// a staged batch, for the benchmark of insert methods. Not a public API.
     #[cfg(feature = "test-doors")]
     #[doc(hidden)]
-    pub const __INSERT: &str = INSERT;
+    pub const __STAGING: [&str; 3] = [STAGING, COPY_STAGED, INSERT_STAGED];
 
-    /// The columns' types, in the order `COPY` writes them, for the benchmark of insert
-    /// methods. Not a public API.
+    /// The staging table's columns' types, in the order `COPY` writes them. Not a public API.
     #[cfg(feature = "test-doors")]
     #[doc(hidden)]
-    pub const __COLUMN_TYPES: [postgres::types::Type; 13] = COLUMN_TYPES;
+    pub const __STAGING_TYPES: [postgres::types::Type; 14] = STAGING_TYPES;
 
     /// Connects to the database of `url` (a `postgres://` URL or `key=value` pairs, as libpq
     /// takes them), and creates or checks the schema. TLS is not supported: connect over a

@@ -45,22 +45,44 @@ CREATE INDEX tidings_events_by_user_time ON tidings_events (user_id, created_at,
 pub(super) const COLUMNS: &str = "id, operation_id, user_id, system_id, acted_upon, category, action, \
     severity, status, description, metadata, created_at, updated_at";
 
-/// One statement for a whole batch: the columns as arrays, unnested in the batch's order. A
-/// duplicate id is skipped (and reported as such), not a failure of the batch.
-pub(super) const INSERT: &str = "INSERT INTO tidings_events (id, operation_id, user_id, system_id, \
+/// The writer connection's staging table: a batch is copied here first, without any lock, then
+/// moved into `tidings_events` under the order lock by one statement that runs in the server.
+/// A writer paused in the middle of its `COPY` (a VM pause, SIGSTOP, a partition) then holds up
+/// no other instance: the server waits for the rest of the data, and no timeout ends that wait.
+pub(super) const STAGING: &str = "CREATE TEMPORARY TABLE IF NOT EXISTS tidings_staging (
+    n            integer     NOT NULL,
+    id           uuid        NOT NULL,
+    operation_id uuid        NOT NULL,
+    user_id      uuid,
+    system_id    uuid,
+    acted_upon   uuid,
+    category     text        NOT NULL,
+    action       text        NOT NULL,
+    severity     text        NOT NULL,
+    status       text        NOT NULL,
+    description  text        NOT NULL,
+    metadata     jsonb       NOT NULL,
+    created_at   timestamptz NOT NULL,
+    updated_at   timestamptz NOT NULL
+) ON COMMIT DELETE ROWS";
+
+/// `COPY` of a batch into the staging table, `n` its order.
+pub(super) const COPY_STAGED: &str = "COPY tidings_staging (n, id, operation_id, user_id, system_id, \
     acted_upon, category, action, severity, status, description, metadata, created_at, \
-    updated_at) \
+    updated_at) FROM STDIN BINARY";
+
+/// The staged batch into `tidings_events`, in its order; a duplicate id is skipped (and
+/// reported as such), not a failure of the batch.
+pub(super) const INSERT_STAGED: &str = "INSERT INTO tidings_events (id, operation_id, user_id, \
+    system_id, acted_upon, category, action, severity, status, description, metadata, \
+    created_at, updated_at) \
     SELECT id, operation_id, user_id, system_id, acted_upon, category, action, severity, status, \
-    description, metadata, created_at, updated_at \
-    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], \
-    $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::timestamptz[], \
-    $13::timestamptz[]) WITH ORDINALITY AS batch(id, operation_id, user_id, system_id, \
-    acted_upon, category, action, severity, status, description, metadata, created_at, \
-    updated_at, n) ORDER BY n \
+    description, metadata, created_at, updated_at FROM tidings_staging ORDER BY n \
     ON CONFLICT (id) DO NOTHING RETURNING id, seq";
 
-/// The types of `COLUMNS`, for `COPY`.
-pub(super) const COLUMN_TYPES: [Type; 13] = [
+/// The types of the staging table's columns, for `COPY`.
+pub(super) const STAGING_TYPES: [Type; 14] = [
+    Type::INT4,
     Type::UUID,
     Type::UUID,
     Type::UUID,

@@ -1,6 +1,7 @@
-//! Writing: the background writer's batches, each one transaction that takes the ordering lock,
-//! inserts (binary `COPY`, or `unnest` when an id is stored already), notifies every listener
-//! once and commits. A batch is retried while the database is unreachable, for at most the
+//! Writing: the background writer's batches, each one transaction that copies the batch into
+//! the connection's staging table (binary `COPY`, no lock held), takes the ordering lock, moves
+//! the batch into `tidings_events` with one statement, notifies every listener once and
+//! commits. A batch is retried while the database is unreachable, for at most the
 //! write timeout; after a connection that broke during `COMMIT`, the events already stored are
 //! looked up before any is retried or reported.
 
@@ -12,15 +13,13 @@ use std::time::{Duration, Instant};
 use std::sync::PoisonError;
 
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::error::SqlState;
-use postgres::types::{Json, ToSql};
+use postgres::types::Json;
 use postgres::{Client, NoTls};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Shared;
 use super::connection::{backend, bounded, describe, transient};
-use super::schema::{CHANNEL, COLUMN_TYPES, COLUMNS, INSERT, ORDER_LOCK};
+use super::schema::{CHANNEL, COPY_STAGED, INSERT_STAGED, ORDER_LOCK, STAGING, STAGING_TYPES};
 use crate::event::Event;
 use crate::store::StoreError;
 
@@ -33,17 +32,6 @@ enum Attempt {
     /// The connection broke or the server is unavailable: if it broke during `COMMIT`, the
     /// batch may be stored.
     Broken(String),
-    /// `COPY` met an id that is stored already (it rolled back).
-    Duplicate,
-}
-
-/// How a batch is inserted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Method {
-    /// Binary `COPY`: the fastest, all or nothing.
-    Copy,
-    /// `INSERT ... SELECT FROM unnest(...) ON CONFLICT (id) DO NOTHING`: skips duplicates.
-    Unnest,
 }
 
 /// What one try on the writer's connection leads to.
@@ -59,8 +47,6 @@ enum Tried {
 enum Step {
     /// Every event has its result.
     Finished,
-    /// Try again at once (with the other insert method).
-    Again,
     /// Wait, then try again if the deadline allows.
     Wait,
 }
@@ -75,7 +61,6 @@ struct Batch<'a> {
     /// The last attempt broke where its transaction may have committed.
     maybe_stored: bool,
     last_error: String,
-    method: Method,
 }
 
 impl<'a> Batch<'a> {
@@ -86,7 +71,6 @@ impl<'a> Batch<'a> {
             pending: (0..events.len()).collect(),
             maybe_stored: false,
             last_error: String::new(),
-            method: Method::Copy,
         }
     }
 
@@ -170,7 +154,6 @@ impl Shared {
             let started = Instant::now();
             match self.try_once(&mut batch) {
                 Step::Finished => break,
-                Step::Again => continue,
                 Step::Wait => tracing::debug!(
                     target: "tidings",
                     events = batch.pending.len(),
@@ -243,7 +226,9 @@ impl Shared {
             &mut config,
             (self.write_timeout / 2).max(Duration::from_secs(1)),
         );
-        config.connect(NoTls)
+        let mut client = config.connect(NoTls)?;
+        client.batch_execute(STAGING)?;
+        Ok(client)
     }
 
     /// The look-up after a broken commit, then one attempt, on `client`.
@@ -257,11 +242,7 @@ impl Shared {
                 return Tried::Step(Step::Finished);
             }
         }
-        match self.attempt(client, &batch.pending_events(), batch.method) {
-            Attempt::Duplicate => {
-                batch.method = Method::Unnest;
-                Tried::Step(Step::Again)
-            }
+        match self.attempt(client, &batch.pending_events()) {
             Attempt::Done(stored) => {
                 batch.record_done(stored);
                 Tried::Step(Step::Finished)
@@ -288,34 +269,34 @@ impl Shared {
         }
     }
 
-    /// One batch transaction, its error sorted: a duplicate id under `COPY`, a broken
-    /// connection or unavailable server, or a refusal.
-    fn attempt(&self, client: &mut Client, events: &[&Event], method: Method) -> Attempt {
-        match self.transaction(client, events, method) {
+    /// One batch transaction, its error sorted: a broken connection or unavailable server, or
+    /// a refusal.
+    fn attempt(&self, client: &mut Client, events: &[&Event]) -> Attempt {
+        match self.transaction(client, events) {
             Ok(attempt) => attempt,
-            Err(e) if method == Method::Copy && e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                Attempt::Duplicate
-            }
             Err(e) if transient(&e) => Attempt::Broken(describe(&e)),
             Err(e) => Attempt::Refused(e),
         }
     }
 
-    /// The ordering lock, the insert, one `NOTIFY`, the commit.
+    /// The batch into the staging table, the ordering lock, the insert, one `NOTIFY`, the
+    /// commit. Only the last four hold the lock, each a statement that the server runs without
+    /// waiting for this process: a pause of this process between them ends at its session's
+    /// idle-transaction bound.
     fn transaction(
         &self,
         client: &mut Client,
         events: &[&Event],
-        method: Method,
     ) -> Result<Attempt, postgres::Error> {
         let mut transaction = client.transaction()?;
+        stage(
+            &mut transaction,
+            events,
+            #[cfg(feature = "test-doors")]
+            &self.hooks,
+        )?;
         transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK])?;
-        // `COPY` first: twice as fast as the `unnest` insert (BENCHMARKS.md), but a duplicate id
-        // fails it whole; then the batch goes again with `unnest`, which skips duplicates.
-        let (mut stored, last) = match method {
-            Method::Copy => copy(&mut transaction, events)?,
-            Method::Unnest => insert_unnest(&mut transaction, events)?,
-        };
+        let (mut stored, last) = insert_staged(&mut transaction)?;
         #[cfg(feature = "test-doors")]
         self.hooks.before_commit();
         if !stored.is_empty() {
@@ -339,18 +320,18 @@ impl Shared {
     }
 }
 
-/// Writes the batch with binary `COPY`.
-fn copy(
+/// Copies the batch into the staging table, each event with its place in the batch.
+fn stage(
     transaction: &mut postgres::Transaction<'_>,
     events: &[&Event],
-) -> Result<(HashSet<Uuid>, i64), postgres::Error> {
-    let sink = transaction.copy_in(&format!(
-        "COPY tidings_events ({COLUMNS}) FROM STDIN BINARY"
-    ))?;
-    let mut writer = BinaryCopyInWriter::new(sink, &COLUMN_TYPES);
-    for event in events {
+    #[cfg(feature = "test-doors")] hooks: &super::hooks::TestHooks,
+) -> Result<(), postgres::Error> {
+    let sink = transaction.copy_in(COPY_STAGED)?;
+    let mut writer = BinaryCopyInWriter::new(sink, &STAGING_TYPES);
+    for (n, event) in (0_i32..).zip(events) {
         let metadata = Json(event.metadata());
         writer.write(&[
+            &n,
             &event.id(),
             &event.operation_id(),
             &event.user_id(),
@@ -365,25 +346,19 @@ fn copy(
             &event.created_at(),
             &event.updated_at(),
         ])?;
+        #[cfg(feature = "test-doors")]
+        hooks.during_copy();
     }
     writer.finish()?;
-    let last = transaction
-        .query_one(
-            "SELECT currval(pg_get_serial_sequence('tidings_events', 'seq'))",
-            &[],
-        )
-        .map(|row| row.get::<_, i64>(0))?;
-    Ok((events.iter().map(|e| e.id()).collect(), last))
+    Ok(())
 }
 
-/// Writes the batch with `INSERT ... SELECT FROM unnest(...) ON CONFLICT (id) DO NOTHING`: the
-/// ids stored (not those stored already) and the highest `seq`.
-fn insert_unnest(
+/// Moves the staged batch into `tidings_events`: the ids stored (not those stored already) and
+/// the highest `seq`.
+fn insert_staged(
     transaction: &mut postgres::Transaction<'_>,
-    events: &[&Event],
 ) -> Result<(HashSet<Uuid>, i64), postgres::Error> {
-    let columns = Columns::of(events);
-    let rows = transaction.query(INSERT, &columns.params())?;
+    let rows = transaction.query(INSERT_STAGED, &[])?;
     let mut stored: HashSet<Uuid> = HashSet::with_capacity(rows.len());
     let mut last = 0_i64;
     for row in &rows {
@@ -398,59 +373,4 @@ fn pending_wait(backoff: &mut Duration, deadline: Instant) {
     let left = deadline.saturating_duration_since(Instant::now());
     std::thread::sleep((*backoff).min(left));
     *backoff = (*backoff * 2).min(Duration::from_secs(1));
-}
-
-/// A batch as one array per column.
-struct Columns<'a> {
-    ids: Vec<Uuid>,
-    operation_ids: Vec<Uuid>,
-    user_ids: Vec<Option<Uuid>>,
-    system_ids: Vec<Option<Uuid>>,
-    acted_upon: Vec<Option<Uuid>>,
-    categories: Vec<&'a str>,
-    actions: Vec<&'a str>,
-    severities: Vec<&'a str>,
-    statuses: Vec<&'a str>,
-    descriptions: Vec<&'a str>,
-    metadata: Vec<Json<&'a serde_json::Map<String, serde_json::Value>>>,
-    created_at: Vec<OffsetDateTime>,
-    updated_at: Vec<OffsetDateTime>,
-}
-
-impl<'a> Columns<'a> {
-    fn of(events: &[&'a Event]) -> Columns<'a> {
-        Columns {
-            ids: events.iter().map(|e| e.id()).collect(),
-            operation_ids: events.iter().map(|e| e.operation_id()).collect(),
-            user_ids: events.iter().map(|e| e.user_id()).collect(),
-            system_ids: events.iter().map(|e| e.system_id()).collect(),
-            acted_upon: events.iter().map(|e| e.acted_upon()).collect(),
-            categories: events.iter().map(|e| e.category().as_str()).collect(),
-            actions: events.iter().map(|e| e.action().as_str()).collect(),
-            severities: events.iter().map(|e| e.severity().as_str()).collect(),
-            statuses: events.iter().map(|e| e.status().as_str()).collect(),
-            descriptions: events.iter().map(|e| e.description()).collect(),
-            metadata: events.iter().map(|e| Json(e.metadata())).collect(),
-            created_at: events.iter().map(|e| e.created_at()).collect(),
-            updated_at: events.iter().map(|e| e.updated_at()).collect(),
-        }
-    }
-
-    fn params(&self) -> [&(dyn ToSql + Sync); 13] {
-        [
-            &self.ids,
-            &self.operation_ids,
-            &self.user_ids,
-            &self.system_ids,
-            &self.acted_upon,
-            &self.categories,
-            &self.actions,
-            &self.severities,
-            &self.statuses,
-            &self.descriptions,
-            &self.metadata,
-            &self.created_at,
-            &self.updated_at,
-        ]
-    }
 }
