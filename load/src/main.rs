@@ -47,6 +47,7 @@
 //! when a client was told it lagged, when the shutdown failed, or (with `--max-growth P`) when
 //! the memory after the run exceeds the memory after warm-up by more than P percent.
 
+mod api;
 mod hostile;
 
 use std::collections::HashMap;
@@ -79,6 +80,14 @@ struct Options {
     pin: bool,
     /// `--hostile`: one user's probes of the server's limits instead of the load run.
     hostile: bool,
+    /// `--api`: the events API's page-load routes against a hand-written server (`api.rs`).
+    api: bool,
+    /// `--clients` as a list (`16,256`), for `--api`.
+    client_counts: Vec<usize>,
+    /// `--runs`: pairs of measurements per number of clients, for `--api`.
+    runs: usize,
+    /// `--events-per-user`, for `--api`.
+    events_per_user: usize,
 }
 
 /// A server the harness measures.
@@ -103,6 +112,10 @@ fn options() -> Result<Options, String> {
         kinds: vec![Kind::Tidings],
         pin: true,
         hostile: false,
+        api: false,
+        client_counts: vec![1000],
+        runs: 3,
+        events_per_user: 300,
     };
     let mut baseline_first = false;
     let mut args = std::env::args().skip(1);
@@ -113,7 +126,20 @@ fn options() -> Result<Options, String> {
                 .map_err(|_| format!("{name} must be a whole number, not {text:?}"))
         };
         match arg.as_str() {
-            "--clients" => options.clients = number("--clients", value("--clients")?)? as usize,
+            "--clients" => {
+                let text = value("--clients")?;
+                options.client_counts = text
+                    .split(',')
+                    .map(|n| number("--clients", n.to_owned()).map(|n| n as usize))
+                    .collect::<Result<_, _>>()?;
+                options.clients = options.client_counts.iter().copied().max().unwrap_or(0);
+            }
+            "--runs" => options.runs = number("--runs", value("--runs")?)? as usize,
+            "--events-per-user" => {
+                options.events_per_user =
+                    number("--events-per-user", value("--events-per-user")?)? as usize;
+            }
+            "--api" => options.api = true,
             "--rate" => options.rate = number("--rate", value("--rate")?)?,
             "--seconds" => options.seconds = number("--seconds", value("--seconds")?)?,
             "--warmup" => options.warmup = number("--warmup", value("--warmup")?)?,
@@ -145,13 +171,28 @@ fn options() -> Result<Options, String> {
                 return Err(format!(
                     "unknown argument {other:?}; use --clients N --rate EVENTS_PER_S --seconds S \
                      --warmup S --max-growth PERCENT --pg URL --instances N --store sqlite|memory \
-                     --baseline --compare --no-pin --hostile"
+                     --baseline --compare --no-pin --hostile, or --api --pg URL --clients N,M \
+                     --runs N --seconds S --warmup S --events-per-user N"
                 ));
             }
         }
     }
     if options.clients == 0 || options.rate == 0 || options.seconds == 0 {
         return Err("--clients, --rate and --seconds must be at least 1".to_owned());
+    }
+    if options.api {
+        if options.pg.is_none() {
+            return Err("--api needs --pg URL (a PostgreSQL server)".to_owned());
+        }
+        if options.client_counts.contains(&0) || options.runs == 0 || options.events_per_user < 15 {
+            return Err(
+                "--api needs at least 1 client, 1 run and 15 events per user (a page)".to_owned(),
+            );
+        }
+        return Ok(options);
+    }
+    if options.clients > 1 && options.client_counts.len() > 1 {
+        return Err("--clients takes one number, a list only with --api".to_owned());
     }
     if options.instances == 0 || (options.instances > 1 && options.pg.is_none()) {
         return Err("--instances must be at least 1, and more than 1 only with --pg".to_owned());
@@ -180,6 +221,10 @@ fn main() {
     };
     if options.hostile {
         hostile_run(&options);
+        return;
+    }
+    if options.api {
+        api_run(&options);
         return;
     }
     // Built before pinning, so that a first build has every core.
@@ -277,6 +322,39 @@ fn hostile_run(options: &Options) {
         println!("\nhostile: PASS");
     } else {
         println!("\nhostile: FAIL");
+        for failure in &failures {
+            println!("- {failure}");
+        }
+        std::process::exit(1);
+    }
+}
+
+/// `--api`: the page-load routes against the hand-written server; exits 1 on a failed request.
+fn api_run(options: &Options) {
+    if options.warmup == 10 && options.seconds == 60 {
+        println!("(the API mode's defaults: --seconds 10 --warmup 3)");
+    }
+    let failures = api::run(&api::ApiOptions {
+        pg: options.pg.clone().expect("checked"),
+        clients: options.client_counts.clone(),
+        runs: options.runs,
+        seconds: if options.seconds == 60 {
+            10
+        } else {
+            options.seconds
+        },
+        warmup: if options.warmup == 10 {
+            3
+        } else {
+            options.warmup
+        },
+        events_per_user: options.events_per_user,
+        pin: options.pin,
+    });
+    if failures.is_empty() {
+        println!("\napi: PASS");
+    } else {
+        println!("\napi: FAIL");
         for failure in &failures {
             println!("- {failure}");
         }

@@ -17,7 +17,7 @@ use pg::{Cluster, TestDb, eventually};
 use tidings::testing::store_conformance;
 use tidings::{
     DeliveryFailure, Emitter, Event, EventQuery, EventStore, PgStore, RecvTimeoutError, Retention,
-    Subscription, Uuid,
+    Status, Subscription, Uuid,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -728,6 +728,28 @@ fn an_instance_paused_in_the_middle_of_its_copy_holds_up_no_other() {
     );
     assert!(paused_failed.lock().unwrap().is_empty());
     assert!(other_failed.lock().unwrap().is_empty());
+}
+
+/// The pool's connections are taken again without a round trip to check them when they were
+/// given back a moment ago: one that the server ended meanwhile (a restart, an administrator's
+/// `pg_terminate_backend`) is replaced and the query run on the new one, not failed.
+#[test]
+fn a_pooled_connection_ended_by_the_server_is_replaced_not_failed() {
+    let db = TestDb::new();
+    let store = PgStore::connect(&db.url).unwrap();
+    let user = Uuid::new_v4();
+    let query = EventQuery::new().user(user);
+    for _ in 0..3 {
+        store.query(&query).unwrap();
+        assert!(db.terminate("tidings") >= 1, "the pool had a connection");
+        let page = store
+            .query(&query)
+            .expect("the query runs on a new connection");
+        assert_eq!(page.total, 0);
+        store
+            .set_status_many(&[Uuid::new_v4()], Status::Read)
+            .expect("a change runs on a new connection");
+    }
 }
 
 /// The server goes read only during a burst (as a demoted primary does, SQLSTATE 25006): the

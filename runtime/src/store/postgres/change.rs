@@ -3,7 +3,6 @@
 use uuid::Uuid;
 
 use super::Shared;
-use super::connection::Context;
 use super::read::filters;
 use crate::severity::Status;
 use crate::store::{EventQuery, StoreError};
@@ -17,15 +16,14 @@ impl Shared {
     ) -> Result<usize, StoreError> {
         let now = crate::event::now();
         self.off_runtime(|| {
-            let changed = self
-                .connection()?
-                .execute(
+            let changed = self.on_pool("cannot update events", |connection| {
+                connection.execute_prepared(
                     "UPDATE tidings_events SET status = $1, \
                      updated_at = CASE WHEN status = $1 THEN updated_at ELSE $2 END \
                      WHERE id = ANY($3)",
                     &[&status.as_str(), &now, &ids],
                 )
-                .context("cannot update events")?;
+            })?;
             Ok(usize::try_from(changed).unwrap_or(usize::MAX))
         })
     }
@@ -33,10 +31,10 @@ impl Shared {
     /// Deletes events.
     pub(super) fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
         self.off_runtime(|| {
-            let deleted = self
-                .connection()?
-                .execute("DELETE FROM tidings_events WHERE id = ANY($1)", &[&ids])
-                .context("cannot delete events")?;
+            let deleted = self.on_pool("cannot delete events", |connection| {
+                connection
+                    .execute_prepared("DELETE FROM tidings_events WHERE id = ANY($1)", &[&ids])
+            })?;
             Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
         })
     }
@@ -55,9 +53,8 @@ impl Shared {
             let status = status.as_str();
             params.push(&status);
             params.push(&now);
-            let changed = self
-                .connection()?
-                .execute(
+            let changed = self.on_pool("cannot update events", |connection| {
+                connection.execute_prepared(
                     &format!(
                         "UPDATE tidings_events SET status = ${0}, \
                          updated_at = CASE WHEN status = ${0} THEN updated_at ELSE ${1} END {2}",
@@ -67,7 +64,7 @@ impl Shared {
                     ),
                     &params,
                 )
-                .context("cannot update events")?;
+            })?;
             Ok(usize::try_from(changed).unwrap_or(usize::MAX))
         })
     }
@@ -76,13 +73,12 @@ impl Shared {
     pub(super) fn delete_matching(&self, query: &EventQuery) -> Result<usize, StoreError> {
         self.off_runtime(|| {
             let condition = filters(query);
-            let deleted = self
-                .connection()?
-                .execute(
+            let deleted = self.on_pool("cannot delete events", |connection| {
+                connection.execute_prepared(
                     &format!("DELETE FROM tidings_events {}", condition.clause),
                     &condition.params(),
                 )
-                .context("cannot delete events")?;
+            })?;
             Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
         })
     }

@@ -2,16 +2,144 @@
 //! the sync client kept off async executors' threads, and connection strings without their
 //! password.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::time::Duration;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use postgres::{Config, NoTls};
-use r2d2_postgres::{PostgresConnectionManager, r2d2};
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Row, Statement};
 
 use crate::store::StoreError;
 
-/// The pool of the writer's and the queries' connections.
-pub(super) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+/// The pool of the queries' connections.
+pub(super) type Pool = r2d2::Pool<Manager>;
+
+/// How many prepared statements a connection keeps; past it, it forgets them all and starts
+/// again (the statements are a handful of shapes; a filter's values are parameters).
+const STATEMENTS: usize = 64;
+
+/// A connection given back to the pool less than this long ago is taken again without a round
+/// trip to check it: it worked then.
+const FRESH: Duration = Duration::from_secs(1);
+
+/// One of the pool's connections: the client, the statements it prepared, and when it was last
+/// given back.
+pub(super) struct Connection {
+    client: Client,
+    statements: HashMap<String, Statement>,
+    returned: Instant,
+    /// The pool's epoch when it was last known to work.
+    epoch: u64,
+}
+
+impl Connection {
+    /// `sql`, prepared once on this connection: a query then takes one round trip, not two (a
+    /// query given as text is prepared every time).
+    pub(super) fn prepared(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        if self.statements.len() >= STATEMENTS {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    /// [`Client::query`] with `sql` [`prepared`](Self::prepared).
+    pub(super) fn query_prepared(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let statement = self.prepared(sql)?;
+        self.client.query(&statement, params)
+    }
+
+    /// [`Client::execute`] with `sql` [`prepared`](Self::prepared).
+    pub(super) fn execute_prepared(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let statement = self.prepared(sql)?;
+        self.client.execute(&statement, params)
+    }
+}
+
+impl Deref for Connection {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl DerefMut for Connection {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+/// Opens the pool's connections, and checks one on its way out only when it sat idle or the
+/// pool's epoch moved (a connection was found ended: the others may be too).
+pub(super) struct Manager {
+    config: Config,
+    epoch: Arc<AtomicU64>,
+}
+
+impl Manager {
+    /// A manager for connections of `config`, and the epoch to move when one is found ended.
+    pub(super) fn new(config: Config) -> (Manager, Arc<AtomicU64>) {
+        let epoch = Arc::new(AtomicU64::new(0));
+        let manager = Manager {
+            config,
+            epoch: Arc::clone(&epoch),
+        };
+        (manager, epoch)
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Connection;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Connection, postgres::Error> {
+        Ok(Connection {
+            client: self.config.connect(NoTls)?,
+            statements: HashMap::new(),
+            returned: Instant::now(),
+            epoch: self.epoch.load(Ordering::Relaxed),
+        })
+    }
+
+    /// A round trip (an empty query) for a connection that sat idle, or that was in the pool
+    /// when another was found ended: the server may have ended it meanwhile. One given back a
+    /// moment ago is used as it is.
+    fn is_valid(&self, connection: &mut Connection) -> Result<(), postgres::Error> {
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        if connection.returned.elapsed() < FRESH
+            && connection.epoch == epoch
+            && !connection.client.is_closed()
+        {
+            return Ok(());
+        }
+        connection.client.simple_query("")?;
+        connection.epoch = epoch;
+        Ok(())
+    }
+
+    /// On its way back to the pool: broken if its connection closed (a failed query on a
+    /// broken connection closes it).
+    fn has_broken(&self, connection: &mut Connection) -> bool {
+        connection.returned = Instant::now();
+        connection.client.is_closed()
+    }
+}
 
 /// The application name of the store's connections when the connection string sets none; the
 /// listener's is this with `-listener` appended.
@@ -48,6 +176,15 @@ pub(super) fn transient(error: &postgres::Error) -> bool {
             matches!(class, "08" | "25" | "40" | "53" | "57" | "58")
                 || code == &postgres::error::SqlState::LOCK_NOT_AVAILABLE
         }
+    }
+}
+
+/// Whether `error` says that the connection is gone (closed, broken, or ended by the server:
+/// `admin_shutdown`, a terminated backend), not that the statement failed.
+pub(super) fn ended(error: &postgres::Error) -> bool {
+    match error.code() {
+        None => true,
+        Some(code) => matches!(&code.code()[..2], "08" | "57"),
     }
 }
 

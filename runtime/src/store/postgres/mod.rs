@@ -28,13 +28,12 @@ use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use postgres::{Config, NoTls};
-use r2d2_postgres::{PostgresConnectionManager, r2d2};
+use postgres::Config;
 use uuid::Uuid;
 
 use self::connection::{
-    APPLICATION_NAME, CONNECT_TIMEOUT, Context, Pool, backend, bounded, describe, hide_password,
-    off_runtime,
+    APPLICATION_NAME, CONNECT_TIMEOUT, Connection, Context, Manager, Pool, backend, bounded,
+    describe, hide_password, off_runtime,
 };
 #[cfg(feature = "test-doors")]
 use self::schema::{COPY_STAGED, INSERT_STAGED, RETENTION_LOCK, STAGING, STAGING_TYPES};
@@ -102,6 +101,9 @@ struct Shared {
     shown: String,
     /// Always `Some` until the store is dropped (see `Drop`).
     pool: Option<Pool>,
+    /// Moved when a pooled connection is found ended: every other is checked before its next
+    /// use.
+    pool_epoch: Arc<std::sync::atomic::AtomicU64>,
     retention: Retention,
     last_prune: Mutex<Option<Instant>>,
     write_timeout: Duration,
@@ -186,7 +188,7 @@ impl PgStore {
         }
         let mut bounded_config = config.clone();
         bounded(&mut bounded_config, QUERY_BOUND);
-        let manager = PostgresConnectionManager::new(bounded_config, NoTls);
+        let (manager, pool_epoch) = Manager::new(bounded_config);
         let start = off_runtime(|| -> Result<(Pool, i64), StoreError> {
             let pool = r2d2::Pool::builder()
                 .max_size(pool_size.max(1))
@@ -212,6 +214,7 @@ impl PgStore {
                 shown,
                 writer: Mutex::new(None),
                 pool: Some(pool),
+                pool_epoch,
                 retention: Retention::default(),
                 last_prune: Mutex::new(None),
                 write_timeout: DEFAULT_WRITE_TIMEOUT,
@@ -282,14 +285,34 @@ impl Shared {
     }
 
     /// A connection from the pool.
-    fn connection(
-        &self,
-    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+    fn connection(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
         self.pool
             .as_ref()
             .ok_or_else(|| backend("event store unavailable", "the store is closing"))?
             .get()
             .context("event store unavailable")
+    }
+
+    /// Runs `f` on a connection of the pool, and once more on another if that connection was
+    /// ended (by the server, while it sat in the pool: one given back a moment ago is not
+    /// checked before use). Everything run here can be run twice: reads, status changes and
+    /// deletes. (A delete whose connection broke after it committed, a rare case, deletes
+    /// nothing the second time and says so.)
+    fn on_pool<T>(
+        &self,
+        doing: &str,
+        f: impl Fn(&mut Connection) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection()?;
+        match f(&mut connection) {
+            Err(e) if connection.is_closed() || connection::ended(&e) => {
+                drop(connection);
+                // The others may be ended too (a restart): each is checked before its next use.
+                self.pool_epoch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                f(&mut *self.connection()?).context(doing)
+            }
+            result => result.context(doing),
+        }
     }
 }
 

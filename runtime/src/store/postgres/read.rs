@@ -128,13 +128,10 @@ impl Shared {
     /// One event by id.
     pub(super) fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
         self.off_runtime(|| {
-            let rows = self
-                .connection()?
-                .query(
-                    &format!("SELECT {COLUMNS} FROM tidings_events WHERE id = $1"),
-                    &[&id],
-                )
-                .context("cannot read events")?;
+            let sql = format!("SELECT {COLUMNS} FROM tidings_events WHERE id = $1");
+            let rows = self.on_pool("cannot read events", |connection| {
+                connection.query_prepared(&sql, &[&id])
+            })?;
             rows.first().map(read_event).transpose()
         })
     }
@@ -145,45 +142,47 @@ impl Shared {
             let context = "cannot query events";
             let condition = filters(query);
             let (column, direction) = (query.sort_column(), query.sort_direction());
-            // Numbers, not text from the request; beyond `bigint` means "all of them".
-            let limit = match query.window() {
-                None => String::new(),
-                Some((size, offset)) => format!(
-                    "LIMIT {} OFFSET {}",
+            let mut params = condition.params();
+            // Beyond `bigint` means "all of them".
+            let window = query.window().map(|(size, offset)| {
+                (
                     i64::try_from(size).unwrap_or(i64::MAX),
-                    i64::try_from(offset).unwrap_or(i64::MAX)
-                ),
+                    i64::try_from(offset).unwrap_or(i64::MAX),
+                )
+            });
+            let n = params.len();
+            let limit = match &window {
+                None => String::new(),
+                Some((size, offset)) => {
+                    params.push(size);
+                    params.push(offset);
+                    format!("LIMIT ${} OFFSET ${}", n + 1, n + 2)
+                }
             };
-            let mut client = self.connection()?;
-            let params = condition.params();
-            let total: i64 = client
-                .query_one(
-                    &format!("SELECT count(*) FROM tidings_events {}", condition.clause),
-                    &params,
-                )
-                .map(|row| row.get(0))
-                .context(context)?;
-            let rows = client
-                .query(
-                    &format!(
-                        "SELECT {COLUMNS} FROM tidings_events {} \
-                         ORDER BY {column} {direction}, seq {direction} {limit}",
-                        condition.clause
-                    ),
-                    &params,
-                )
-                .context(context)?;
-            let events = read_events(&rows)?;
+            let count_sql = format!("SELECT count(*) FROM tidings_events {}", condition.clause);
+            let page_sql = format!(
+                "SELECT {COLUMNS} FROM tidings_events {} \
+                 ORDER BY {column} {direction}, seq {direction} {limit}",
+                condition.clause
+            );
             // Per severity with the counted status, and read: the user's events (everyone's).
             let counted = query.counted_status().as_str();
-            let counts_rows = client
-                .query(
+            let user = query.user_id();
+            let (total, rows, counts_rows) = self.on_pool(context, |connection| {
+                let total: i64 = connection
+                    .query_prepared(&count_sql, &params[..n])?
+                    .first()
+                    .map_or(0, |row| row.get(0));
+                let rows = connection.query_prepared(&page_sql, &params)?;
+                let counts = connection.query_prepared(
                     "SELECT severity, count(*) FILTER (WHERE status = $1), \
                      count(*) FILTER (WHERE status = 'read') FROM tidings_events \
                      WHERE ($2::uuid IS NULL OR user_id = $2) GROUP BY severity",
-                    &[&counted, &query.user_id()],
-                )
-                .context(context)?;
+                    &[&counted, &user],
+                )?;
+                Ok((total, rows, counts))
+            })?;
+            let events = read_events(&rows)?;
             let mut counts = PageCounts::default();
             for row in counts_rows {
                 let severity: Severity = row
@@ -204,29 +203,27 @@ impl Shared {
         limit: usize,
     ) -> Result<Option<Vec<Event>>, StoreError> {
         self.off_runtime(|| {
-            let context = "cannot read events";
-            let mut client = self.connection()?;
-            let seq: Option<i64> = client
-                .query_opt(
-                    "SELECT seq FROM tidings_events WHERE id = $1 AND user_id = $2",
-                    &[&after, &user],
-                )
-                .context(context)?
-                .map(|row| row.get(0));
-            let Some(seq) = seq else {
-                return Ok(None);
-            };
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let rows = client
-                .query(
-                    &format!(
-                        "SELECT {COLUMNS} FROM tidings_events \
-                         WHERE seq > $1 AND user_id = $2 ORDER BY seq LIMIT $3"
-                    ),
-                    &[&seq, &user, &limit],
-                )
-                .context(context)?;
-            read_events(&rows).map(Some)
+            let sql = format!(
+                "SELECT {COLUMNS} FROM tidings_events \
+                 WHERE seq > $1 AND user_id = $2 ORDER BY seq LIMIT $3"
+            );
+            let rows = self.on_pool("cannot read events", |connection| {
+                let seq: Option<i64> = connection
+                    .query_prepared(
+                        "SELECT seq FROM tidings_events WHERE id = $1 AND user_id = $2",
+                        &[&after, &user],
+                    )?
+                    .first()
+                    .map(|row| row.get(0));
+                match seq {
+                    Some(seq) => connection
+                        .query_prepared(&sql, &[&seq, &user, &limit])
+                        .map(Some),
+                    None => Ok(None),
+                }
+            })?;
+            rows.map(|rows| read_events(&rows)).transpose()
         })
     }
 
@@ -234,22 +231,24 @@ impl Shared {
     pub(super) fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
         self.off_runtime(|| {
             let context = "cannot read event types";
-            let mut client = self.connection()?;
-            let mut distinct = |column: &str| -> Result<Vec<String>, StoreError> {
+            let distinct = |column: &str| -> Result<Vec<String>, StoreError> {
                 let rows = match user {
-                    Some(user) => client.query(
-                        &format!(
+                    Some(user) => {
+                        let sql = format!(
                             "SELECT DISTINCT {column} FROM tidings_events WHERE user_id = $1 \
                              ORDER BY {column}"
-                        ),
-                        &[&user],
-                    ),
-                    None => client.query(
-                        &format!("SELECT DISTINCT {column} FROM tidings_events ORDER BY {column}"),
-                        &[],
-                    ),
-                }
-                .context(context)?;
+                        );
+                        self.on_pool(context, |connection| {
+                            connection.query_prepared(&sql, &[&user])
+                        })?
+                    }
+                    None => {
+                        let sql = format!(
+                            "SELECT DISTINCT {column} FROM tidings_events ORDER BY {column}"
+                        );
+                        self.on_pool(context, |connection| connection.query_prepared(&sql, &[]))?
+                    }
+                };
                 Ok(rows.iter().map(|row| row.get(0)).collect())
             };
             let categories = distinct("category")?
