@@ -2,9 +2,9 @@
 //! writer of `PgStore` (one transaction per batch, under the ordering lock, one `NOTIFY`), and
 //! with one such transaction per event (the same store with inline writes). Then the ways of
 //! inserting a batch of rows that the store could use, on the same table: a multi-row
-//! `INSERT ... VALUES`, `INSERT ... SELECT FROM unnest(...)`, binary `COPY`, and binary `COPY`
-//! into a temporary staging table then `INSERT ... SELECT` from it (what the store does: only
-//! the second step holds the order lock).
+//! `INSERT ... VALUES`, `INSERT ... SELECT FROM unnest(...)` (what the store does, the order
+//! lock taken by the statement itself), binary `COPY`, and binary `COPY` into a temporary
+//! staging table then `INSERT ... SELECT` from it.
 //!
 //! Needs a PostgreSQL server: `TIDINGS_TEST_PG` (default postgres://postgres@127.0.0.1:5432);
 //! each measurement makes a fresh database there and drops it.
@@ -137,18 +137,9 @@ const COLUMN_TYPES: [Type; 13] = [
     Type::TIMESTAMPTZ,
 ];
 
-/// One statement for a whole batch: one array per column, unnested in the batch's order.
-const UNNEST: &str = "INSERT INTO tidings_events (id, operation_id, user_id, system_id, \
-    acted_upon, category, action, severity, status, description, metadata, created_at, \
-    updated_at) \
-    SELECT id, operation_id, user_id, system_id, acted_upon, category, action, severity, status, \
-    description, metadata, created_at, updated_at \
-    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], \
-    $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::timestamptz[], \
-    $13::timestamptz[]) WITH ORDINALITY AS batch(id, operation_id, user_id, system_id, \
-    acted_upon, category, action, severity, status, description, metadata, created_at, \
-    updated_at, n) ORDER BY n \
-    ON CONFLICT (id) DO NOTHING RETURNING id, seq";
+/// A staging table for `copy_staged`.
+const STAGING: &str = "CREATE TEMPORARY TABLE tidings_staging (n integer NOT NULL, \
+    LIKE tidings_events INCLUDING DEFAULTS) ON COMMIT DROP";
 
 /// Rows of 13 values each.
 struct Values<'a> {
@@ -218,7 +209,7 @@ fn multi_row_values(transaction: &mut postgres::Transaction<'_>, events: &[Event
     }
 }
 
-/// One array per column (the store's statement before issue #29).
+/// The store's statement: one array per column, and the order lock.
 fn unnest(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
     let values: Vec<Values<'_>> = events.iter().map(Values::of).collect();
     let uuids = |i: usize| values.iter().map(|v| v.ids[i]).collect::<Vec<_>>();
@@ -233,7 +224,7 @@ fn unnest(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
     let (created, updated) = (times(0), times(1));
     transaction
         .query(
-            UNNEST,
+            PgStore::__INSERT,
             &[
                 &ids,
                 &operations,
@@ -248,6 +239,7 @@ fn unnest(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
                 &metadata,
                 &created,
                 &updated,
+                &PgStore::__ORDER_LOCK,
             ],
         )
         .expect("inserted");
@@ -268,16 +260,20 @@ fn copy_binary(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
     writer.finish().expect("COPY done");
 }
 
-/// The store's way: `COPY` into the writer's staging table (created once per connection, outside
-/// the measurement in the store; here inside it), then one `INSERT ... SELECT` in the batch's
-/// order.
+/// `COPY` into a staging table (created in the transaction here), then one `INSERT ... SELECT`
+/// in the batch's order: what the store did for a moment in issue #29.
 fn copy_staged(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
-    let [staging, copy, insert] = PgStore::__STAGING;
     transaction
-        .batch_execute(staging)
+        .batch_execute(STAGING)
         .expect("the staging table");
-    let sink = transaction.copy_in(copy).expect("COPY starts");
-    let mut writer = BinaryCopyInWriter::new(sink, &PgStore::__STAGING_TYPES);
+    let sink = transaction
+        .copy_in(&format!(
+            "COPY tidings_staging (n, {COLUMNS}) FROM STDIN BINARY"
+        ))
+        .expect("COPY starts");
+    let mut types = vec![Type::INT4];
+    types.extend(COLUMN_TYPES);
+    let mut writer = BinaryCopyInWriter::new(sink, &types);
     for (n, event) in (0_i32..).zip(events) {
         let values = Values::of(event);
         let mut row: Vec<&(dyn ToSql + Sync)> = vec![&n];
@@ -285,7 +281,15 @@ fn copy_staged(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
         writer.write(&row).expect("a row written");
     }
     writer.finish().expect("COPY done");
-    transaction.query(insert, &[]).expect("inserted");
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO tidings_events ({COLUMNS}) SELECT {COLUMNS} FROM tidings_staging \
+                 ORDER BY n ON CONFLICT (id) DO NOTHING"
+            ),
+            &[],
+        )
+        .expect("inserted");
 }
 
 criterion_group!(benches, pg_writer);

@@ -692,22 +692,25 @@ fn an_instance_paused_holding_the_order_lock_holds_up_the_others_only_for_its_bo
     assert!(other_failed.lock().unwrap().is_empty());
 }
 
-/// An instance paused in the middle of its batch's `COPY` (the server waiting for the rest of
-/// the data, which neither a statement nor an idle-transaction timeout ends, and the kernel
-/// answering keepalives): the other instance stores its events meanwhile, and the paused one,
-/// resumed, stores its batch once.
+/// An instance paused while it sends its batch (the server waiting for the rest of it: with the
+/// lock taken before, as it was with `COPY`, neither a statement nor an idle-transaction timeout
+/// ended that wait, and the kernel answers keepalives): the other instance stores its events
+/// meanwhile, and the paused one, resumed, stores its batch once.
 #[test]
-fn an_instance_paused_in_the_middle_of_its_copy_holds_up_no_other() {
+fn an_instance_paused_while_sending_its_batch_holds_up_no_other() {
     let db = TestDb::new();
     let paused_store = PgStore::connect(&db.url)
         .unwrap()
         .with_write_timeout(Duration::from_secs(4));
-    let hold = paused_store.__hold_next_copy();
+    let hold = paused_store.__hold_next_send();
     let (paused, paused_failed) = instance_with(paused_store);
     let (other, other_failed) = instance(&db.url);
     let user = Uuid::new_v4();
     let first = paused.emit(event(user, 0)).unwrap().id();
-    assert!(hold.wait_held(WAIT), "the paused instance is in its COPY");
+    assert!(
+        hold.wait_held(WAIT),
+        "the paused instance is sending its batch"
+    );
     let others: Vec<Uuid> = (1..=20)
         .map(|n| other.emit(event(user, n)).unwrap().id())
         .collect();
@@ -717,7 +720,7 @@ fn an_instance_paused_in_the_middle_of_its_copy_holds_up_no_other() {
     hold.release();
     assert!(
         stored,
-        "the other instance stored nothing while the paused one was in its COPY"
+        "the other instance stored nothing while the paused one was sending its batch"
     );
     other.flush().unwrap();
     paused.flush().unwrap();
@@ -750,6 +753,47 @@ fn a_pooled_connection_ended_by_the_server_is_replaced_not_failed() {
             .set_status_many(&[Uuid::new_v4()], Status::Read)
             .expect("a change runs on a new connection");
     }
+}
+
+/// The same for a large batch, which is copied into the writer's staging table (`COPY`) before
+/// the lock is taken: an instance paused in the middle of that `COPY` holds up no other.
+#[test]
+fn an_instance_paused_in_the_middle_of_a_large_batchs_copy_holds_up_no_other() {
+    let db = TestDb::new();
+    let paused_store = PgStore::connect(&db.url)
+        .unwrap()
+        .with_write_timeout(Duration::from_secs(4));
+    let hold = paused_store.__hold_next_copy();
+    let (paused, paused_failed) = instance_with(paused_store);
+    let (other, other_failed) = instance(&db.url);
+    let user = Uuid::new_v4();
+    // Emitted in one call: one batch, large enough to be copied.
+    let batch: Vec<Event> = (0..500).map(|n| event(user, n)).collect();
+    let first: Vec<Uuid> = batch.iter().map(Event::id).collect();
+    for event in batch {
+        paused.emit(event).unwrap();
+    }
+    assert!(hold.wait_held(WAIT), "the paused instance is in its COPY");
+    let others: Vec<Uuid> = (1000..1020)
+        .map(|n| other.emit(event(user, n)).unwrap().id())
+        .collect();
+    let stored = eventually(Duration::from_secs(20), || {
+        stored_count(&db, &others) == others.len() as i64
+    });
+    hold.release();
+    assert!(
+        stored,
+        "the other instance stored nothing while the paused one was in its COPY"
+    );
+    other.flush().unwrap();
+    paused.flush().unwrap();
+    assert_eq!(
+        stored_count(&db, &first),
+        first.len() as i64,
+        "stored once after the pause"
+    );
+    assert!(paused_failed.lock().unwrap().is_empty());
+    assert!(other_failed.lock().unwrap().is_empty());
 }
 
 /// The server goes read only during a burst (as a demoted primary does, SQLSTATE 25006): the

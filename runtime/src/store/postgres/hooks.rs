@@ -12,6 +12,7 @@ use super::PgStore;
 #[derive(Default)]
 pub(super) struct TestHooks {
     hold: Mutex<Option<Arc<Hold>>>,
+    send_hold: Mutex<Option<Arc<Hold>>>,
     copy_hold: Mutex<Option<Arc<Hold>>>,
     listener_hold: Mutex<Option<Arc<Hold>>>,
     /// Queries moved to a thread of their own.
@@ -32,8 +33,21 @@ impl TestHooks {
         }
     }
 
-    /// In the middle of a batch's `COPY` (the server waiting for its data): waits while a hold
-    /// is set and not released.
+    /// In a batch's transaction, before its statement is sent (the server waiting for it):
+    /// waits while a hold is set and not released.
+    pub(super) fn before_send(&self) {
+        let hold = self
+            .send_hold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(hold) = hold {
+            hold.hold();
+        }
+    }
+
+    /// In the middle of a large batch's `COPY` into the staging table (the server waiting for
+    /// the rest of the data): waits while a hold is set and not released.
     pub(super) fn during_copy(&self) {
         let hold = self
             .copy_hold
@@ -78,9 +92,24 @@ impl PgStore {
         hold
     }
 
-    /// Makes the next batch stop in the middle of its `COPY` (the server waiting for the rest of
-    /// the data, as it does for a writer paused while sending it) until the returned hold is
-    /// released. Not a public API.
+    /// Makes the next batch stop in its transaction before its statement is sent (the server
+    /// waiting for it, as it does for a writer paused while sending it) until the returned hold
+    /// is released. Not a public API.
+    #[doc(hidden)]
+    pub fn __hold_next_send(&self) -> Arc<Hold> {
+        let hold = Arc::new(Hold::default());
+        *self
+            .shared
+            .hooks
+            .send_hold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&hold));
+        hold
+    }
+
+    /// Makes the next large batch stop in the middle of its `COPY` into the staging table (the
+    /// server waiting for the rest of the data, as it does for a writer paused while sending
+    /// it) until the returned hold is released. Not a public API.
     #[doc(hidden)]
     pub fn __hold_next_copy(&self) -> Arc<Hold> {
         let hold = Arc::new(Hold::default());

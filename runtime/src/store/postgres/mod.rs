@@ -36,7 +36,7 @@ use self::connection::{
     describe, hide_password, off_runtime,
 };
 #[cfg(feature = "test-doors")]
-use self::schema::{COPY_STAGED, INSERT_STAGED, RETENTION_LOCK, STAGING, STAGING_TYPES};
+use self::schema::{INSERT, ORDER_LOCK, RETENTION_LOCK};
 use self::schema::{SetupError, create_or_check};
 use super::{EventPage, EventQuery, EventStore, EventTypes, Feed, Retention, StoreError};
 use crate::broadcast::Broadcaster;
@@ -146,16 +146,16 @@ impl PgStore {
     #[doc(hidden)]
     pub const __RETENTION_LOCK: i64 = RETENTION_LOCK;
 
-    /// The writer's staging table, its `COPY`, its columns' types and the statement that moves
-    /// a staged batch, for the benchmark of insert methods. Not a public API.
+    /// The statement that takes the order lock and inserts a batch, for the benchmark of insert
+    /// methods. Not a public API.
     #[cfg(feature = "test-doors")]
     #[doc(hidden)]
-    pub const __STAGING: [&str; 3] = [STAGING, COPY_STAGED, INSERT_STAGED];
+    pub const __INSERT: &str = INSERT;
 
-    /// The staging table's columns' types, in the order `COPY` writes them. Not a public API.
+    /// The order lock's key, the statement's last parameter. Not a public API.
     #[cfg(feature = "test-doors")]
     #[doc(hidden)]
-    pub const __STAGING_TYPES: [postgres::types::Type; 14] = STAGING_TYPES;
+    pub const __ORDER_LOCK: i64 = ORDER_LOCK;
 
     /// Connects to the database of `url` (a `postgres://` URL or `key=value` pairs, as libpq
     /// takes them), and creates or checks the schema. TLS is not supported: connect over a
@@ -308,7 +308,8 @@ impl Shared {
             Err(e) if connection.is_closed() || connection::ended(&e) => {
                 drop(connection);
                 // The others may be ended too (a restart): each is checked before its next use.
-                self.pool_epoch.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.pool_epoch
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 f(&mut *self.connection()?).context(doing)
             }
             result => result.context(doing),

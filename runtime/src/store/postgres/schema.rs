@@ -45,11 +45,34 @@ CREATE INDEX tidings_events_by_user_time ON tidings_events (user_id, created_at,
 pub(super) const COLUMNS: &str = "id, operation_id, user_id, system_id, acted_upon, category, action, \
     severity, status, description, metadata, created_at, updated_at";
 
-/// The writer connection's staging table: a batch is copied here first, without any lock, then
-/// moved into `tidings_events` under the order lock by one statement that runs in the server.
-/// A writer paused in the middle of its `COPY` (a VM pause, SIGSTOP, a partition) then holds up
-/// no other instance: the server waits for the rest of the data, and no timeout ends that wait.
-pub(super) const STAGING: &str = "CREATE TEMPORARY TABLE IF NOT EXISTS tidings_staging (
+/// One statement for a whole batch: the columns as arrays, unnested in the batch's order, and
+/// the order lock (`$14`) taken by the statement itself, so only once the server has received
+/// the whole batch: a writer paused while sending it (a VM pause, SIGSTOP, a partition) holds no
+/// lock meanwhile. The lock comes before any `seq` is drawn: the rows are sorted first, and `seq`
+/// is drawn for each sorted row. A duplicate id is skipped (and reported as such), not a
+/// failure of the batch.
+pub(super) const INSERT: &str = "WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock($14)) \
+    INSERT INTO tidings_events (id, operation_id, user_id, system_id, \
+    acted_upon, category, action, severity, status, description, metadata, created_at, \
+    updated_at) \
+    SELECT id, operation_id, user_id, system_id, acted_upon, category, action, severity, status, \
+    description, metadata, created_at, updated_at \
+    FROM ordered, unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], \
+    $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::timestamptz[], \
+    $13::timestamptz[]) WITH ORDINALITY AS batch(id, operation_id, user_id, system_id, \
+    acted_upon, category, action, severity, status, description, metadata, created_at, \
+    updated_at, n) ORDER BY n \
+    ON CONFLICT (id) DO NOTHING RETURNING id, seq";
+
+/// From this many events, a batch is copied into the writer connection's staging table (binary
+/// `COPY`, no lock held) and moved by [`INSERT_STAGED`]; a smaller one goes whole in
+/// [`INSERT`]. Measured (BENCHMARKS.md, "PostgreSQL: the background writer"): `COPY` and the move
+/// take two more round trips than the one statement, and less time per row.
+pub(super) const STAGE_FROM: usize = 64;
+
+/// The writer connection's staging table, made when the connection opens. Rows go at the
+/// commit.
+pub(super) const STAGING: &str = "CREATE TEMPORARY TABLE tidings_staging (
     n            integer     NOT NULL,
     id           uuid        NOT NULL,
     operation_id uuid        NOT NULL,
@@ -66,18 +89,19 @@ pub(super) const STAGING: &str = "CREATE TEMPORARY TABLE IF NOT EXISTS tidings_s
     updated_at   timestamptz NOT NULL
 ) ON COMMIT DELETE ROWS";
 
-/// `COPY` of a batch into the staging table, `n` its order.
+/// `COPY` of a batch into the staging table, `n` its place in the batch.
 pub(super) const COPY_STAGED: &str = "COPY tidings_staging (n, id, operation_id, user_id, system_id, \
     acted_upon, category, action, severity, status, description, metadata, created_at, \
     updated_at) FROM STDIN BINARY";
 
-/// The staged batch into `tidings_events`, in its order; a duplicate id is skipped (and
-/// reported as such), not a failure of the batch.
-pub(super) const INSERT_STAGED: &str = "INSERT INTO tidings_events (id, operation_id, user_id, \
-    system_id, acted_upon, category, action, severity, status, description, metadata, \
-    created_at, updated_at) \
+/// The staged batch into `tidings_events`, in its order, the order lock (`$1`) taken by this
+/// statement as in [`INSERT`].
+pub(super) const INSERT_STAGED: &str = "WITH ordered AS MATERIALIZED \
+    (SELECT pg_advisory_xact_lock($1)) \
+    INSERT INTO tidings_events (id, operation_id, user_id, system_id, acted_upon, category, \
+    action, severity, status, description, metadata, created_at, updated_at) \
     SELECT id, operation_id, user_id, system_id, acted_upon, category, action, severity, status, \
-    description, metadata, created_at, updated_at FROM tidings_staging ORDER BY n \
+    description, metadata, created_at, updated_at FROM ordered, tidings_staging ORDER BY n \
     ON CONFLICT (id) DO NOTHING RETURNING id, seq";
 
 /// The types of the staging table's columns, for `COPY`.

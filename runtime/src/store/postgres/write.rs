@@ -1,7 +1,7 @@
-//! Writing: the background writer's batches, each one transaction that copies the batch into
-//! the connection's staging table (binary `COPY`, no lock held), takes the ordering lock, moves
-//! the batch into `tidings_events` with one statement, notifies every listener once and
-//! commits. A batch is retried while the database is unreachable, for at most the
+//! Writing: the background writer's batches, each one transaction: one statement that takes
+//! the ordering lock and inserts the batch (its columns as arrays; a large batch is copied into
+//! a staging table first, with no lock held, and moved), one `NOTIFY` to every listener, the
+//! commit. A batch is retried while the database is unreachable, for at most the
 //! write timeout; after a connection that broke during `COMMIT`, the events already stored are
 //! looked up before any is retried or reported.
 
@@ -13,13 +13,16 @@ use std::time::{Duration, Instant};
 use std::sync::PoisonError;
 
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::Json;
+use postgres::types::{Json, ToSql};
 use postgres::{Client, NoTls};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Shared;
 use super::connection::{backend, bounded, describe, transient};
-use super::schema::{CHANNEL, COPY_STAGED, INSERT_STAGED, ORDER_LOCK, STAGING, STAGING_TYPES};
+use super::schema::{
+    CHANNEL, COPY_STAGED, INSERT, INSERT_STAGED, ORDER_LOCK, STAGE_FROM, STAGING, STAGING_TYPES,
+};
 use crate::event::Event;
 use crate::store::StoreError;
 
@@ -279,24 +282,35 @@ impl Shared {
         }
     }
 
-    /// The batch into the staging table, the ordering lock, the insert, one `NOTIFY`, the
-    /// commit. Only the last four hold the lock, each a statement that the server runs without
-    /// waiting for this process: a pause of this process between them ends at its session's
-    /// idle-transaction bound.
+    /// The ordering lock and the insert (one statement), one `NOTIFY`, the commit. The lock is
+    /// taken by a statement the server runs without waiting for this process: a pause of this
+    /// process while it sends the batch holds no lock, and a pause after it ends at its
+    /// session's idle-transaction bound.
     fn transaction(
         &self,
         client: &mut Client,
         events: &[&Event],
     ) -> Result<Attempt, postgres::Error> {
         let mut transaction = client.transaction()?;
-        stage(
-            &mut transaction,
-            events,
-            #[cfg(feature = "test-doors")]
-            &self.hooks,
-        )?;
-        transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK])?;
-        let (mut stored, last) = insert_staged(&mut transaction)?;
+        #[cfg(feature = "test-doors")]
+        self.hooks.before_send();
+        let rows = if events.len() >= STAGE_FROM {
+            stage(
+                &mut transaction,
+                events,
+                #[cfg(feature = "test-doors")]
+                &self.hooks,
+            )?;
+            transaction.query(INSERT_STAGED, &[&ORDER_LOCK])?
+        } else {
+            transaction.query(INSERT, &Columns::of(events).params())?
+        };
+        let mut stored: HashSet<Uuid> = HashSet::with_capacity(rows.len());
+        let mut last = 0_i64;
+        for row in &rows {
+            stored.insert(row.get(0));
+            last = last.max(row.get(1));
+        }
         #[cfg(feature = "test-doors")]
         self.hooks.before_commit();
         if !stored.is_empty() {
@@ -320,7 +334,9 @@ impl Shared {
     }
 }
 
-/// Copies the batch into the staging table, each event with its place in the batch.
+/// Copies a large batch into the staging table (made when the connection opened), each event
+/// with its place in the batch. No lock is held: a pause of this process in the middle of it
+/// (the server waiting for the rest of the data, which no timeout ends) holds up nobody.
 fn stage(
     transaction: &mut postgres::Transaction<'_>,
     events: &[&Event],
@@ -349,23 +365,7 @@ fn stage(
         #[cfg(feature = "test-doors")]
         hooks.during_copy();
     }
-    writer.finish()?;
-    Ok(())
-}
-
-/// Moves the staged batch into `tidings_events`: the ids stored (not those stored already) and
-/// the highest `seq`.
-fn insert_staged(
-    transaction: &mut postgres::Transaction<'_>,
-) -> Result<(HashSet<Uuid>, i64), postgres::Error> {
-    let rows = transaction.query(INSERT_STAGED, &[])?;
-    let mut stored: HashSet<Uuid> = HashSet::with_capacity(rows.len());
-    let mut last = 0_i64;
-    for row in &rows {
-        stored.insert(row.get(0));
-        last = last.max(row.get(1));
-    }
-    Ok((stored, last))
+    writer.finish().map(|_| ())
 }
 
 /// Waits before the next attempt, doubling the wait up to a second; never past `deadline`.
@@ -373,4 +373,60 @@ fn pending_wait(backoff: &mut Duration, deadline: Instant) {
     let left = deadline.saturating_duration_since(Instant::now());
     std::thread::sleep((*backoff).min(left));
     *backoff = (*backoff * 2).min(Duration::from_secs(1));
+}
+
+/// A batch as one array per column.
+struct Columns<'a> {
+    ids: Vec<Uuid>,
+    operation_ids: Vec<Uuid>,
+    user_ids: Vec<Option<Uuid>>,
+    system_ids: Vec<Option<Uuid>>,
+    acted_upon: Vec<Option<Uuid>>,
+    categories: Vec<&'a str>,
+    actions: Vec<&'a str>,
+    severities: Vec<&'a str>,
+    statuses: Vec<&'a str>,
+    descriptions: Vec<&'a str>,
+    metadata: Vec<Json<&'a serde_json::Map<String, serde_json::Value>>>,
+    created_at: Vec<OffsetDateTime>,
+    updated_at: Vec<OffsetDateTime>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(events: &[&'a Event]) -> Columns<'a> {
+        Columns {
+            ids: events.iter().map(|e| e.id()).collect(),
+            operation_ids: events.iter().map(|e| e.operation_id()).collect(),
+            user_ids: events.iter().map(|e| e.user_id()).collect(),
+            system_ids: events.iter().map(|e| e.system_id()).collect(),
+            acted_upon: events.iter().map(|e| e.acted_upon()).collect(),
+            categories: events.iter().map(|e| e.category().as_str()).collect(),
+            actions: events.iter().map(|e| e.action().as_str()).collect(),
+            severities: events.iter().map(|e| e.severity().as_str()).collect(),
+            statuses: events.iter().map(|e| e.status().as_str()).collect(),
+            descriptions: events.iter().map(|e| e.description()).collect(),
+            metadata: events.iter().map(|e| Json(e.metadata())).collect(),
+            created_at: events.iter().map(|e| e.created_at()).collect(),
+            updated_at: events.iter().map(|e| e.updated_at()).collect(),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 14] {
+        [
+            &self.ids,
+            &self.operation_ids,
+            &self.user_ids,
+            &self.system_ids,
+            &self.acted_upon,
+            &self.categories,
+            &self.actions,
+            &self.severities,
+            &self.statuses,
+            &self.descriptions,
+            &self.metadata,
+            &self.created_at,
+            &self.updated_at,
+            &ORDER_LOCK,
+        ]
+    }
 }
