@@ -45,6 +45,8 @@ struct Measured {
     requests_per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// The server process's CPU time per request, in µs (PostgreSQL's not counted).
+    cpu_us: f64,
 }
 
 /// The two servers.
@@ -99,7 +101,7 @@ pub fn run(options: &ApiOptions) -> Vec<String> {
                 };
                 let server = start(which, binary, &database, pin);
                 let result = runtime.block_on(measure(
-                    &server.base,
+                    &server,
                     &users[..clients],
                     Duration::from_secs(options.warmup),
                     Duration::from_secs(options.seconds),
@@ -109,11 +111,12 @@ pub fn run(options: &ApiOptions) -> Vec<String> {
                     Ok(measured) => {
                         println!(
                             "{clients:>4} clients, run {}, {which:?}: {:.0} requests/s, p50 \
-                             {:.2} ms, p99 {:.2} ms",
+                             {:.2} ms, p99 {:.2} ms, server CPU {:.0} µs a request",
                             run + 1,
                             measured.requests_per_second,
                             measured.p50_ms,
-                            measured.p99_ms
+                            measured.p99_ms,
+                            measured.cpu_us
                         );
                         pair[usize::from(which == Which::ByHand)] = Some(measured);
                     }
@@ -132,9 +135,9 @@ pub fn run(options: &ApiOptions) -> Vec<String> {
     }
     println!(
         "\n| clients | tidings requests/s | by hand requests/s | throughput ratio | tidings p99 | \
-         by hand p99 | p99 ratio |"
+         by hand p99 | p99 ratio | server CPU a request, ratio |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (clients, pairs) in &summary {
         let median = |mut values: Vec<f64>| {
             values.sort_by(f64::total_cmp);
@@ -151,9 +154,10 @@ pub fn run(options: &ApiOptions) -> Vec<String> {
         let our_p99 = median(pairs.iter().map(|(t, _)| t.p99_ms).collect());
         let their_p99 = median(pairs.iter().map(|(_, b)| b.p99_ms).collect());
         let p99 = median(pairs.iter().map(|(t, b)| t.p99_ms / b.p99_ms).collect());
+        let cpu = median(pairs.iter().map(|(t, b)| t.cpu_us / b.cpu_us).collect());
         println!(
             "| {clients} | {ours:.0} | {theirs:.0} | **{throughput:.2}x** | {our_p99:.2} ms | \
-             {their_p99:.2} ms | **{p99:.2}x** |"
+             {their_p99:.2} ms | **{p99:.2}x** | {cpu:.2}x |"
         );
     }
     println!("(medians over the pairs; each ratio is taken within a pair)");
@@ -216,11 +220,12 @@ fn seed(server: &str, name: &str, users: &[Uuid], per_user: usize) {
 
 /// `users.len()` clients, each loading its user's page in a loop: `warmup`, then `measured`.
 async fn measure(
-    base: &str,
+    server: &Server,
     users: &[Uuid],
     warmup: Duration,
     measured: Duration,
 ) -> Result<Measured, String> {
+    let base = server.base.as_str();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::MAX)
         .timeout(Duration::from_secs(30))
@@ -237,6 +242,10 @@ async fn measure(
             tokio::spawn(async move { page_loads(&client, &base, user, from, until).await })
         })
         .collect();
+    tokio::time::sleep_until(from.into()).await;
+    let cpu_from = server.cpu_seconds();
+    tokio::time::sleep_until(until.into()).await;
+    let cpu = server.cpu_seconds() - cpu_from;
     let mut latencies: Vec<u32> = Vec::new();
     for task in tasks {
         latencies.extend(task.await.map_err(|e| e.to_string())??);
@@ -250,6 +259,7 @@ async fn measure(
         requests_per_second: latencies.len() as f64 / measured.as_secs_f64(),
         p50_ms: at(0.50),
         p99_ms: at(0.99),
+        cpu_us: cpu * 1e6 / latencies.len() as f64,
     })
 }
 
@@ -309,7 +319,7 @@ async fn page_loads(
         let started = Instant::now();
         let marked = answer(
             client
-                .put(format!("{api}/{}/status", ids[0]))
+                .put(format!("{api}/status/{}", ids[0]))
                 .header("cookie", &cookie)
                 .json(&json!({ "status": "read" })),
             "marking one event read",

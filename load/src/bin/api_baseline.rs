@@ -1,12 +1,12 @@
 //! The baseline of the load harness's `--api` mode: the events API a team would write by hand
-//! with axum, `tokio-postgres` and `deadpool-postgres` (its pool at the crate's defaults, each
-//! statement prepared once per connection with `prepare_cached`), on tidings' PostgreSQL table
+//! with axum, `tokio-postgres` and `deadpool-postgres` (a pool of 8 connections, as tidings'
+//! store has, each statement prepared once per connection with `prepare_cached`), on tidings' PostgreSQL table
 //! and with the same SQL as tidings' store runs for the routes a page load uses:
 //!
 //! - `GET /api/events?page=P&pagesize=N&sort=created_at&order=desc`: a page of the user's
 //!   events, newest first, with the total and the counts per severity;
 //! - `GET /api/events/types`: the distinct categories and actions of the user's events;
-//! - `PUT /api/events/{id}/status` with `{"status": "read"}`: one event marked, then read back;
+//! - `PUT /api/events/status/{id}` with `{"status": "read"}`: one event marked, then read back;
 //! - `PUT /api/events/status/bulk` with `{"ids": [...], "status": "unread"}`: several marked in
 //!   one statement.
 //!
@@ -295,15 +295,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    // Eight connections, as tidings' store has (deadpool's default is four per core, and the
+    // harness runs the server on one).
     let config = Config {
         url: Some(url.ok_or("--pg URL is needed")?),
+        pool: Some(deadpool_postgres::PoolConfig::new(8)),
         ..Config::default()
     };
     let pool = config.create_pool(Some(Runtime::Tokio1), NoTls)?;
     let router = axum::Router::new()
         .route("/api/events", get(list))
         .route("/api/events/types", get(types))
-        .route("/api/events/{id}/status", put(set_status))
+        .route("/api/events/status/{id}", put(set_status))
         .route("/api/events/status/bulk", put(set_status_bulk))
         .with_state(pool);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
