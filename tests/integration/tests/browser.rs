@@ -655,6 +655,13 @@ async fn a_notification_appears_live_is_filtered_detailed_marked_read_and_delete
     let path = session.screenshot("notification-center.png").await;
     println!("screenshot: {}", path.display());
 
+    // The counts read as English: one of a kind, and any other number.
+    wait_for("the counts by severity, in the singular", || async {
+        let counts = session.texts("#levels button").await;
+        (counts == ["1 error", "0 warnings", "1 success", "1 informational"]).then_some(())
+    })
+    .await;
+
     // Mark the success read.
     session
         .click("li[data-severity=\"success\"] .mark-read")
@@ -671,7 +678,7 @@ async fn a_notification_appears_live_is_filtered_detailed_marked_read_and_delete
     // The header's unread counts per severity; one filters the list, in the page's address.
     wait_for("the counts by severity", || async {
         let counts = session.texts("#levels button").await;
-        (counts == ["1 errors", "0 warnings", "0 successes", "1 informational"]).then_some(())
+        (counts == ["1 error", "0 warnings", "0 successes", "1 informational"]).then_some(())
     })
     .await;
     session
