@@ -17,6 +17,9 @@
 //! ```sh
 //! cargo run --release -p tidings-load -- --api --pg postgres://postgres@127.0.0.1:5432 --clients 16,256 --runs 3 --seconds 10
 //! ```
+//!
+//! `TIDINGS_LOAD_SERVER=path/to/server` measures that build of the example server instead of
+//! this checkout's (an earlier commit's, say).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -164,8 +167,13 @@ pub fn run(options: &ApiOptions) -> Vec<String> {
     failures
 }
 
-/// The server's program, built with this program's profile.
+/// The server's program, built with this program's profile; for tidings, the program named by
+/// `TIDINGS_LOAD_SERVER` if set (another build of the example server, to measure it against the
+/// same hand-written one).
 fn build(which: Which) -> PathBuf {
+    if let (Which::Tidings, Some(path)) = (which, std::env::var_os("TIDINGS_LOAD_SERVER")) {
+        return PathBuf::from(path);
+    }
     let build = escargot::CargoBuild::new();
     let build = match which {
         Which::Tidings => build.package("tidings-example-server").example("server"),
