@@ -175,16 +175,10 @@ fn build(which: Which) -> PathBuf {
         return PathBuf::from(path);
     }
     let build = escargot::CargoBuild::new();
-    let build = match which {
+    crate::built(match which {
         Which::Tidings => build.package("tidings-example-server").example("server"),
         Which::ByHand => build.package("tidings-load").bin("api_baseline"),
-    };
-    build
-        .current_release()
-        .run()
-        .expect("the server builds")
-        .path()
-        .to_owned()
+    })
 }
 
 fn start(which: Which, binary: &Path, database: &Database, pin: bool) -> Server {

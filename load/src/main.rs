@@ -406,16 +406,10 @@ impl Server {
     /// tests build it).
     fn binary(kind: Kind) -> PathBuf {
         let build = escargot::CargoBuild::new();
-        let build = match kind {
+        built(match kind {
             Kind::Tidings => build.package("tidings-example-server").example("server"),
             Kind::Baseline => build.package("tidings-load").bin("baseline"),
-        };
-        build
-            .current_release()
-            .run()
-            .expect("the server builds")
-            .path()
-            .to_owned()
+        })
     }
 
     /// `binary` with these arguments after `--port 0`, on core 0 when `pin`; `dir` is removed
@@ -485,6 +479,16 @@ impl Server {
         // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
         (ticks(11) + ticks(12)) as f64 / clock_ticks_per_second()
     }
+}
+
+/// The program of `build`, built with this program's profile.
+fn built(build: escargot::CargoBuild) -> PathBuf {
+    build
+        .current_release()
+        .run()
+        .expect("the server builds")
+        .path()
+        .to_owned()
 }
 
 fn clock_ticks_per_second() -> f64 {

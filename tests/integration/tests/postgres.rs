@@ -650,26 +650,43 @@ fn stored_count(db: &TestDb, ids: &[Uuid]) -> i64 {
         .get(0)
 }
 
-/// An instance paused while its batch holds the order lock (here held in the test door, as a
-/// VM pause or SIGSTOP would): the server ends its idle transaction at its session's bound
-/// (half its write timeout), the other instance stores its events meanwhile, and the paused
-/// one, resumed, stores its batch once on a new connection.
-#[test]
-fn an_instance_paused_holding_the_order_lock_holds_up_the_others_only_for_its_bound() {
+/// Where a paused instance's writer is held.
+#[derive(Clone, Copy)]
+enum Pause {
+    /// After its insert, holding the order lock, before `NOTIFY` and `COMMIT`.
+    HoldingTheLock,
+    /// In its transaction, before it sends its batch's statement.
+    SendingItsBatch,
+    /// In the middle of a large batch's `COPY` into the staging table.
+    InTheMiddleOfItsCopy,
+}
+
+/// An instance whose writer is paused at `pause` (held in the test door, as a VM pause or SIGSTOP
+/// would hold it) while another stores 20 events: they must be stored while it is still paused,
+/// and its own batch, once it resumes, stored once; neither reports a failure.
+fn a_paused_instance_holds_up_no_other(pause: Pause) {
     let db = TestDb::new();
     let paused_store = PgStore::connect(&db.url)
         .unwrap()
         .with_write_timeout(Duration::from_secs(4));
-    let hold = paused_store.__hold_next_commit();
+    let hold = match pause {
+        Pause::HoldingTheLock => paused_store.__hold_next_commit(),
+        Pause::SendingItsBatch => paused_store.__hold_next_send(),
+        Pause::InTheMiddleOfItsCopy => paused_store.__hold_next_copy(),
+    };
     let (paused, paused_failed) = instance_with(paused_store);
     let (other, other_failed) = instance(&db.url);
     let user = Uuid::new_v4();
-    let first = paused.emit(event(user, 0)).unwrap().id();
-    assert!(
-        hold.wait_held(WAIT),
-        "the paused instance holds the order lock"
-    );
-    let others: Vec<Uuid> = (1..=20)
+    // A large batch (emitted at once: the writer takes what is queued) is copied.
+    let size = match pause {
+        Pause::InTheMiddleOfItsCopy => 500,
+        Pause::HoldingTheLock | Pause::SendingItsBatch => 1,
+    };
+    let first: Vec<Uuid> = (0..size)
+        .map(|n| paused.emit(event(user, n)).unwrap().id())
+        .collect();
+    assert!(hold.wait_held(WAIT), "the paused instance is held");
+    let others: Vec<Uuid> = (1000..1020)
         .map(|n| other.emit(event(user, n)).unwrap().id())
         .collect();
     // While the paused instance is still paused: the other's events are stored.
@@ -679,58 +696,40 @@ fn an_instance_paused_holding_the_order_lock_holds_up_the_others_only_for_its_bo
     hold.release();
     assert!(
         stored,
-        "the other instance stored nothing while the paused one held the order lock"
+        "the other instance stored nothing while the paused one was held"
     );
     other.flush().unwrap();
     paused.flush().unwrap();
     assert_eq!(
-        stored_count(&db, &[first]),
-        1,
+        stored_count(&db, &first),
+        first.len() as i64,
         "stored once after the pause"
     );
     assert!(paused_failed.lock().unwrap().is_empty());
     assert!(other_failed.lock().unwrap().is_empty());
 }
 
-/// An instance paused while it sends its batch (the server waiting for the rest of it: with the
-/// lock taken before, as it was with `COPY`, neither a statement nor an idle-transaction timeout
-/// ended that wait, and the kernel answers keepalives): the other instance stores its events
-/// meanwhile, and the paused one, resumed, stores its batch once.
+/// Paused while its batch holds the order lock: the server ends its idle transaction at its
+/// session's bound (half its write timeout), and the paused instance, resumed, stores its batch
+/// on a new connection.
+#[test]
+fn an_instance_paused_holding_the_order_lock_holds_up_the_others_only_for_its_bound() {
+    a_paused_instance_holds_up_no_other(Pause::HoldingTheLock);
+}
+
+/// Paused while it sends its batch (the server waiting for the rest of it: with the lock taken
+/// before, as it was with `COPY`, neither a statement nor an idle-transaction timeout ended that
+/// wait, and the kernel answers keepalives).
 #[test]
 fn an_instance_paused_while_sending_its_batch_holds_up_no_other() {
-    let db = TestDb::new();
-    let paused_store = PgStore::connect(&db.url)
-        .unwrap()
-        .with_write_timeout(Duration::from_secs(4));
-    let hold = paused_store.__hold_next_send();
-    let (paused, paused_failed) = instance_with(paused_store);
-    let (other, other_failed) = instance(&db.url);
-    let user = Uuid::new_v4();
-    let first = paused.emit(event(user, 0)).unwrap().id();
-    assert!(
-        hold.wait_held(WAIT),
-        "the paused instance is sending its batch"
-    );
-    let others: Vec<Uuid> = (1..=20)
-        .map(|n| other.emit(event(user, n)).unwrap().id())
-        .collect();
-    let stored = eventually(Duration::from_secs(20), || {
-        stored_count(&db, &others) == others.len() as i64
-    });
-    hold.release();
-    assert!(
-        stored,
-        "the other instance stored nothing while the paused one was sending its batch"
-    );
-    other.flush().unwrap();
-    paused.flush().unwrap();
-    assert_eq!(
-        stored_count(&db, &[first]),
-        1,
-        "stored once after the pause"
-    );
-    assert!(paused_failed.lock().unwrap().is_empty());
-    assert!(other_failed.lock().unwrap().is_empty());
+    a_paused_instance_holds_up_no_other(Pause::SendingItsBatch);
+}
+
+/// Paused in the middle of a large batch's `COPY` into the writer's staging table, before the
+/// lock is taken.
+#[test]
+fn an_instance_paused_in_the_middle_of_a_large_batchs_copy_holds_up_no_other() {
+    a_paused_instance_holds_up_no_other(Pause::InTheMiddleOfItsCopy);
 }
 
 /// The pool's connections are taken again without a round trip to check them when they were
@@ -753,47 +752,6 @@ fn a_pooled_connection_ended_by_the_server_is_replaced_not_failed() {
             .set_status_many(&[Uuid::new_v4()], Status::Read)
             .expect("a change runs on a new connection");
     }
-}
-
-/// The same for a large batch, which is copied into the writer's staging table (`COPY`) before
-/// the lock is taken: an instance paused in the middle of that `COPY` holds up no other.
-#[test]
-fn an_instance_paused_in_the_middle_of_a_large_batchs_copy_holds_up_no_other() {
-    let db = TestDb::new();
-    let paused_store = PgStore::connect(&db.url)
-        .unwrap()
-        .with_write_timeout(Duration::from_secs(4));
-    let hold = paused_store.__hold_next_copy();
-    let (paused, paused_failed) = instance_with(paused_store);
-    let (other, other_failed) = instance(&db.url);
-    let user = Uuid::new_v4();
-    // Emitted in one call: one batch, large enough to be copied.
-    let batch: Vec<Event> = (0..500).map(|n| event(user, n)).collect();
-    let first: Vec<Uuid> = batch.iter().map(Event::id).collect();
-    for event in batch {
-        paused.emit(event).unwrap();
-    }
-    assert!(hold.wait_held(WAIT), "the paused instance is in its COPY");
-    let others: Vec<Uuid> = (1000..1020)
-        .map(|n| other.emit(event(user, n)).unwrap().id())
-        .collect();
-    let stored = eventually(Duration::from_secs(20), || {
-        stored_count(&db, &others) == others.len() as i64
-    });
-    hold.release();
-    assert!(
-        stored,
-        "the other instance stored nothing while the paused one was in its COPY"
-    );
-    other.flush().unwrap();
-    paused.flush().unwrap();
-    assert_eq!(
-        stored_count(&db, &first),
-        first.len() as i64,
-        "stored once after the pause"
-    );
-    assert!(paused_failed.lock().unwrap().is_empty());
-    assert!(other_failed.lock().unwrap().is_empty());
 }
 
 /// The server goes read only during a burst (as a demoted primary does, SQLSTATE 25006): the

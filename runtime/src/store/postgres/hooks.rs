@@ -1,6 +1,7 @@
 //! Fault injection for tidings' own tests of the store (feature `test-doors`, never on the
-//! production path): a batch transaction held open before its commit, and a commit whose reply
-//! is lost. Not a public API.
+//! production path): a batch transaction held open before its statement, in the middle of its
+//! `COPY` or before its commit, the listener held down, and a commit whose reply is lost. Not a
+//! public API.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -8,13 +9,34 @@ use std::time::Duration;
 
 use super::PgStore;
 
+/// A place where the next one to pass waits, once armed, until released.
+#[derive(Default)]
+struct Slot(Mutex<Option<Arc<Hold>>>);
+
+impl Slot {
+    /// Arms the slot: the next to pass waits until the returned hold is released.
+    fn arm(&self) -> Arc<Hold> {
+        let hold = Arc::new(Hold::default());
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&hold));
+        hold
+    }
+
+    /// Waits here if the slot is armed (once).
+    fn pass(&self) {
+        let hold = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(hold) = hold {
+            hold.hold();
+        }
+    }
+}
+
 /// The faults the next batch transaction meets.
 #[derive(Default)]
 pub(super) struct TestHooks {
-    hold: Mutex<Option<Arc<Hold>>>,
-    send_hold: Mutex<Option<Arc<Hold>>>,
-    copy_hold: Mutex<Option<Arc<Hold>>>,
-    listener_hold: Mutex<Option<Arc<Hold>>>,
+    hold: Slot,
+    send_hold: Slot,
+    copy_hold: Slot,
+    listener_hold: Slot,
     /// Queries moved to a thread of their own.
     pub(super) spawned: std::sync::atomic::AtomicU64,
     lose_reply: AtomicBool,
@@ -23,52 +45,24 @@ pub(super) struct TestHooks {
 impl TestHooks {
     /// Before the `NOTIFY` and `COMMIT` of a batch: waits while a hold is set and not released.
     pub(super) fn before_commit(&self) {
-        let hold = self
-            .hold
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(hold) = hold {
-            hold.hold();
-        }
+        self.hold.pass();
     }
 
     /// In a batch's transaction, before its statement is sent (the server waiting for it):
     /// waits while a hold is set and not released.
     pub(super) fn before_send(&self) {
-        let hold = self
-            .send_hold
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(hold) = hold {
-            hold.hold();
-        }
+        self.send_hold.pass();
     }
 
     /// In the middle of a large batch's `COPY` into the staging table (the server waiting for
     /// the rest of the data): waits while a hold is set and not released.
     pub(super) fn during_copy(&self) {
-        let hold = self
-            .copy_hold
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(hold) = hold {
-            hold.hold();
-        }
+        self.copy_hold.pass();
     }
 
     /// Before the listener connects: waits while a hold is set and not released.
     pub(super) fn before_listen(&self) {
-        let hold = self
-            .listener_hold
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(hold) = hold {
-            hold.hold();
-        }
+        self.listener_hold.pass();
     }
 
     /// After a commit: whether to report it as a connection that broke before the reply.
@@ -82,14 +76,7 @@ impl PgStore {
     /// `COMMIT`, until the returned hold is released: for the ordering tests. Not a public API.
     #[doc(hidden)]
     pub fn __hold_next_commit(&self) -> Arc<Hold> {
-        let hold = Arc::new(Hold::default());
-        *self
-            .shared
-            .hooks
-            .hold
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&hold));
-        hold
+        self.shared.hooks.hold.arm()
     }
 
     /// Makes the next batch stop in its transaction before its statement is sent (the server
@@ -97,14 +84,7 @@ impl PgStore {
     /// is released. Not a public API.
     #[doc(hidden)]
     pub fn __hold_next_send(&self) -> Arc<Hold> {
-        let hold = Arc::new(Hold::default());
-        *self
-            .shared
-            .hooks
-            .send_hold
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&hold));
-        hold
+        self.shared.hooks.send_hold.arm()
     }
 
     /// Makes the next large batch stop in the middle of its `COPY` into the staging table (the
@@ -112,14 +92,7 @@ impl PgStore {
     /// it) until the returned hold is released. Not a public API.
     #[doc(hidden)]
     pub fn __hold_next_copy(&self) -> Arc<Hold> {
-        let hold = Arc::new(Hold::default());
-        *self
-            .shared
-            .hooks
-            .copy_hold
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&hold));
-        hold
+        self.shared.hooks.copy_hold.arm()
     }
 
     /// How many of this store's queries were moved to a thread of their own because they were
@@ -147,14 +120,7 @@ impl PgStore {
     /// connection killed, the listener stays down meanwhile. Not a public API.
     #[doc(hidden)]
     pub fn __hold_listener_reconnect(&self) -> Arc<Hold> {
-        let hold = Arc::new(Hold::default());
-        *self
-            .shared
-            .hooks
-            .listener_hold
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&hold));
-        hold
+        self.shared.hooks.listener_hold.arm()
     }
 
     /// Makes the next batch transaction commit and then fail as if the connection broke before

@@ -96,7 +96,7 @@ struct Shared {
     config: Config,
     /// The background writer's own connection, never waiting behind the queries' pool; `None`
     /// until the first batch, and after a failure that may have left it broken or read only.
-    writer: Mutex<Option<postgres::Client>>,
+    writer: Mutex<Option<write::WriterConnection>>,
     /// The connection string with its password hidden, for errors and `Debug`.
     shown: String,
     /// Always `Some` until the store is dropped (see `Drop`).

@@ -70,24 +70,12 @@ pub(super) const INSERT: &str = "WITH ordered AS MATERIALIZED (SELECT pg_advisor
 /// take two more round trips than the one statement, and less time per row.
 pub(super) const STAGE_FROM: usize = 64;
 
-/// The writer connection's staging table, made when the connection opens. Rows go at the
-/// commit.
-pub(super) const STAGING: &str = "CREATE TEMPORARY TABLE tidings_staging (
-    n            integer     NOT NULL,
-    id           uuid        NOT NULL,
-    operation_id uuid        NOT NULL,
-    user_id      uuid,
-    system_id    uuid,
-    acted_upon   uuid,
-    category     text        NOT NULL,
-    action       text        NOT NULL,
-    severity     text        NOT NULL,
-    status       text        NOT NULL,
-    description  text        NOT NULL,
-    metadata     jsonb       NOT NULL,
-    created_at   timestamptz NOT NULL,
-    updated_at   timestamptz NOT NULL
-) ON COMMIT DELETE ROWS";
+/// The writer connection's staging table, made on its first large batch: `tidings_events`'s
+/// columns (their types, no constraint) after `n`. Rows go at the commit.
+pub(super) const STAGING: &str = "CREATE TEMPORARY TABLE tidings_staging ON COMMIT DELETE ROWS \
+    AS SELECT 0 AS n, id, operation_id, user_id, system_id, acted_upon, category, action, \
+    severity, status, description, metadata, created_at, updated_at FROM tidings_events \
+    WITH NO DATA";
 
 /// `COPY` of a batch into the staging table, `n` its place in the batch.
 pub(super) const COPY_STAGED: &str = "COPY tidings_staging (n, id, operation_id, user_id, system_id, \

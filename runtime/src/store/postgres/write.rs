@@ -26,6 +26,13 @@ use super::schema::{
 use crate::event::Event;
 use crate::store::StoreError;
 
+/// The writer's own connection.
+pub(super) struct WriterConnection {
+    client: Client,
+    /// Whether its staging table exists (made on its first large batch).
+    staging: bool,
+}
+
 /// The outcome of one attempt at a batch.
 enum Attempt {
     /// Committed: for each event, whether it was stored (or skipped as a duplicate id).
@@ -176,7 +183,23 @@ impl Shared {
             }
             pending_wait(&mut backoff, deadline);
         }
+        if batch.maybe_stored && !batch.pending.is_empty() {
+            self.settle_before_reporting(&mut batch);
+        }
         batch.finish(self.write_timeout)
+    }
+
+    /// Past the deadline, the last attempt broke where it may have committed: one look-up on a
+    /// new connection, so that an event stored after all is not reported as failed.
+    fn settle_before_reporting(&self, batch: &mut Batch<'_>) {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        *writer = None;
+        let Ok(mut connection) = self.connect_writer() else {
+            return;
+        };
+        if batch.settle_stored(&mut connection.client).is_ok() {
+            *writer = Some(connection);
+        }
     }
 
     /// One try at the pending events: the writer's connection, the look-up after a broken
@@ -216,7 +239,7 @@ impl Shared {
     /// The writer's own connection, with its session bounded by the write timeout: a lock wait,
     /// a statement or an idle transaction of this writer lasts at most half of it, so that an
     /// instance paused while it holds the order lock holds up the others for no longer.
-    fn connect_writer(&self) -> Result<Client, postgres::Error> {
+    fn connect_writer(&self) -> Result<WriterConnection, postgres::Error> {
         let mut config = self.config.clone();
         let name = format!(
             "{}-writer",
@@ -229,15 +252,16 @@ impl Shared {
             &mut config,
             (self.write_timeout / 2).max(Duration::from_secs(1)),
         );
-        let mut client = config.connect(NoTls)?;
-        client.batch_execute(STAGING)?;
-        Ok(client)
+        Ok(WriterConnection {
+            client: config.connect(NoTls)?,
+            staging: false,
+        })
     }
 
-    /// The look-up after a broken commit, then one attempt, on `client`.
-    fn try_on(&self, client: &mut Client, batch: &mut Batch<'_>) -> Tried {
+    /// The look-up after a broken commit, then one attempt, on `connection`.
+    fn try_on(&self, connection: &mut WriterConnection, batch: &mut Batch<'_>) -> Tried {
         if batch.maybe_stored {
-            if let Err(e) = batch.settle_stored(client) {
+            if let Err(e) = batch.settle_stored(&mut connection.client) {
                 batch.last_error = describe(&e);
                 return Tried::Broken;
             }
@@ -245,7 +269,7 @@ impl Shared {
                 return Tried::Step(Step::Finished);
             }
         }
-        match self.attempt(client, &batch.pending_events()) {
+        match self.attempt(connection, &batch.pending_events()) {
             Attempt::Done(stored) => {
                 batch.record_done(stored);
                 Tried::Step(Step::Finished)
@@ -274,8 +298,8 @@ impl Shared {
 
     /// One batch transaction, its error sorted: a broken connection or unavailable server, or
     /// a refusal.
-    fn attempt(&self, client: &mut Client, events: &[&Event]) -> Attempt {
-        match self.transaction(client, events) {
+    fn attempt(&self, connection: &mut WriterConnection, events: &[&Event]) -> Attempt {
+        match self.transaction(connection, events) {
             Ok(attempt) => attempt,
             Err(e) if transient(&e) => Attempt::Broken(describe(&e)),
             Err(e) => Attempt::Refused(e),
@@ -288,13 +312,19 @@ impl Shared {
     /// session's idle-transaction bound.
     fn transaction(
         &self,
-        client: &mut Client,
+        connection: &mut WriterConnection,
         events: &[&Event],
     ) -> Result<Attempt, postgres::Error> {
-        let mut transaction = client.transaction()?;
+        let staged = events.len() >= STAGE_FROM;
+        if staged && !connection.staging {
+            // Outside the batch's transaction, so that its rollback does not take it away.
+            connection.client.batch_execute(STAGING)?;
+            connection.staging = true;
+        }
+        let mut transaction = connection.client.transaction()?;
         #[cfg(feature = "test-doors")]
         self.hooks.before_send();
-        let rows = if events.len() >= STAGE_FROM {
+        let rows = if staged {
             stage(
                 &mut transaction,
                 events,
@@ -334,7 +364,7 @@ impl Shared {
     }
 }
 
-/// Copies a large batch into the staging table (made when the connection opened), each event
+/// Copies a large batch into the staging table (made on the connection's first), each event
 /// with its place in the batch. No lock is held: a pause of this process in the middle of it
 /// (the server waiting for the rest of the data, which no timeout ends) holds up nobody.
 fn stage(
