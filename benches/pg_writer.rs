@@ -120,22 +120,8 @@ fn pg_writer(c: &mut Criterion) {
 const COLUMNS: &str = "id, operation_id, user_id, system_id, acted_upon, category, action, \
     severity, status, description, metadata, created_at, updated_at";
 
-/// The columns' types, in the order of `COLUMNS`.
-const COLUMN_TYPES: [Type; 13] = [
-    Type::UUID,
-    Type::UUID,
-    Type::UUID,
-    Type::UUID,
-    Type::UUID,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::JSONB,
-    Type::TIMESTAMPTZ,
-    Type::TIMESTAMPTZ,
-];
+/// The columns' types, in the order of `COLUMNS`: the store's, after its staging table's `n`.
+const COLUMN_TYPES: &[Type] = PgStore::__STAGING_TYPES.split_at(1).1;
 
 /// A staging table for `copy_staged`.
 const STAGING: &str = "CREATE TEMPORARY TABLE tidings_staging (n integer NOT NULL, \
@@ -251,7 +237,7 @@ fn copy_binary(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
             "COPY tidings_events ({COLUMNS}) FROM STDIN BINARY"
         ))
         .expect("COPY starts");
-    let mut writer = BinaryCopyInWriter::new(sink, &COLUMN_TYPES);
+    let mut writer = BinaryCopyInWriter::new(sink, COLUMN_TYPES);
     for event in events {
         writer
             .write(&Values::of(event).params())
@@ -271,9 +257,7 @@ fn copy_staged(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
             "COPY tidings_staging (n, {COLUMNS}) FROM STDIN BINARY"
         ))
         .expect("COPY starts");
-    let mut types = vec![Type::INT4];
-    types.extend(COLUMN_TYPES);
-    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    let mut writer = BinaryCopyInWriter::new(sink, &PgStore::__STAGING_TYPES);
     for (n, event) in (0_i32..).zip(events) {
         let values = Values::of(event);
         let mut row: Vec<&(dyn ToSql + Sync)> = vec![&n];

@@ -36,7 +36,7 @@ use self::connection::{
     describe, hide_password, off_runtime,
 };
 #[cfg(feature = "test-doors")]
-use self::schema::{INSERT, ORDER_LOCK, RETENTION_LOCK};
+use self::schema::{INSERT, ORDER_LOCK, RETENTION_LOCK, STAGING_TYPES};
 use self::schema::{SetupError, create_or_check};
 use super::{EventPage, EventQuery, EventStore, EventTypes, Feed, Retention, StoreError};
 use crate::broadcast::Broadcaster;
@@ -156,6 +156,12 @@ impl PgStore {
     #[cfg(feature = "test-doors")]
     #[doc(hidden)]
     pub const __ORDER_LOCK: i64 = ORDER_LOCK;
+
+    /// The staging table's columns' types for `COPY`: `n`, then the event's columns. Not a
+    /// public API.
+    #[cfg(feature = "test-doors")]
+    #[doc(hidden)]
+    pub const __STAGING_TYPES: [postgres::types::Type; 14] = STAGING_TYPES;
 
     /// Connects to the database of `url` (a `postgres://` URL or `key=value` pairs, as libpq
     /// takes them), and creates or checks the schema. TLS is not supported: connect over a

@@ -231,31 +231,31 @@ impl Shared {
     pub(super) fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
         self.off_runtime(|| {
             let context = "cannot read event types";
-            let distinct = |column: &str| -> Result<Vec<String>, StoreError> {
-                let rows = match user {
-                    Some(user) => {
-                        let sql = format!(
-                            "SELECT DISTINCT {column} FROM tidings_events WHERE user_id = $1 \
-                             ORDER BY {column}"
-                        );
-                        self.on_pool(context, |connection| {
-                            connection.query_prepared(&sql, &[&user])
-                        })?
-                    }
-                    None => {
-                        let sql = format!(
-                            "SELECT DISTINCT {column} FROM tidings_events ORDER BY {column}"
-                        );
-                        self.on_pool(context, |connection| connection.query_prepared(&sql, &[]))?
-                    }
-                };
-                Ok(rows.iter().map(|row| row.get(0)).collect())
+            // The user's (or everyone's) distinct values of a column, in order; both on one
+            // connection.
+            let sql = |column: &str| match user {
+                Some(_) => format!(
+                    "SELECT DISTINCT {column} FROM tidings_events WHERE user_id = $1 \
+                     ORDER BY {column}"
+                ),
+                None => format!("SELECT DISTINCT {column} FROM tidings_events ORDER BY {column}"),
             };
-            let categories = distinct("category")?
+            let (categories_sql, actions_sql) = (sql("category"), sql("action"));
+            let (categories, actions) = self.on_pool(context, |connection| {
+                let mut distinct = |sql: &str| -> Result<Vec<String>, postgres::Error> {
+                    let rows = match &user {
+                        Some(user) => connection.query_prepared(sql, &[user])?,
+                        None => connection.query_prepared(sql, &[])?,
+                    };
+                    Ok(rows.iter().map(|row| row.get(0)).collect())
+                };
+                Ok((distinct(&categories_sql)?, distinct(&actions_sql)?))
+            })?;
+            let categories = categories
                 .into_iter()
                 .map(|c| Category::new(c).map_err(|e| backend(context, e)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let actions = distinct("action")?
+            let actions = actions
                 .into_iter()
                 .map(|a| Action::new(a).map_err(|e| backend(context, e)))
                 .collect::<Result<Vec<_>, _>>()?;

@@ -41,9 +41,17 @@ CREATE TABLE tidings_events (
 CREATE INDEX tidings_events_by_user_time ON tidings_events (user_id, created_at, seq);
 ";
 
+/// The columns an event is read and written with, in this order: spelled once, here, as a
+/// literal that `concat!` takes, for every statement below.
+macro_rules! columns {
+    () => {
+        "id, operation_id, user_id, system_id, acted_upon, category, action, severity, status, \
+         description, metadata, created_at, updated_at"
+    };
+}
+
 /// The columns an event is read and written with, in this order.
-pub(super) const COLUMNS: &str = "id, operation_id, user_id, system_id, acted_upon, category, action, \
-    severity, status, description, metadata, created_at, updated_at";
+pub(super) const COLUMNS: &str = columns!();
 
 /// One statement for a whole batch: the columns as arrays, unnested in the batch's order, and
 /// the order lock (`$14`) taken by the statement itself, so only once the server has received
@@ -51,18 +59,18 @@ pub(super) const COLUMNS: &str = "id, operation_id, user_id, system_id, acted_up
 /// lock meanwhile. The lock comes before any `seq` is drawn: the rows are sorted first, and `seq`
 /// is drawn for each sorted row. A duplicate id is skipped (and reported as such), not a
 /// failure of the batch.
-pub(super) const INSERT: &str = "WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock($14)) \
-    INSERT INTO tidings_events (id, operation_id, user_id, system_id, \
-    acted_upon, category, action, severity, status, description, metadata, created_at, \
-    updated_at) \
-    SELECT id, operation_id, user_id, system_id, acted_upon, category, action, severity, status, \
-    description, metadata, created_at, updated_at \
-    FROM ordered, unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], \
-    $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::timestamptz[], \
-    $13::timestamptz[]) WITH ORDINALITY AS batch(id, operation_id, user_id, system_id, \
-    acted_upon, category, action, severity, status, description, metadata, created_at, \
-    updated_at, n) ORDER BY n \
-    ON CONFLICT (id) DO NOTHING RETURNING id, seq";
+pub(super) const INSERT: &str = concat!(
+    "WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock($14)) \
+     INSERT INTO tidings_events (",
+    columns!(),
+    ") SELECT ",
+    columns!(),
+    " FROM ordered, unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], \
+     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], \
+     $12::timestamptz[], $13::timestamptz[]) WITH ORDINALITY AS batch(",
+    columns!(),
+    ", n) ORDER BY n ON CONFLICT (id) DO NOTHING RETURNING id, seq"
+);
 
 /// From this many events, a batch is copied into the writer connection's staging table (binary
 /// `COPY`, no lock held) and moved by [`INSERT_STAGED`]; a smaller one goes whole in
@@ -72,25 +80,28 @@ pub(super) const STAGE_FROM: usize = 64;
 
 /// The writer connection's staging table, made on its first large batch: `tidings_events`'s
 /// columns (their types, no constraint) after `n`. Rows go at the commit.
-pub(super) const STAGING: &str = "CREATE TEMPORARY TABLE tidings_staging ON COMMIT DELETE ROWS \
-    AS SELECT 0 AS n, id, operation_id, user_id, system_id, acted_upon, category, action, \
-    severity, status, description, metadata, created_at, updated_at FROM tidings_events \
-    WITH NO DATA";
+pub(super) const STAGING: &str = concat!(
+    "CREATE TEMPORARY TABLE tidings_staging ON COMMIT DELETE ROWS AS SELECT 0 AS n, ",
+    columns!(),
+    " FROM tidings_events WITH NO DATA"
+);
 
 /// `COPY` of a batch into the staging table, `n` its place in the batch.
-pub(super) const COPY_STAGED: &str = "COPY tidings_staging (n, id, operation_id, user_id, system_id, \
-    acted_upon, category, action, severity, status, description, metadata, created_at, \
-    updated_at) FROM STDIN BINARY";
+pub(super) const COPY_STAGED: &str = concat!(
+    "COPY tidings_staging (n, ",
+    columns!(),
+    ") FROM STDIN BINARY"
+);
 
 /// The staged batch into `tidings_events`, in its order, the order lock (`$1`) taken by this
 /// statement as in [`INSERT`].
-pub(super) const INSERT_STAGED: &str = "WITH ordered AS MATERIALIZED \
-    (SELECT pg_advisory_xact_lock($1)) \
-    INSERT INTO tidings_events (id, operation_id, user_id, system_id, acted_upon, category, \
-    action, severity, status, description, metadata, created_at, updated_at) \
-    SELECT id, operation_id, user_id, system_id, acted_upon, category, action, severity, status, \
-    description, metadata, created_at, updated_at FROM ordered, tidings_staging ORDER BY n \
-    ON CONFLICT (id) DO NOTHING RETURNING id, seq";
+pub(super) const INSERT_STAGED: &str = concat!(
+    "WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock($1)) INSERT INTO tidings_events (",
+    columns!(),
+    ") SELECT ",
+    columns!(),
+    " FROM ordered, tidings_staging ORDER BY n ON CONFLICT (id) DO NOTHING RETURNING id, seq"
+);
 
 /// The types of the staging table's columns, for `COPY`.
 pub(super) const STAGING_TYPES: [Type; 14] = [
