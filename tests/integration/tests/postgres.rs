@@ -1026,6 +1026,21 @@ fn a_failover_that_lost_the_newest_rows_delivers_every_new_event_and_tells_strea
         .collect();
     events.flush().unwrap();
     assert_eq!(ids(&receive(&subscription, 100)), replicated);
+    // Replication is asynchronous: the standby is stopped once it has these rows.
+    let on_the_standby = format!("{}/{}", standby.server(), db.name);
+    assert!(
+        eventually(WAIT, || {
+            postgres::Client::connect(&on_the_standby, postgres::NoTls)
+                .and_then(|mut standby| {
+                    standby.query_one(
+                        "SELECT count(*) FROM tidings_events WHERE user_id = $1",
+                        &[&user],
+                    )
+                })
+                .is_ok_and(|row| row.get::<_, i64>(0) == 100)
+        }),
+        "the standby received the first rows"
+    );
     // The standby is away while the primary takes its newest rows: they never reach it.
     standby.stop();
     let lost: Vec<Uuid> = (100..150)
