@@ -64,8 +64,8 @@ pub use store::PgStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    EventPage, EventQuery, EventStore, EventTypes, Feed, Filter, MemoryStore, Order, PageSize,
-    Retention, SortField, StoreError,
+    EventPage, EventQuery, EventStore, EventTypes, Feed, Filter, MemoryStore, NonBlockingStore,
+    Order, PageSize, Retention, SortField, StoreError, StoreFuture,
 };
 pub use writer::WriterError;
 

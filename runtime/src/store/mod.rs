@@ -15,6 +15,8 @@ pub use sqlite::SqliteStore;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -182,6 +184,87 @@ pub trait EventStore: Send + Sync + 'static {
     /// # Errors
     /// A backend failure.
     fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError>;
+
+    /// The same store's calls as futures, when its backend has an async client: the events API
+    /// (`tidings::web`) then awaits them on its own runtime instead of running these methods on
+    /// its store threads. `None` (the default): every call goes through the methods above. The
+    /// PostgreSQL store gives one.
+    fn nonblocking(&self) -> Option<&dyn NonBlockingStore> {
+        None
+    }
+}
+
+/// What a [`NonBlockingStore`] call returns: a future of its answer.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The calls the events API makes of a store, as futures, for a store with an async client (see
+/// [`EventStore::nonblocking`]). Each answers exactly as the [`EventStore`] method of the same
+/// name.
+///
+/// ```
+/// use tidings_runtime::{EventQuery, EventStore, MemoryStore, NonBlockingStore, StoreFuture};
+/// use uuid::Uuid;
+///
+/// /// A store whose every call is ready at once (a real one awaits its async client).
+/// struct Ready(MemoryStore);
+///
+/// impl NonBlockingStore for Ready {
+///     fn get(&self, id: Uuid) -> StoreFuture<'_, Option<tidings_runtime::Event>> {
+///         Box::pin(std::future::ready(self.0.get(id)))
+///     }
+///     fn query<'a>(&'a self, query: &'a EventQuery) -> StoreFuture<'a, tidings_runtime::EventPage> {
+///         Box::pin(std::future::ready(self.0.query(query)))
+///     }
+///     fn stored_after(
+///         &self,
+///         user: Uuid,
+///         after: Uuid,
+///         limit: usize,
+///     ) -> StoreFuture<'_, Option<Vec<tidings_runtime::Event>>> {
+///         Box::pin(std::future::ready(self.0.stored_after(user, after, limit)))
+///     }
+///     fn types(&self, user: Option<Uuid>) -> StoreFuture<'_, tidings_runtime::EventTypes> {
+///         Box::pin(std::future::ready(self.0.types(user)))
+///     }
+///     fn set_status_matching<'a>(
+///         &'a self,
+///         query: &'a EventQuery,
+///         status: tidings_runtime::Status,
+///     ) -> StoreFuture<'a, usize> {
+///         Box::pin(std::future::ready(self.0.set_status_matching(query, status)))
+///     }
+///     fn delete_matching<'a>(&'a self, query: &'a EventQuery) -> StoreFuture<'a, usize> {
+///         Box::pin(std::future::ready(self.0.delete_matching(query)))
+///     }
+/// }
+/// ```
+pub trait NonBlockingStore: Send + Sync {
+    /// [`EventStore::get`].
+    fn get(&self, id: Uuid) -> StoreFuture<'_, Option<Event>>;
+
+    /// [`EventStore::query`].
+    fn query<'a>(&'a self, query: &'a EventQuery) -> StoreFuture<'a, EventPage>;
+
+    /// [`EventStore::stored_after`].
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> StoreFuture<'_, Option<Vec<Event>>>;
+
+    /// [`EventStore::types`].
+    fn types(&self, user: Option<Uuid>) -> StoreFuture<'_, EventTypes>;
+
+    /// [`EventStore::set_status_matching`].
+    fn set_status_matching<'a>(
+        &'a self,
+        query: &'a EventQuery,
+        status: Status,
+    ) -> StoreFuture<'a, usize>;
+
+    /// [`EventStore::delete_matching`].
+    fn delete_matching<'a>(&'a self, query: &'a EventQuery) -> StoreFuture<'a, usize>;
 }
 
 /// How many ids the default `*_matching` methods hold at once.

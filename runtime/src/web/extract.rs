@@ -1,5 +1,5 @@
-//! What a request carries: its user, a JSON body, an id, a status; and the store, reached from
-//! the router's store threads.
+//! What a request carries: its user, a JSON body, an id, a status; and the store, awaited when
+//! it is nonblocking, else reached from the router's store threads.
 
 use std::sync::Arc;
 
@@ -14,8 +14,9 @@ use uuid::Uuid;
 
 use super::Web;
 use super::error::ApiError;
+use crate::event::Event;
 use crate::severity::Status;
-use crate::store::EventStore;
+use crate::store::{EventPage, EventQuery, EventStore, EventTypes};
 
 /// The user of a request, from the application's function.
 pub(super) struct User(pub(super) Uuid);
@@ -71,6 +72,76 @@ pub(super) fn parse_id(text: &str) -> Result<Uuid, ApiError> {
 pub(super) fn parse_status(text: &str) -> Result<Status, ApiError> {
     text.parse()
         .map_err(|e: crate::UnknownLevel| ApiError::bad("status", e.to_string()))
+}
+
+/// Calls `$store.<method>(...)`, the same expression on a nonblocking store (awaited through the
+/// router's gate) or else on the store (on a store thread): their methods have the same names
+/// and arguments.
+macro_rules! call_store {
+    ($web:expr, |$store:ident| $call:expr) => {{
+        let web: &Web = $web;
+        let store = web.store()?;
+        match store.nonblocking() {
+            Some($store) => web.gate.run($call).await,
+            None => {
+                let $store = Arc::clone(&store);
+                web.workers
+                    .run(move || $call)
+                    .await?
+                    .map_err(ApiError::internal)
+            }
+        }
+    }};
+}
+
+/// The events API's calls of its store.
+impl Web {
+    /// The emitter's store.
+    fn store(&self) -> Result<Arc<dyn EventStore>, ApiError> {
+        self.emitter
+            .store()
+            .map(Arc::clone)
+            .ok_or_else(|| ApiError::internal("this server keeps no events"))
+    }
+
+    /// [`EventStore::get`].
+    pub(super) async fn get(&self, id: Uuid) -> Result<Option<Event>, ApiError> {
+        call_store!(self, |store| store.get(id))
+    }
+
+    /// [`EventStore::query`].
+    pub(super) async fn query(&self, query: EventQuery) -> Result<EventPage, ApiError> {
+        call_store!(self, |store| store.query(&query))
+    }
+
+    /// [`EventStore::stored_after`].
+    pub(super) async fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<Event>>, ApiError> {
+        call_store!(self, |store| store.stored_after(user, after, limit))
+    }
+
+    /// [`EventStore::types`].
+    pub(super) async fn types(&self, user: Uuid) -> Result<EventTypes, ApiError> {
+        call_store!(self, |store| store.types(Some(user)))
+    }
+
+    /// [`EventStore::set_status_matching`].
+    pub(super) async fn set_status_matching(
+        &self,
+        query: EventQuery,
+        status: Status,
+    ) -> Result<usize, ApiError> {
+        call_store!(self, |store| store.set_status_matching(&query, status))
+    }
+
+    /// [`EventStore::delete_matching`].
+    pub(super) async fn delete_matching(&self, query: EventQuery) -> Result<usize, ApiError> {
+        call_store!(self, |store| store.delete_matching(&query))
+    }
 }
 
 /// Runs store work on the router's store threads: a slow query (a large database, a file

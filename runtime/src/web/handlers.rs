@@ -40,10 +40,7 @@ pub(super) async fn list(
     if capped {
         query = query.page_size(PageSize::Limit(cap));
     }
-    let page = with_store(&web, move |store| {
-        store.query(&query).map_err(ApiError::internal)
-    })
-    .await?;
+    let page = web.query(query).await?;
     // Meshery's shape: an array of `{severity, count}`, most urgent first.
     let counts: Vec<Value> = page
         .count_by_severity
@@ -105,10 +102,7 @@ pub(super) async fn types(
     User(user): User,
 ) -> Result<Json<Value>, ApiError> {
     #[allow(unused_mut)]
-    let mut types = with_store(&web, move |store| {
-        store.types(Some(user)).map_err(ApiError::internal)
-    })
-    .await?;
+    let mut types = web.types(user).await?;
     // What can happen, not only what happened: the catalog's kinds too.
     #[cfg(feature = "catalog")]
     {
@@ -312,21 +306,13 @@ pub(super) async fn set_status_one(
 ) -> Result<Json<Served<'static>>, ApiError> {
     let id = parse_id(&id)?;
     let status = parse_status(&body::<StatusBody>(&headers, &bytes)?.status)?;
-    let options = web.options.clone();
-    with_store(&web, move |store| {
-        let found = store
-            .set_status_matching(&of_user(user, [id]), status)
-            .map_err(ApiError::internal)?;
-        if found == 0 {
-            return Err(ApiError::not_found());
-        }
-        store
-            .get(id)
-            .map_err(ApiError::internal)?
-            .map(|event| Json(served_owned(&options, event)))
-            .ok_or_else(ApiError::not_found)
-    })
-    .await
+    if web.set_status_matching(of_user(user, [id]), status).await? == 0 {
+        return Err(ApiError::not_found());
+    }
+    web.get(id)
+        .await?
+        .map(|event| Json(served_owned(&web.options, event)))
+        .ok_or_else(ApiError::not_found)
 }
 
 #[utoipa::path(get, tag = "events", path = "/{id}", params(("id" = String, Path, format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "the event's id")), responses(
@@ -341,16 +327,11 @@ pub(super) async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<Served<'static>>, ApiError> {
     let id = parse_id(&id)?;
-    let options = web.options.clone();
-    with_store(&web, move |store| {
-        store
-            .get(id)
-            .map_err(ApiError::internal)?
-            .filter(|event| event.user_id() == Some(user))
-            .map(|event| Json(served_owned(&options, event)))
-            .ok_or_else(ApiError::not_found)
-    })
-    .await
+    web.get(id)
+        .await?
+        .filter(|event| event.user_id() == Some(user))
+        .map(|event| Json(served_owned(&web.options, event)))
+        .ok_or_else(ApiError::not_found)
 }
 
 #[utoipa::path(put, tag = "events", path = "/status/bulk", params(schema::ListParams), request_body = schema::BulkStatusBodyDoc, responses(
@@ -374,12 +355,7 @@ pub(super) async fn set_status_bulk(
         Bulk::Ids(ids) => of_user(user, ids),
         Bulk::Matching(query) => query,
     };
-    let updated = with_store(&web, move |store| {
-        store
-            .set_status_matching(&query, status)
-            .map_err(ApiError::internal)
-    })
-    .await?;
+    let updated = web.set_status_matching(query, status).await?;
     Ok(Json(json!({ "updated": updated })))
 }
 
@@ -395,15 +371,10 @@ pub(super) async fn delete_one(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
-    with_store(&web, move |store| {
-        match store.delete_matching(&of_user(user, [id])) {
-            Ok(0) => Err(ApiError::not_found()),
-            Ok(_) => Ok(()),
-            Err(e) => Err(ApiError::internal(e)),
-        }
-    })
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
+    match web.delete_matching(of_user(user, [id])).await? {
+        0 => Err(ApiError::not_found()),
+        _ => Ok(StatusCode::NO_CONTENT),
+    }
 }
 
 #[utoipa::path(delete, tag = "events", path = "/bulk", params(schema::ListParams), request_body = schema::BulkBodyDoc, responses(
@@ -426,9 +397,6 @@ pub(super) async fn delete_bulk(
         Bulk::Ids(ids) => of_user(user, ids),
         Bulk::Matching(query) => query,
     };
-    with_store(&web, move |store| {
-        store.delete_matching(&query).map_err(ApiError::internal)
-    })
-    .await?;
+    web.delete_matching(query).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -30,7 +30,7 @@
 //! (`options.rs`), the notification center's page (`page.rs`, `page.html`), an event as served (`served.rs`) and Meshery's error shape (`meshery.rs`),
 //! errors as answers (`error.rs`), what a request carries (`extract.rs`, the list's parameters
 //! in `query.rs`), the handlers of stored events (`handlers.rs`), the live stream
-//! (`stream.rs`), the store threads (`workers.rs`), and the OpenAPI document (`openapi.rs`, which names the handlers, with the
+//! (`stream.rs`), the store calls (awaited, or on the store threads: `workers.rs`), and the OpenAPI document (`openapi.rs`, which names the handlers, with the
 //! documented shapes in `schema.rs`).
 
 use std::sync::Arc;
@@ -85,4 +85,5 @@ struct Web {
     recent: Arc<stream::RecentJson>,
     streams: Arc<stream::OpenStreams>,
     workers: Arc<workers::StoreWorkers>,
+    gate: Arc<workers::Gate>,
 }

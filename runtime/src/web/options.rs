@@ -40,11 +40,11 @@ pub const DEFAULT_MAX_BULK_IDS: usize = 10_000;
 pub const DEFAULT_MAX_STREAMS_PER_USER: usize = 16;
 /// The most live streams one router has open at once unless told otherwise: 10,000.
 pub const DEFAULT_MAX_STREAMS: usize = 10_000;
-/// How many threads a router reaches its store from unless told otherwise: 4. It bounds how
-/// many store calls, and the answers they read, are held at once: with 8, five resumes of large
-/// events read at once grew the server by 68 MB (the hostile probes' limit is 64); with 4, 46.
+/// How many store calls a router runs at once unless told otherwise: 4. It bounds how many
+/// answers read from the store are held at once: with 8, five resumes of large events read at
+/// once grew the server by 68 MB (the hostile probes' limit is 64); with 4, 46.
 pub const DEFAULT_STORE_THREADS: usize = 4;
-/// How many store calls may wait for a store thread unless told otherwise: 1,024.
+/// How many store calls may wait for their turn unless told otherwise: 1,024.
 pub const DEFAULT_MAX_QUEUED_STORE_CALLS: usize = 1_024;
 /// The most a resuming stream replays, in bytes of JSON, unless told otherwise: 4 MiB.
 pub const DEFAULT_MAX_REPLAY_BYTES: usize = 4 << 20;
@@ -114,16 +114,18 @@ impl Options {
         self
     }
 
-    /// How many threads the router reaches its store from (default [`DEFAULT_STORE_THREADS`]):
-    /// a fixed set, started with the router, outside the async runtime, so that a store call
-    /// neither holds an executor thread nor starts a thread of its own. As many store calls run
-    /// at once, each holding what it read: more threads take more memory at a peak.
+    /// How many store calls the router runs at once (default [`DEFAULT_STORE_THREADS`]), each
+    /// holding what it read: more take more memory at a peak. A store with an async client
+    /// ([`EventStore::nonblocking`](crate::EventStore::nonblocking), PostgreSQL's) is awaited
+    /// on the runtime, this many calls at once. Every other call runs on as many threads: a
+    /// fixed set, started with the router, outside the async runtime, so that a store call
+    /// neither holds an executor thread nor starts a thread of its own.
     pub fn store_threads(mut self, threads: usize) -> Self {
         self.store_threads = threads.max(1);
         self
     }
 
-    /// How many store calls may wait for a store thread (default
+    /// How many store calls may wait for their turn (default
     /// [`DEFAULT_MAX_QUEUED_STORE_CALLS`]); one more is a 503 with `Retry-After`.
     pub fn max_queued_store_calls(mut self, calls: usize) -> Self {
         self.max_queued_store_calls = calls.max(1);

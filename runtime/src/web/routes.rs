@@ -75,6 +75,10 @@ where
             options.store_threads,
             options.max_queued_store_calls,
         )),
+        gate: Arc::new(super::workers::Gate::new(
+            options.store_threads,
+            options.max_queued_store_calls,
+        )),
         options,
     };
     // A path with a trailing slash that matched no route is tried again without it, so that

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::Web;
 use super::error::ApiError;
-use super::extract::{User, with_store};
+use super::extract::User;
 use super::options::Options;
 use super::schema;
 use super::served::served;
@@ -158,9 +158,7 @@ pub(super) async fn subscribe(
         replayed: HashSet::new(),
         reading: Reading::Done,
         live,
-        options: web.options.clone(),
-        recent: Arc::clone(&web.recent),
-        workers: Arc::clone(&web.workers),
+        web: web.clone(),
     };
     if let Some(last) = headers.get("last-event-id") {
         let last = last
@@ -170,14 +168,8 @@ pub(super) async fn subscribe(
             .ok_or_else(|| ApiError::bad("Last-Event-ID", "`Last-Event-ID` must be an event id"))?;
         // The first part of what was missed is read before the answer, so that a store that
         // fails is a 500; the rest is read as the stream is sent, a part at a time.
-        let first = with_store(&web, move |store| {
-            store
-                .stored_after(user, last, REPLAY_PART)
-                .map_err(ApiError::internal)
-        })
-        .await?;
-        let store = web.emitter.store().map(Arc::clone);
-        stream.replayed_part(first, Replayed::default(), store, user);
+        let first = web.stored_after(user, last, REPLAY_PART).await?;
+        stream.replayed_part(first, Replayed::default(), user);
     }
     let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(web.options.keep_alive));
     // nginx and proxies like it would otherwise buffer the stream (Meshery's server sends it).
@@ -219,6 +211,9 @@ struct Replayed {
     bytes: usize,
 }
 
+/// One part of a replay: `None` when the event it follows is unknown.
+type Part = Option<Vec<Event>>;
+
 /// Where a resuming stream is in reading what was missed.
 enum Reading {
     /// Nothing more to read: live events follow.
@@ -228,14 +223,12 @@ enum Reading {
     Next {
         after: Uuid,
         replayed: Replayed,
-        store: Arc<dyn crate::EventStore>,
         user: Uuid,
     },
-    /// The next part is being read on a store thread.
+    /// The next part is being read.
     Part {
-        task: super::workers::Done<Result<Option<Vec<Event>>, crate::StoreError>>,
+        task: Pin<Box<dyn Future<Output = Result<Part, ApiError>> + Send>>,
         replayed: Replayed,
-        store: Arc<dyn crate::EventStore>,
         user: Uuid,
     },
 }
@@ -254,22 +247,16 @@ struct LiveStream {
     replayed: HashSet<Uuid>,
     reading: Reading,
     live: Subscription,
-    options: Options,
-    recent: Arc<RecentJson>,
-    workers: Arc<super::workers::StoreWorkers>,
+    /// The router's: its options, its serialized events, and its store for the next part of
+    /// a replay.
+    web: Web,
 }
 
 impl LiveStream {
     /// Takes one part of the replay: its frames are queued, and the next part is asked for
     /// while the replay is within [`MAX_REPLAY`] events and [`Options::max_replay_bytes`];
     /// past either, or for an unknown `Last-Event-ID`, a `reload` frame ends it.
-    fn replayed_part(
-        &mut self,
-        part: Option<Vec<Event>>,
-        mut replayed: Replayed,
-        store: Option<Arc<dyn crate::EventStore>>,
-        user: Uuid,
-    ) {
+    fn replayed_part(&mut self, part: Option<Vec<Event>>, mut replayed: Replayed, user: Uuid) {
         self.reading = Reading::Done;
         let Some(part) = part else {
             self.replay.push_back(reload());
@@ -278,10 +265,10 @@ impl LiveStream {
         let full = part.len() == REPLAY_PART;
         let mut last = None;
         for event in &part {
-            let text = served(&self.options, event).text();
+            let text = served(&self.web.options, event).text();
             replayed.events += 1;
             replayed.bytes += text.len();
-            if replayed.events > MAX_REPLAY || replayed.bytes > self.options.max_replay_bytes {
+            if replayed.events > MAX_REPLAY || replayed.bytes > self.web.options.max_replay_bytes {
                 self.replay.push_back(reload());
                 return;
             }
@@ -290,43 +277,32 @@ impl LiveStream {
                 .push_back(SseEvent::default().id(event.id().to_string()).data(text));
             last = Some(event.id());
         }
-        if let (true, Some(after), Some(store)) = (full, last, store) {
+        if let (true, Some(after)) = (full, last) {
             self.reading = Reading::Next {
                 after,
                 replayed,
-                store,
                 user,
             };
         }
     }
 
-    /// Asks a store thread for the part after `after`; a full queue of the store threads ends
+    /// Asks the store for the part after `after`; a store that is busy (its queue full) ends
     /// the replay with `reload` (the client loads the list instead).
     fn read_next(&mut self) {
         let Reading::Next {
             after,
             replayed,
-            store,
             user,
         } = std::mem::replace(&mut self.reading, Reading::Done)
         else {
             return;
         };
-        let reader = Arc::clone(&store);
-        match self
-            .workers
-            .submit(move || reader.stored_after(user, after, REPLAY_PART))
-        {
-            Ok(task) => {
-                self.reading = Reading::Part {
-                    task,
-                    replayed,
-                    store,
-                    user,
-                };
-            }
-            Err(_) => self.replay.push_back(reload()),
-        }
+        let web = self.web.clone();
+        self.reading = Reading::Part {
+            task: Box::pin(async move { web.stored_after(user, after, REPLAY_PART).await }),
+            replayed,
+            user,
+        };
     }
 }
 
@@ -348,21 +324,18 @@ impl futures_core::Stream for LiveStream {
             };
             let read = match Pin::new(task).poll(cx) {
                 Poll::Pending => return Poll::Pending,
-                // A store that fails or panics mid-replay: the client loads the list again.
-                Poll::Ready(Ok(Ok(Ok(part)))) => Some(part),
-                Poll::Ready(_) => None,
+                // A store that fails, panics or is busy mid-replay: the client loads the list
+                // again.
+                Poll::Ready(Ok(part)) => Some(part),
+                Poll::Ready(Err(_)) => None,
             };
-            let Reading::Part {
-                replayed,
-                store,
-                user,
-                ..
-            } = std::mem::replace(&mut self.reading, Reading::Done)
+            let Reading::Part { replayed, user, .. } =
+                std::mem::replace(&mut self.reading, Reading::Done)
             else {
                 unreachable!("matched above")
             };
             match read {
-                Some(part) => self.replayed_part(part, replayed, Some(store), user),
+                Some(part) => self.replayed_part(part, replayed, user),
                 None => self.replay.push_back(reload()),
             }
         }
@@ -378,7 +351,11 @@ impl futures_core::Stream for LiveStream {
                         continue;
                     }
                     metrics::counter!("tidings_frames_sent_total").increment(1);
-                    Poll::Ready(Some(Ok(live_frame(&self.options, &self.recent, &event))))
+                    Poll::Ready(Some(Ok(live_frame(
+                        &self.web.options,
+                        &self.web.recent,
+                        &event,
+                    ))))
                 }
                 Poll::Ready(Some(Err(Lagged(missed)))) => {
                     Poll::Ready(Some(Ok(SseEvent::default()

@@ -1,16 +1,20 @@
-//! The threads the events API reaches its store from: a fixed set per router, outside any async
-//! runtime, so that a store call neither holds an executor thread nor starts a thread of its own
-//! (the sync PostgreSQL client refuses to run on a thread inside a runtime, tokio's blocking
-//! pool included, and would otherwise move every call to a new thread). Their queue is bounded:
-//! past it a request is refused with 503, naming the limit.
+//! How the events API reaches its store. A store with an async client
+//! ([`EventStore::nonblocking`](crate::EventStore::nonblocking)) is awaited on the API's runtime,
+//! through a [`Gate`]. Every other call runs on the threads the router starts: a fixed set,
+//! outside any async runtime, so that a store call neither holds an executor thread nor starts a
+//! thread of its own. Either way as many calls run at once as the router has store threads, and
+//! the queue of those waiting is bounded: past it a request is refused with 503, naming the
+//! limit.
 
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
 use super::error::ApiError;
+use crate::store::StoreError;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -105,5 +109,52 @@ fn work(waiting: &Mutex<Receiver<Job>>) {
             Ok(job) => job(),
             Err(_) => return,
         }
+    }
+}
+
+/// The bounds of the calls awaited on a nonblocking store: as many run at once as the router
+/// has store threads (each holds what it read), and as many may wait as its store threads'
+/// queue takes.
+pub(super) struct Gate {
+    /// Running and waiting calls.
+    admitted: Semaphore,
+    running: Semaphore,
+    threads: usize,
+    queue: usize,
+}
+
+impl Gate {
+    /// `running` calls at once, `queue` more waiting.
+    pub(super) fn new(running: usize, queue: usize) -> Gate {
+        let running = running.max(1);
+        Gate {
+            admitted: Semaphore::new(running.saturating_add(queue).min(Semaphore::MAX_PERMITS)),
+            running: Semaphore::new(running),
+            threads: running,
+            queue,
+        }
+    }
+
+    /// Awaits `call` once its turn comes.
+    ///
+    /// # Errors
+    /// 503 when `threads` calls run and the queue is full; 500 when the store fails.
+    pub(super) async fn run<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, ApiError> {
+        let Ok(_admitted) = self.admitted.try_acquire() else {
+            return Err(ApiError::busy(format!(
+                "the event store is busy: {} calls are waiting for one of its {} at once \
+                 (web::Options::max_queued_store_calls, web::Options::store_threads)",
+                self.queue, self.threads
+            )));
+        };
+        let _running = self
+            .running
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal("the events API's store gate closed"))?;
+        call.await.map_err(ApiError::internal)
     }
 }

@@ -1,144 +1,140 @@
-//! The store's connections: the pool, errors as [`StoreError`]s, which errors are worth a retry,
-//! the sync client kept off async executors' threads, and connection strings without their
-//! password.
+//! The store's connections: the queries' pool, errors as [`StoreError`]s, which errors are worth
+//! a retry, the sync client kept off async executors' threads, and connection strings without
+//! their password.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::time::Duration;
 
+use deadpool_postgres::{ClientWrapper, ManagerConfig, Object, RecyclingMethod};
 use postgres::types::ToSql;
-use postgres::{Client, Config, NoTls, Row, Statement};
+use postgres::{Row, Statement};
+use tokio_postgres::{Config, NoTls};
 
 use crate::store::StoreError;
-
-/// The pool of the queries' connections.
-pub(super) type Pool = r2d2::Pool<Manager>;
 
 /// How many prepared statements a connection keeps; past it, it forgets them all and starts
 /// again (the statements are a handful of shapes; a filter's values are parameters).
 const STATEMENTS: usize = 64;
 
-/// A connection given back to the pool less than this long ago is taken again without a round
-/// trip to check it: it worked then.
-const FRESH: Duration = Duration::from_secs(1);
-
-/// One of the pool's connections: the client, the statements it prepared, and when it was last
-/// given back.
-pub(super) struct Connection {
-    client: Client,
-    statements: HashMap<String, Statement>,
-    returned: Instant,
-    /// The pool's epoch when it was last known to work.
-    epoch: u64,
+/// The queries' connections: a pool of async clients, which the events API awaits without
+/// holding a thread, and a runtime of the store's own on which the sync calls run their queries
+/// (and drive the connections they open). A connection opened by an async caller is driven by
+/// the caller's runtime; one whose runtime ended is closed, and the pool opens another.
+pub(super) struct Queries {
+    pool: deadpool_postgres::Pool,
+    runtime: tokio::runtime::Runtime,
 }
 
-impl Connection {
-    /// `sql`, prepared once on this connection: a query then takes one round trip, not two (a
-    /// query given as text is prepared every time).
-    pub(super) fn prepared(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
-        if let Some(statement) = self.statements.get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = self.client.prepare(sql)?;
-        if self.statements.len() >= STATEMENTS {
-            self.statements.clear();
-        }
-        self.statements.insert(sql.to_owned(), statement.clone());
-        Ok(statement)
-    }
-
-    /// [`Client::query`] with `sql` [`prepared`](Self::prepared).
-    pub(super) fn query_prepared(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, postgres::Error> {
-        let statement = self.prepared(sql)?;
-        self.client.query(&statement, params)
-    }
-
-    /// [`Client::execute`] with `sql` [`prepared`](Self::prepared).
-    pub(super) fn execute_prepared(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, postgres::Error> {
-        let statement = self.prepared(sql)?;
-        self.client.execute(&statement, params)
-    }
-}
-
-impl Deref for Connection {
-    type Target = Client;
-
-    fn deref(&self) -> &Client {
-        &self.client
-    }
-}
-
-impl DerefMut for Connection {
-    fn deref_mut(&mut self) -> &mut Client {
-        &mut self.client
-    }
-}
-
-/// Opens the pool's connections, and checks one on its way out only when it sat idle or the
-/// pool's epoch moved (a connection was found ended: the others may be too).
-pub(super) struct Manager {
-    config: Config,
-    epoch: Arc<AtomicU64>,
-}
-
-impl Manager {
-    /// A manager for connections of `config`, and the epoch to move when one is found ended.
-    pub(super) fn new(config: Config) -> (Manager, Arc<AtomicU64>) {
-        let epoch = Arc::new(AtomicU64::new(0));
-        let manager = Manager {
+impl Queries {
+    /// A pool of at most `size` connections of `config` (opened as they are needed), and the
+    /// thread that runs the sync calls' connections.
+    pub(super) fn new(config: Config, size: usize) -> Result<Queries, String> {
+        let manager = deadpool_postgres::Manager::from_config(
             config,
-            epoch: Arc::clone(&epoch),
-        };
-        (manager, epoch)
+            NoTls,
+            ManagerConfig {
+                // A connection whose server ended it is closed (its driver saw the socket end);
+                // one that ends between the check and the query is retried ([`Queries::run`]).
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(size.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("tidings-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the store's thread ({e})"))?;
+        Ok(Queries { pool, runtime })
+    }
+
+    /// Runs `f` to its end for a sync caller, on the store's runtime: on the calling thread, or
+    /// on a thread of its own when the caller is on an async executor's thread (where blocking
+    /// on a runtime panics).
+    pub(super) fn block_on<F>(&self, f: F) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        off_runtime(|| self.runtime.block_on(f))
+    }
+
+    /// A connection of the pool, for work that needs one for several statements (a
+    /// transaction).
+    pub(super) async fn connection(&self, doing: &str) -> Result<Object, StoreError> {
+        self.pool.get().await.context(doing)
+    }
+
+    /// Takes a connection that was found ended out of the pool: the pool opens another.
+    pub(super) fn discard(connection: Object) {
+        drop(Object::take(connection));
     }
 }
 
-impl r2d2::ManageConnection for Manager {
-    type Connection = Connection;
-    type Error = postgres::Error;
-
-    fn connect(&self) -> Result<Connection, postgres::Error> {
-        Ok(Connection {
-            client: self.config.connect(NoTls)?,
-            statements: HashMap::new(),
-            returned: Instant::now(),
-            epoch: self.epoch.load(Ordering::Relaxed),
-        })
-    }
-
-    /// A round trip (an empty query) for a connection that sat idle, or that was in the pool
-    /// when another was found ended: the server may have ended it meanwhile. One given back a
-    /// moment ago is used as it is.
-    fn is_valid(&self, connection: &mut Connection) -> Result<(), postgres::Error> {
-        let epoch = self.epoch.load(Ordering::Relaxed);
-        if connection.returned.elapsed() < FRESH
-            && connection.epoch == epoch
-            && !connection.client.is_closed()
-        {
-            return Ok(());
+/// Runs `$work` (a future that uses `$client`, a connection of `$queries`' pool) and, if that
+/// connection was ended (by the server, a moment before, or with the runtime that drove it),
+/// once more on another; its error, if any, says what was being done (`$doing`). Everything run
+/// so can be run twice: reads, status changes and deletes. (A delete whose connection broke
+/// after it committed, a rare case, deletes nothing the second time and says so.) A macro, not
+/// a function taking an async closure: the compiler cannot yet prove such a future `Send`.
+macro_rules! on_pool {
+    ($queries:expr, $doing:expr, |$client:ident| $work:expr) => {{
+        use $crate::store::postgres::connection::{Context as _, Queries, ended};
+        let queries: &Queries = $queries;
+        let doing: &str = $doing;
+        let first = queries.connection(doing).await?;
+        let result: Result<_, ::postgres::Error> = {
+            let $client: &::deadpool_postgres::ClientWrapper = &first;
+            $work.await
+        };
+        match result {
+            Err(e) if first.is_closed() || ended(&e) => {
+                Queries::discard(first);
+                let second = queries.connection(doing).await?;
+                let $client: &::deadpool_postgres::ClientWrapper = &second;
+                let again: Result<_, ::postgres::Error> = $work.await;
+                again.context(doing)
+            }
+            result => result.context(doing),
         }
-        connection.client.simple_query("")?;
-        connection.epoch = epoch;
-        Ok(())
-    }
+    }};
+}
+pub(super) use on_pool;
 
-    /// On its way back to the pool: broken if its connection closed (a failed query on a
-    /// broken connection closes it).
-    fn has_broken(&self, connection: &mut Connection) -> bool {
-        connection.returned = Instant::now();
-        connection.client.is_closed()
+/// `sql`, prepared once on this connection: a query then takes one round trip, not two (a query
+/// given as text is prepared every time).
+async fn prepared(client: &ClientWrapper, sql: &str) -> Result<Statement, postgres::Error> {
+    if client.statement_cache.size() >= STATEMENTS {
+        client.statement_cache.clear();
     }
+    client.prepare_cached(sql).await
+}
+
+/// A query with `sql` [`prepared`].
+pub(super) async fn select(
+    client: &ClientWrapper,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, postgres::Error> {
+    let statement = prepared(client, sql).await?;
+    client.query(&statement, params).await
+}
+
+/// A statement with `sql` [`prepared`]; the number of rows it changed.
+pub(super) async fn execute(
+    client: &ClientWrapper,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, postgres::Error> {
+    let statement = prepared(client, sql).await?;
+    client.execute(&statement, params).await
 }
 
 /// The application name of the store's connections when the connection string sets none; the
@@ -197,7 +193,7 @@ pub(super) fn bounded(config: &mut Config, bound: Duration) {
     let ms = bound.as_millis().max(1);
     // The application's own options come last: where both set one, theirs win.
     let own = config.get_options().map(str::to_owned).unwrap_or_default();
-    config.options(&format!(
+    config.options(format!(
         "-c lock_timeout={ms} -c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms} \
          -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 {own}"
     ));
@@ -220,9 +216,14 @@ impl<T> Context<T> for Result<T, postgres::Error> {
     }
 }
 
-impl<T> Context<T> for Result<T, r2d2::Error> {
+impl<T> Context<T> for Result<T, deadpool_postgres::PoolError> {
     fn context(self, doing: impl fmt::Display) -> Result<T, StoreError> {
-        self.map_err(|e| backend(doing, format!("no database connection ({e})")))
+        self.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => {
+                backend(doing, format!("no database connection ({})", describe(&e)))
+            }
+            e => backend(doing, format!("no database connection ({e})")),
+        })
     }
 }
 

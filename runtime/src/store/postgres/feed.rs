@@ -167,7 +167,7 @@ fn listen(state: &State, down: &mut bool) -> Result<(), postgres::Error> {
     );
     config.application_name(&name);
     bounded(&mut config, QUERY_BOUND);
-    let mut client = config.connect(NoTls)?;
+    let mut client = postgres::Config::from(config).connect(NoTls)?;
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
     check_history(state, &mut client)?;
     let before = state.progress().published;

@@ -108,10 +108,13 @@ impl PgStore {
     pub fn __run_on_pool(&self, sql: &str) -> Result<(), crate::StoreError> {
         use super::connection::Context as _;
         let shared = &self.shared;
-        super::connection::off_runtime(|| {
+        shared.queries()?.block_on(async {
             shared
-                .connection()?
+                .queries()?
+                .connection("the test's query")
+                .await?
                 .batch_execute(sql)
+                .await
                 .context("the test's query")
         })
     }

@@ -8,6 +8,9 @@
 //! safety poll, and after every reconnect (`LISTEN` first, then catch up), it reads the rows
 //! after the last `seq` it published, in order, and publishes them to its broadcaster.
 //!
+//! The queries run on a pool of async clients, which the events API awaits and the sync methods
+//! block on (`connection.rs`); the writer and the listener each keep one sync connection.
+//!
 //! The rooms: the store and its settings here; its connections and errors (`connection.rs`);
 //! the schema (`schema.rs`); the writer's batches (`write.rs`); reading (`read.rs`); status and
 //! delete (`change.rs`); retention (`retention.rs`); the listener (`feed.rs`); and, only for
@@ -28,17 +31,21 @@ use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use postgres::Config;
+use postgres::NoTls;
+use tokio_postgres::Config;
 use uuid::Uuid;
 
 use self::connection::{
-    APPLICATION_NAME, CONNECT_TIMEOUT, Connection, Context, Manager, Pool, backend, bounded,
-    describe, hide_password, off_runtime,
+    APPLICATION_NAME, CONNECT_TIMEOUT, Context, Queries, backend, bounded, describe, hide_password,
+    off_runtime,
 };
 #[cfg(feature = "test-doors")]
 use self::schema::{INSERT, ORDER_LOCK, RETENTION_LOCK, STAGING_TYPES};
 use self::schema::{SetupError, create_or_check};
-use super::{EventPage, EventQuery, EventStore, EventTypes, Feed, Retention, StoreError};
+use super::{
+    EventPage, EventQuery, EventStore, EventTypes, Feed, NonBlockingStore, Retention, StoreError,
+    StoreFuture,
+};
 use crate::broadcast::Broadcaster;
 use crate::event::Event;
 use crate::severity::Status;
@@ -73,9 +80,12 @@ const DEFAULT_POLL: Duration = Duration::from_secs(1);
 /// failure hook and are published nowhere. PostgreSQL refuses the NUL character in text: an
 /// event with one is reported to the failure hook, and the rest of its batch is stored.
 ///
-/// The sync `postgres` client cannot run on a thread of an async executor; the store moves
-/// such a call to a thread of its own, so every method is safe to call anywhere (it blocks the
-/// calling thread, as every [`EventStore`] call does).
+/// The queries (the list, one event, marking, deleting) run on a pool of async clients
+/// (`tokio-postgres` with `deadpool-postgres`). The events API awaits them on its runtime
+/// ([`EventStore::nonblocking`]), holding no thread while PostgreSQL answers. The
+/// [`EventStore`] methods block the calling thread, as every store's do, and are safe to call
+/// anywhere: on an async executor's thread such a call moves to a thread of its own for its
+/// duration.
 ///
 /// ```no_run
 /// use tidings_runtime::{Emitter, PgStore};
@@ -99,11 +109,8 @@ struct Shared {
     writer: Mutex<Option<write::WriterConnection>>,
     /// The connection string with its password hidden, for errors and `Debug`.
     shown: String,
-    /// Always `Some` until the store is dropped (see `Drop`).
-    pool: Option<Pool>,
-    /// Moved when a pooled connection is found ended: every other is checked before its next
-    /// use.
-    pool_epoch: Arc<std::sync::atomic::AtomicU64>,
+    /// The queries' connections. Always `Some` until the store is dropped (see `Drop`).
+    queries: Option<Queries>,
     retention: Retention,
     last_prune: Mutex<Option<Instant>>,
     write_timeout: Duration,
@@ -135,8 +142,8 @@ impl Drop for Shared {
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        let pool = self.pool.take();
-        off_runtime(move || drop((pool, writer)));
+        let queries = self.queries.take();
+        off_runtime(move || drop((queries, writer)));
     }
 }
 
@@ -176,7 +183,8 @@ impl PgStore {
     }
 
     /// Like [`connect`](Self::connect), with a pool of at most `pool_size` connections (default
-    /// 8; at least 1) for the writer and the queries. The listener's connection comes on top.
+    /// 8; at least 1) for the queries, opened as they are needed. The writer's and the
+    /// listener's connections come on top.
     ///
     /// # Errors
     /// As [`connect`](Self::connect).
@@ -194,15 +202,12 @@ impl PgStore {
         }
         let mut bounded_config = config.clone();
         bounded(&mut bounded_config, QUERY_BOUND);
-        let (manager, pool_epoch) = Manager::new(bounded_config);
-        let start = off_runtime(|| -> Result<(Pool, i64), StoreError> {
-            let pool = r2d2::Pool::builder()
-                .max_size(pool_size.max(1))
-                .min_idle(Some(1))
-                .connection_timeout(CONNECT_TIMEOUT)
-                .build(manager)
+        let queries = Queries::new(bounded_config.clone(), pool_size as usize)
+            .map_err(|e| backend(context(), e))?;
+        let start = off_runtime(|| -> Result<i64, StoreError> {
+            let mut client = postgres::Config::from(bounded_config)
+                .connect(NoTls)
                 .context(context())?;
-            let mut client = pool.get().context(context())?;
             create_or_check(&mut client).map_err(|e| match e {
                 SetupError::Sql(e) => backend(context(), describe(&e)),
                 SetupError::Refused(why) => backend(context(), why),
@@ -211,16 +216,14 @@ impl PgStore {
                 .query_one("SELECT coalesce(max(seq), 0) FROM tidings_events", &[])
                 .map(|row| row.get(0))
                 .context(context())?;
-            Ok((pool, start))
+            Ok(start)
         })?;
-        let (pool, start) = start;
         Ok(PgStore {
             shared: Arc::new(Shared {
                 config,
                 shown,
                 writer: Mutex::new(None),
-                pool: Some(pool),
-                pool_epoch,
+                queries: Some(queries),
                 retention: Retention::default(),
                 last_prune: Mutex::new(None),
                 write_timeout: DEFAULT_WRITE_TIMEOUT,
@@ -274,52 +277,31 @@ impl PgStore {
     /// A database failure.
     pub fn prune(&self) -> Result<usize, StoreError> {
         let shared = &self.shared;
-        off_runtime(|| shared.prune())
+        shared.blocking(shared.prune())
     }
 }
 
 impl Shared {
-    /// [`off_runtime`] for a query of the store, counted for the tests.
-    fn off_runtime<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+    /// The queries' connections.
+    fn queries(&self) -> Result<&Queries, StoreError> {
+        self.queries
+            .as_ref()
+            .ok_or_else(|| backend("event store unavailable", "the store is closing"))
+    }
+
+    /// Runs a query of the store for a sync caller, on the store's runtime; counted for the
+    /// tests when it moves to a thread of its own.
+    fn blocking<T: Send>(
+        &self,
+        query: impl std::future::Future<Output = Result<T, StoreError>> + Send,
+    ) -> Result<T, StoreError> {
         #[cfg(feature = "test-doors")]
         if tokio::runtime::Handle::try_current().is_ok() {
             self.hooks
                 .spawned
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
-        off_runtime(f)
-    }
-
-    /// A connection from the pool.
-    fn connection(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
-        self.pool
-            .as_ref()
-            .ok_or_else(|| backend("event store unavailable", "the store is closing"))?
-            .get()
-            .context("event store unavailable")
-    }
-
-    /// Runs `f` on a connection of the pool, and once more on another if that connection was
-    /// ended (by the server, while it sat in the pool: one given back a moment ago is not
-    /// checked before use). Everything run here can be run twice: reads, status changes and
-    /// deletes. (A delete whose connection broke after it committed, a rare case, deletes
-    /// nothing the second time and says so.)
-    fn on_pool<T>(
-        &self,
-        doing: &str,
-        f: impl Fn(&mut Connection) -> Result<T, postgres::Error>,
-    ) -> Result<T, StoreError> {
-        let mut connection = self.connection()?;
-        match f(&mut connection) {
-            Err(e) if connection.is_closed() || connection::ended(&e) => {
-                drop(connection);
-                // The others may be ended too (a restart): each is checked before its next use.
-                self.pool_epoch
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                f(&mut *self.connection()?).context(doing)
-            }
-            result => result.context(doing),
-        }
+        self.queries()?.block_on(query)
     }
 }
 
@@ -356,11 +338,11 @@ impl EventStore for PgStore {
     }
 
     fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
-        self.shared.get(id)
+        self.shared.blocking(self.shared.get(id))
     }
 
     fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
-        self.shared.query(query)
+        self.shared.blocking(self.shared.query(query))
     }
 
     fn stored_after(
@@ -369,26 +351,70 @@ impl EventStore for PgStore {
         after: Uuid,
         limit: usize,
     ) -> Result<Option<Vec<Event>>, StoreError> {
-        self.shared.stored_after(user, after, limit)
+        self.shared
+            .blocking(self.shared.stored_after(user, after, limit))
     }
 
     fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
-        self.shared.types(user)
+        self.shared.blocking(self.shared.types(user))
     }
 
     fn set_status_many(&self, ids: &[Uuid], status: Status) -> Result<usize, StoreError> {
-        self.shared.set_status_many(ids, status)
+        self.shared
+            .blocking(self.shared.set_status_many(ids, status))
     }
 
     fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
-        self.shared.delete_many(ids)
+        self.shared.blocking(self.shared.delete_many(ids))
     }
 
     fn set_status_matching(&self, query: &EventQuery, status: Status) -> Result<usize, StoreError> {
-        self.shared.set_status_matching(query, status)
+        self.shared
+            .blocking(self.shared.set_status_matching(query, status))
     }
 
     fn delete_matching(&self, query: &EventQuery) -> Result<usize, StoreError> {
-        self.shared.delete_matching(query)
+        self.shared.blocking(self.shared.delete_matching(query))
+    }
+
+    fn nonblocking(&self) -> Option<&dyn NonBlockingStore> {
+        Some(self)
+    }
+}
+
+/// The events API's calls on the queries' pool, awaited on the API's runtime: no thread held
+/// while PostgreSQL answers.
+impl NonBlockingStore for PgStore {
+    fn get(&self, id: Uuid) -> StoreFuture<'_, Option<Event>> {
+        Box::pin(self.shared.get(id))
+    }
+
+    fn query<'a>(&'a self, query: &'a EventQuery) -> StoreFuture<'a, EventPage> {
+        Box::pin(self.shared.query(query))
+    }
+
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> StoreFuture<'_, Option<Vec<Event>>> {
+        Box::pin(self.shared.stored_after(user, after, limit))
+    }
+
+    fn types(&self, user: Option<Uuid>) -> StoreFuture<'_, EventTypes> {
+        Box::pin(self.shared.types(user))
+    }
+
+    fn set_status_matching<'a>(
+        &'a self,
+        query: &'a EventQuery,
+        status: Status,
+    ) -> StoreFuture<'a, usize> {
+        Box::pin(self.shared.set_status_matching(query, status))
+    }
+
+    fn delete_matching<'a>(&'a self, query: &'a EventQuery) -> StoreFuture<'a, usize> {
+        Box::pin(self.shared.delete_matching(query))
     }
 }

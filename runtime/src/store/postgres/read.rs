@@ -9,7 +9,7 @@ use postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::Shared;
-use super::connection::{Context, backend};
+use super::connection::{Context, backend, on_pool, select};
 use super::schema::COLUMNS;
 use crate::event::{Event, EventParts};
 use crate::name::{Action, Category};
@@ -53,7 +53,7 @@ fn read_events(rows: &[Row]) -> Result<Vec<Event>, StoreError> {
 /// A `WHERE` clause of fixed text and numbered placeholders; the values are bound.
 pub(super) struct Where {
     pub(super) clause: String,
-    values: Vec<Box<dyn ToSql + Sync>>,
+    values: Vec<Box<dyn ToSql + Send + Sync>>,
 }
 
 impl Where {
@@ -65,7 +65,7 @@ impl Where {
     }
 
     /// Adds `condition`, in which `$` stands for the next placeholder.
-    fn and(&mut self, condition: &str, value: Box<dyn ToSql + Sync>) {
+    fn and(&mut self, condition: &str, value: Box<dyn ToSql + Send + Sync>) {
         self.values.push(value);
         let condition = condition.replace('$', &format!("${}", self.values.len()));
         self.clause.push_str(if self.clause.is_empty() {
@@ -77,7 +77,10 @@ impl Where {
     }
 
     pub(super) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.values.iter().map(|v| &**v).collect()
+        self.values
+            .iter()
+            .map(|v| &**v as &(dyn ToSql + Sync))
+            .collect()
     }
 }
 
@@ -88,7 +91,7 @@ const ASCII_LOWER: &str = "translate(description, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 
 
 pub(super) fn filters(query: &EventQuery) -> Where {
     let mut condition = Where::new();
-    let texts = |items: Vec<&str>| -> Box<dyn ToSql + Sync> {
+    let texts = |items: Vec<&str>| -> Box<dyn ToSql + Send + Sync> {
         Box::new(
             items
                 .into_iter()
@@ -126,143 +129,139 @@ pub(super) fn filters(query: &EventQuery) -> Where {
 
 impl Shared {
     /// One event by id.
-    pub(super) fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
-        self.off_runtime(|| {
-            let sql = format!("SELECT {COLUMNS} FROM tidings_events WHERE id = $1");
-            let rows = self.on_pool("cannot read events", |connection| {
-                connection.query_prepared(&sql, &[&id])
-            })?;
-            rows.first().map(read_event).transpose()
-        })
+    pub(super) async fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM tidings_events WHERE id = $1");
+        let rows = on_pool!(self.queries()?, "cannot read events", |client| async {
+            select(client, &sql, &[&id]).await
+        })?;
+        rows.first().map(read_event).transpose()
     }
 
     /// A page of events, with the counts of the page's user.
-    pub(super) fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
-        self.off_runtime(|| {
-            let context = "cannot query events";
-            let condition = filters(query);
-            let (column, direction) = (query.sort_column(), query.sort_direction());
+    pub(super) async fn query(&self, query: &EventQuery) -> Result<EventPage, StoreError> {
+        let context = "cannot query events";
+        let condition = filters(query);
+        let (column, direction) = (query.sort_column(), query.sort_direction());
+        // Beyond `bigint` means "all of them".
+        let window = query.window().map(|(size, offset)| {
+            (
+                i64::try_from(size).unwrap_or(i64::MAX),
+                i64::try_from(offset).unwrap_or(i64::MAX),
+            )
+        });
+        let n = condition.params().len();
+        let limit = match &window {
+            None => String::new(),
+            Some(_) => format!("LIMIT ${} OFFSET ${}", n + 1, n + 2),
+        };
+        let count_sql = format!("SELECT count(*) FROM tidings_events {}", condition.clause);
+        let page_sql = format!(
+            "SELECT {COLUMNS} FROM tidings_events {} \
+             ORDER BY {column} {direction}, seq {direction} {limit}",
+            condition.clause
+        );
+        // Per severity with the counted status, and read: the user's events (everyone's).
+        let counted = query.counted_status().as_str();
+        let user = query.user_id();
+        let (total, rows, counts_rows) = on_pool!(self.queries()?, context, |client| async {
             let mut params = condition.params();
-            // Beyond `bigint` means "all of them".
-            let window = query.window().map(|(size, offset)| {
-                (
-                    i64::try_from(size).unwrap_or(i64::MAX),
-                    i64::try_from(offset).unwrap_or(i64::MAX),
-                )
-            });
-            let n = params.len();
-            let limit = match &window {
-                None => String::new(),
-                Some((size, offset)) => {
-                    params.push(size);
-                    params.push(offset);
-                    format!("LIMIT ${} OFFSET ${}", n + 1, n + 2)
-                }
-            };
-            let count_sql = format!("SELECT count(*) FROM tidings_events {}", condition.clause);
-            let page_sql = format!(
-                "SELECT {COLUMNS} FROM tidings_events {} \
-                 ORDER BY {column} {direction}, seq {direction} {limit}",
-                condition.clause
-            );
-            // Per severity with the counted status, and read: the user's events (everyone's).
-            let counted = query.counted_status().as_str();
-            let user = query.user_id();
-            let (total, rows, counts_rows) = self.on_pool(context, |connection| {
-                let total: i64 = connection
-                    .query_prepared(&count_sql, &params[..n])?
-                    .first()
-                    .map_or(0, |row| row.get(0));
-                let rows = connection.query_prepared(&page_sql, &params)?;
-                let counts = connection.query_prepared(
-                    "SELECT severity, count(*) FILTER (WHERE status = $1), \
+            if let Some((size, offset)) = &window {
+                params.push(size);
+                params.push(offset);
+            }
+            let total: i64 = select(client, &count_sql, &params[..n])
+                .await?
+                .first()
+                .map_or(0, |row| row.get(0));
+            let rows = select(client, &page_sql, &params).await?;
+            let counts = select(
+                client,
+                "SELECT severity, count(*) FILTER (WHERE status = $1), \
                      count(*) FILTER (WHERE status = 'read') FROM tidings_events \
                      WHERE ($2::uuid IS NULL OR user_id = $2) GROUP BY severity",
-                    &[&counted, &user],
-                )?;
-                Ok((total, rows, counts))
-            })?;
-            let events = read_events(&rows)?;
-            let mut counts = PageCounts::default();
-            for row in counts_rows {
-                let severity: Severity = row
-                    .get::<_, String>(0)
-                    .parse()
-                    .map_err(|e| backend(context, e))?;
-                counts.add(severity, count(row.get(1)), count(row.get(2)));
-            }
-            Ok(EventPage::assemble(query, events, count(total), counts))
-        })
+                &[&counted, &user],
+            )
+            .await?;
+            Ok((total, rows, counts))
+        })?;
+        let events = read_events(&rows)?;
+        let mut counts = PageCounts::default();
+        for row in counts_rows {
+            let severity: Severity = row
+                .get::<_, String>(0)
+                .parse()
+                .map_err(|e| backend(context, e))?;
+            counts.add(severity, count(row.get(1)), count(row.get(2)));
+        }
+        Ok(EventPage::assemble(query, events, count(total), counts))
     }
 
     /// A user's events after `after`, in the store's order; `None` when `after` is unknown.
-    pub(super) fn stored_after(
+    pub(super) async fn stored_after(
         &self,
         user: Uuid,
         after: Uuid,
         limit: usize,
     ) -> Result<Option<Vec<Event>>, StoreError> {
-        self.off_runtime(|| {
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let sql = format!(
-                "SELECT {COLUMNS} FROM tidings_events \
-                 WHERE seq > $1 AND user_id = $2 ORDER BY seq LIMIT $3"
-            );
-            let rows = self.on_pool("cannot read events", |connection| {
-                let seq: Option<i64> = connection
-                    .query_prepared(
-                        "SELECT seq FROM tidings_events WHERE id = $1 AND user_id = $2",
-                        &[&after, &user],
-                    )?
-                    .first()
-                    .map(|row| row.get(0));
-                match seq {
-                    Some(seq) => connection
-                        .query_prepared(&sql, &[&seq, &user, &limit])
-                        .map(Some),
-                    None => Ok(None),
-                }
-            })?;
-            rows.map(|rows| read_events(&rows)).transpose()
-        })
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM tidings_events \
+             WHERE seq > $1 AND user_id = $2 ORDER BY seq LIMIT $3"
+        );
+        let rows = on_pool!(self.queries()?, "cannot read events", |client| async {
+            let seq: Option<i64> = select(
+                client,
+                "SELECT seq FROM tidings_events WHERE id = $1 AND user_id = $2",
+                &[&after, &user],
+            )
+            .await?
+            .first()
+            .map(|row| row.get(0));
+            match seq {
+                Some(seq) => select(client, &sql, &[&seq, &user, &limit]).await.map(Some),
+                None => Ok(None),
+            }
+        })?;
+        rows.map(|rows| read_events(&rows)).transpose()
     }
 
     /// The distinct categories and actions.
-    pub(super) fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
-        self.off_runtime(|| {
-            let context = "cannot read event types";
-            // The user's (or everyone's) distinct values of a column, in order; both on one
-            // connection.
-            let sql = |column: &str| match user {
-                Some(_) => format!(
-                    "SELECT DISTINCT {column} FROM tidings_events WHERE user_id = $1 \
-                     ORDER BY {column}"
-                ),
-                None => format!("SELECT DISTINCT {column} FROM tidings_events ORDER BY {column}"),
-            };
-            let (categories_sql, actions_sql) = (sql("category"), sql("action"));
-            let (categories, actions) = self.on_pool(context, |connection| {
-                let mut distinct = |sql: &str| -> Result<Vec<String>, postgres::Error> {
-                    let rows = match &user {
-                        Some(user) => connection.query_prepared(sql, &[user])?,
-                        None => connection.query_prepared(sql, &[])?,
-                    };
-                    Ok(rows.iter().map(|row| row.get(0)).collect())
+    pub(super) async fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
+        let context = "cannot read event types";
+        // The user's (or everyone's) distinct values of a column, in order; both on one
+        // connection.
+        let sql = |column: &str| match user {
+            Some(_) => format!(
+                "SELECT DISTINCT {column} FROM tidings_events WHERE user_id = $1 \
+                 ORDER BY {column}"
+            ),
+            None => format!("SELECT DISTINCT {column} FROM tidings_events ORDER BY {column}"),
+        };
+        let (categories_sql, actions_sql) = (sql("category"), sql("action"));
+        let (categories, actions) = on_pool!(self.queries()?, context, |client| async {
+            let distinct = async |sql: &str| -> Result<Vec<String>, postgres::Error> {
+                let rows = match &user {
+                    Some(user) => select(client, sql, &[user]).await?,
+                    None => select(client, sql, &[]).await?,
                 };
-                Ok((distinct(&categories_sql)?, distinct(&actions_sql)?))
-            })?;
-            let categories = categories
-                .into_iter()
-                .map(|c| Category::new(c).map_err(|e| backend(context, e)))
-                .collect::<Result<Vec<_>, _>>()?;
-            let actions = actions
-                .into_iter()
-                .map(|a| Action::new(a).map_err(|e| backend(context, e)))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(EventTypes {
-                categories,
-                actions,
-            })
+                Ok(rows.iter().map(|row| row.get(0)).collect())
+            };
+            Ok((
+                distinct(&categories_sql).await?,
+                distinct(&actions_sql).await?,
+            ))
+        })?;
+        let categories = categories
+            .into_iter()
+            .map(|c| Category::new(c).map_err(|e| backend(context, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let actions = actions
+            .into_iter()
+            .map(|a| Action::new(a).map_err(|e| backend(context, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(EventTypes {
+            categories,
+            actions,
         })
     }
 }

@@ -10,30 +10,38 @@ use crate::store::StoreError;
 impl Shared {
     /// Deletes what the retention setting no longer keeps; `0` without waiting when another
     /// instance is pruning.
-    pub(super) fn prune(&self) -> Result<usize, StoreError> {
+    pub(super) async fn prune(&self) -> Result<usize, StoreError> {
         let context = "cannot prune events";
-        let mut client = self.connection()?;
-        let mut transaction = client.transaction().context(context)?;
+        let max_age = self.retention.max_age.map(|max_age| {
+            OffsetDateTime::now_utc()
+                - time::Duration::try_from(max_age).unwrap_or(time::Duration::MAX)
+        });
+        let max_per_user = self
+            .retention
+            .max_per_user
+            .map(|max| i64::try_from(max).unwrap_or(i64::MAX));
+        let queries = self.queries()?;
+        let mut client = queries.connection(context).await?;
+        let transaction = client.transaction().await.context(context)?;
         let ours: bool = transaction
             .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&RETENTION_LOCK])
+            .await
             .map(|row| row.get(0))
             .context(context)?;
         if !ours {
             return Ok(0);
         }
         let mut deleted = 0;
-        if let Some(max_age) = self.retention.max_age {
-            let cutoff = OffsetDateTime::now_utc()
-                - time::Duration::try_from(max_age).unwrap_or(time::Duration::MAX);
+        if let Some(cutoff) = max_age {
             deleted += transaction
                 .execute(
                     "DELETE FROM tidings_events WHERE created_at < $1",
                     &[&cutoff],
                 )
+                .await
                 .context(context)?;
         }
-        if let Some(max) = self.retention.max_per_user {
-            let max = i64::try_from(max).unwrap_or(i64::MAX);
+        if let Some(max) = max_per_user {
             deleted += transaction
                 .execute(
                     "DELETE FROM tidings_events WHERE seq IN (SELECT seq FROM (SELECT seq, \
@@ -41,9 +49,10 @@ impl Shared {
                      AS n FROM tidings_events) AS ranked WHERE n > $1)",
                     &[&max],
                 )
+                .await
                 .context(context)?;
         }
-        transaction.commit().context(context)?;
+        transaction.commit().await.context(context)?;
         Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
 }

@@ -253,7 +253,7 @@ impl Shared {
             (self.write_timeout / 2).max(Duration::from_secs(1)),
         );
         Ok(WriterConnection {
-            client: config.connect(NoTls)?,
+            client: postgres::Config::from(config).connect(NoTls)?,
             staging: false,
         })
     }
