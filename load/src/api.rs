@@ -142,9 +142,15 @@ pub fn run(options: &ApiOptions) -> Vec<String> {
     );
     println!("|---|---|---|---|---|---|---|---|");
     for (clients, pairs) in &summary {
+        // Of an even number, the mean of the two in the middle.
         let median = |mut values: Vec<f64>| {
             values.sort_by(f64::total_cmp);
-            values[values.len() / 2]
+            let middle = values.len() / 2;
+            if values.len() % 2 == 0 {
+                (values[middle - 1] + values[middle]) / 2.0
+            } else {
+                values[middle]
+            }
         };
         let ours = median(pairs.iter().map(|(t, _)| t.requests_per_second).collect());
         let theirs = median(pairs.iter().map(|(_, b)| b.requests_per_second).collect());

@@ -76,14 +76,25 @@ pub use stream::MAX_REPLAY;
 /// Who the user of a request is, as the application says.
 type UserOf = dyn Fn(&Parts) -> Option<Uuid> + Send + Sync;
 
-/// What every handler of one router shares.
+/// What every handler of one router shares: one reference, cloned for each request.
 #[derive(Clone)]
-struct Web {
+struct Web(Arc<Shared>);
+
+/// What a [`Web`] refers to.
+struct Shared {
     emitter: Emitter,
     user_of: Arc<UserOf>,
     options: Options,
     recent: Arc<stream::RecentJson>,
     streams: Arc<stream::OpenStreams>,
     workers: Arc<workers::StoreWorkers>,
-    gate: Arc<workers::Gate>,
+    gate: workers::Gate,
+}
+
+impl std::ops::Deref for Web {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }

@@ -66,7 +66,7 @@ pub fn router_with<S>(
 where
     S: Clone + Send + Sync + 'static,
 {
-    let web = Web {
+    let web = Web(Arc::new(super::Shared {
         emitter,
         user_of: Arc::new(user_of),
         recent: Arc::new(RecentJson::new()),
@@ -75,12 +75,9 @@ where
             options.store_threads,
             options.max_queued_store_calls,
         )),
-        gate: Arc::new(super::workers::Gate::new(
-            options.store_threads,
-            options.max_queued_store_calls,
-        )),
+        gate: super::workers::Gate::new(options.store_threads, options.max_queued_store_calls),
         options,
-    };
+    }));
     // A path with a trailing slash that matched no route is tried again without it, so that
     // `/types/` answers as `/types` does (and `/api/events/` as `/api/events`).
     let without_slash = routes().with_state(web.clone());

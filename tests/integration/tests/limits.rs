@@ -15,7 +15,7 @@ use common::numbered_event;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tidings::web::Options;
-use tidings::{Emitter, Event, Uuid};
+use tidings::{Emitter, Event, EventStore as _, Uuid};
 use tidings_test_support::SseReader;
 
 fn n_of(event: &Event) -> u64 {
@@ -561,4 +561,152 @@ async fn a_full_queue_of_store_calls_is_a_503_that_names_the_limit() {
     latch.open();
     assert_eq!(slow.await.unwrap().unwrap().status(), StatusCode::OK);
     assert_eq!(waiting.await.unwrap().unwrap().status(), StatusCode::OK);
+}
+
+/// A store with async calls (a user's own, through `EventStore::nonblocking`): its list queries
+/// wait until the test lets them go.
+struct Awaited {
+    inner: tidings::MemoryStore,
+    /// A permit for each list query let go.
+    go: tokio::sync::Semaphore,
+    /// How many list queries have started.
+    started: AtomicUsize,
+    started_one: tokio::sync::Notify,
+}
+
+impl tidings::EventStore for Awaited {
+    fn insert(&self, event: &Arc<Event>) -> Result<(), tidings::StoreError> {
+        self.inner.insert(event)
+    }
+    fn get(&self, id: Uuid) -> Result<Option<Event>, tidings::StoreError> {
+        self.inner.get(id)
+    }
+    fn query(
+        &self,
+        query: &tidings::EventQuery,
+    ) -> Result<tidings::EventPage, tidings::StoreError> {
+        panic!("the events API awaits this store's query, {query:?}")
+    }
+    fn set_status_many(
+        &self,
+        ids: &[Uuid],
+        status: tidings::Status,
+    ) -> Result<usize, tidings::StoreError> {
+        self.inner.set_status_many(ids, status)
+    }
+    fn delete_many(&self, ids: &[Uuid]) -> Result<usize, tidings::StoreError> {
+        self.inner.delete_many(ids)
+    }
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> Result<Option<Vec<Event>>, tidings::StoreError> {
+        self.inner.stored_after(user, after, limit)
+    }
+    fn types(&self, user: Option<Uuid>) -> Result<tidings::EventTypes, tidings::StoreError> {
+        self.inner.types(user)
+    }
+    fn nonblocking(&self) -> Option<&dyn tidings::NonBlockingStore> {
+        Some(self)
+    }
+}
+
+impl tidings::NonBlockingStore for Awaited {
+    fn get(&self, id: Uuid) -> tidings::StoreFuture<'_, Option<Event>> {
+        Box::pin(std::future::ready(self.inner.get(id)))
+    }
+    fn query<'a>(
+        &'a self,
+        query: &'a tidings::EventQuery,
+    ) -> tidings::StoreFuture<'a, tidings::EventPage> {
+        Box::pin(async move {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            self.started_one.notify_one();
+            self.go.acquire().await.unwrap().forget();
+            self.inner.query(query)
+        })
+    }
+    fn stored_after(
+        &self,
+        user: Uuid,
+        after: Uuid,
+        limit: usize,
+    ) -> tidings::StoreFuture<'_, Option<Vec<Event>>> {
+        Box::pin(std::future::ready(
+            self.inner.stored_after(user, after, limit),
+        ))
+    }
+    fn types(&self, user: Option<Uuid>) -> tidings::StoreFuture<'_, tidings::EventTypes> {
+        Box::pin(std::future::ready(self.inner.types(user)))
+    }
+    fn set_status_matching<'a>(
+        &'a self,
+        query: &'a tidings::EventQuery,
+        status: tidings::Status,
+    ) -> tidings::StoreFuture<'a, usize> {
+        Box::pin(std::future::ready(
+            self.inner.set_status_matching(query, status),
+        ))
+    }
+    fn delete_matching<'a>(
+        &'a self,
+        query: &'a tidings::EventQuery,
+    ) -> tidings::StoreFuture<'a, usize> {
+        Box::pin(std::future::ready(self.inner.delete_matching(query)))
+    }
+}
+
+/// A store with async calls is awaited, within the same limits: one call running and one
+/// waiting, one more is a 503 that names the limit; once the first ends, the waiting one is
+/// answered. (The store's sync `query` is never called: it would panic.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonblocking_store_is_awaited_within_the_same_limits() {
+    let store = Arc::new(Awaited {
+        inner: tidings::MemoryStore::new(),
+        go: tokio::sync::Semaphore::new(0),
+        started: AtomicUsize::new(0),
+        started_one: tokio::sync::Notify::new(),
+    });
+    let events = Emitter::builder()
+        .shared_store(Arc::clone(&store) as _)
+        .build();
+    let server = start(
+        events,
+        Options::default()
+            .store_threads(1)
+            .max_queued_store_calls(1),
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let running = tokio::spawn(server.get(user, "").send());
+    while store.started.load(Ordering::SeqCst) == 0 {
+        store.started_one.notified().await;
+    }
+    // One call runs (its query waits); of two more, one waits for it and one is refused.
+    let mut first = tokio::spawn(server.get(user, "").send());
+    let mut second = tokio::spawn(server.get(user, "").send());
+    let (refused, waiting) = tokio::select! {
+        answer = &mut first => (answer.unwrap().unwrap(), second),
+        answer = &mut second => (answer.unwrap().unwrap(), first),
+    };
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("web::Options::max_queued_store_calls"),
+        "{body}"
+    );
+    assert_eq!(
+        store.started.load(Ordering::SeqCst),
+        1,
+        "the waiting call has not started its query"
+    );
+    store.go.add_permits(2);
+    assert_eq!(running.await.unwrap().unwrap().status(), StatusCode::OK);
+    assert_eq!(waiting.await.unwrap().unwrap().status(), StatusCode::OK);
+    assert_eq!(store.started.load(Ordering::SeqCst), 2);
 }

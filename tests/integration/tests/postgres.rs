@@ -899,8 +899,9 @@ fn post_answers_201_once_stored_while_the_listener_is_down() {
     drop(events);
 }
 
-/// The events API's store calls run on the router's fixed store threads, outside the async
-/// runtime: not one moves to a thread of its own (before, each list, mark and delete did).
+/// The events API's store calls are awaited on the runtime (the store's queries run on async
+/// clients): not one moves to a thread of its own (before issue #29, each list, mark and delete
+/// did).
 #[test]
 fn the_events_api_starts_no_thread_per_store_call() {
     let db = TestDb::new();
@@ -944,6 +945,48 @@ fn the_events_api_starts_no_thread_per_store_call() {
         "store calls moved to threads of their own"
     );
     drop(runtime);
+}
+
+/// One store, served by one runtime after another (as `#[tokio::test]`s that share a store
+/// do): the connections the first runtime drove end with it, and the next runtime's requests,
+/// and a sync call made outside any runtime, get new ones instead of failing.
+#[test]
+fn a_store_outlives_the_runtime_that_drove_its_connections() {
+    let db = TestDb::new();
+    let store = Arc::new(PgStore::connect(&db.url).unwrap());
+    let events = Emitter::builder()
+        .shared_store(Arc::clone(&store) as _)
+        .build();
+    let user = Uuid::new_v4();
+    let id = events.emit(event(user, 0)).unwrap().id();
+    events.flush().unwrap();
+    let list = |events: &Emitter| {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let answer = runtime.block_on(async {
+            let server = api::start(events.clone(), tidings::web::Options::default()).await;
+            // Several at once: the pool opens more than one connection on this runtime.
+            let calls: Vec<_> = (0..4)
+                .map(|_| tokio::spawn(server.get(user, "?pagesize=15").send()))
+                .collect();
+            let mut ids = Vec::new();
+            for call in calls {
+                let answer = call.await.unwrap().unwrap();
+                assert_eq!(answer.status(), 200);
+                let page: serde_json::Value = answer.json().await.unwrap();
+                ids.push(page["events"][0]["id"].as_str().unwrap().to_owned());
+            }
+            ids
+        });
+        drop(runtime);
+        answer
+    };
+    assert_eq!(list(&events), vec![id.to_string(); 4]);
+    assert_eq!(list(&events), vec![id.to_string(); 4], "a second runtime");
+    assert_eq!(
+        store.get(id).unwrap().map(|e| e.id()),
+        Some(id),
+        "a sync call"
+    );
 }
 
 /// A failover to a standby that had not received the newest rows, as the new primary sees it:

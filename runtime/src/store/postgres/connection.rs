@@ -39,11 +39,11 @@ impl Queries {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        // No timer of the pool's own on each checkout: opening a connection is bounded by the
+        // configuration's connect timeout, and a connection is held no longer than its
+        // statements' timeout.
         let pool = deadpool_postgres::Pool::builder(manager)
             .max_size(size.max(1))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(CONNECT_TIMEOUT))
-            .create_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| e.to_string())?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
