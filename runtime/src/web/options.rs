@@ -25,6 +25,7 @@ pub struct Options {
     pub(super) max_event_bytes: usize,
     pub(super) shutdown_deadline: Duration,
     pub(super) store_threads: usize,
+    pub(super) nonblocking_store_calls: usize,
     pub(super) max_queued_store_calls: usize,
 }
 
@@ -44,6 +45,12 @@ pub const DEFAULT_MAX_STREAMS: usize = 10_000;
 /// answers read from the store are held at once: with 8, five resumes of large events read at
 /// once grew the server by 68 MB (the hostile probes' limit is 64); with 4, 46.
 pub const DEFAULT_STORE_THREADS: usize = 4;
+/// How many calls of a nonblocking store a router awaits at once unless told otherwise: 8, as
+/// many as the PostgreSQL store's pool has connections (more would wait for one). Measured
+/// against 4 (issue #29, BENCHMARKS.md): with 4, the runtime's worker went idle three times as
+/// often a request and answered 0.78x to 0.83x the hand-written server's requests; with 8,
+/// 0.96x. Five resumes read at once grew the server by 13 to 23 MB.
+pub const DEFAULT_NONBLOCKING_STORE_CALLS: usize = 8;
 /// How many store calls may wait for their turn unless told otherwise: 1,024.
 pub const DEFAULT_MAX_QUEUED_STORE_CALLS: usize = 1_024;
 /// The most a resuming stream replays, in bytes of JSON, unless told otherwise: 4 MiB.
@@ -60,6 +67,7 @@ impl Default for Options {
             max_streams: DEFAULT_MAX_STREAMS,
             max_replay_bytes: DEFAULT_MAX_REPLAY_BYTES,
             store_threads: DEFAULT_STORE_THREADS,
+            nonblocking_store_calls: DEFAULT_NONBLOCKING_STORE_CALLS,
             max_queued_store_calls: DEFAULT_MAX_QUEUED_STORE_CALLS,
             max_event_bytes: crate::MAX_EVENT_BYTES,
             shutdown_deadline: DEFAULT_SHUTDOWN_DEADLINE,
@@ -114,14 +122,25 @@ impl Options {
         self
     }
 
-    /// How many store calls the router runs at once (default [`DEFAULT_STORE_THREADS`]), each
-    /// holding what it read: more take more memory at a peak. A store with an async client
-    /// ([`EventStore::nonblocking`](crate::EventStore::nonblocking), PostgreSQL's) is awaited
-    /// on the runtime, this many calls at once. Every other call runs on as many threads: a
-    /// fixed set, started with the router, outside the async runtime, so that a store call
-    /// neither holds an executor thread nor starts a thread of its own.
+    /// How many threads the router reaches its store from (default [`DEFAULT_STORE_THREADS`]):
+    /// a fixed set, started with the router, outside the async runtime, so that a store call
+    /// neither holds an executor thread nor starts a thread of its own. As many store calls run
+    /// at once, each holding what it read: more threads take more memory at a peak. A store
+    /// with an async client is awaited instead (see
+    /// [`nonblocking_store_calls`](Self::nonblocking_store_calls)); its threads then serve only
+    /// the wait for a created event to be stored.
     pub fn store_threads(mut self, threads: usize) -> Self {
         self.store_threads = threads.max(1);
+        self
+    }
+
+    /// How many calls of a store with an async client
+    /// ([`EventStore::nonblocking`](crate::EventStore::nonblocking), PostgreSQL's) the router
+    /// awaits at once (default [`DEFAULT_NONBLOCKING_STORE_CALLS`]; at least 1), each holding
+    /// what it read; the others wait their turn, within
+    /// [`max_queued_store_calls`](Self::max_queued_store_calls).
+    pub fn nonblocking_store_calls(mut self, calls: usize) -> Self {
+        self.nonblocking_store_calls = calls.max(1);
         self
     }
 

@@ -75,7 +75,10 @@ where
             options.store_threads,
             options.max_queued_store_calls,
         )),
-        gate: super::workers::Gate::new(options.store_threads, options.max_queued_store_calls),
+        gate: super::workers::Gate::new(
+            options.nonblocking_store_calls,
+            options.max_queued_store_calls,
+        ),
         options,
     }));
     // A path with a trailing slash that matched no route is tried again without it, so that

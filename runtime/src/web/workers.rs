@@ -1,10 +1,9 @@
 //! How the events API reaches its store. A store with an async client
 //! ([`EventStore::nonblocking`](crate::EventStore::nonblocking)) is awaited on the API's runtime,
-//! through a [`Gate`]. Every other call runs on the threads the router starts: a fixed set,
-//! outside any async runtime, so that a store call neither holds an executor thread nor starts a
-//! thread of its own. Either way as many calls run at once as the router has store threads, and
-//! the queue of those waiting is bounded: past it a request is refused with 503, naming the
-//! limit.
+//! through a [`Gate`] that bounds how many run at once. Every other call runs on the threads
+//! the router starts: a fixed set, outside any async runtime, so that a store call neither holds
+//! an executor thread nor starts a thread of its own. Either way the queue of those waiting is
+//! bounded: past it a request is refused with 503, naming the limit.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -112,14 +111,13 @@ fn work(waiting: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// The bounds of the calls awaited on a nonblocking store: as many run at once as the router
-/// has store threads (each holds what it read), and as many may wait as its store threads'
-/// queue takes.
+/// The bounds of the calls awaited on a nonblocking store: how many run at once (each holds what
+/// it read), and how many may wait (as many as the store threads' queue takes).
 pub(super) struct Gate {
     /// Running and waiting calls.
     admitted: Semaphore,
     running: Semaphore,
-    threads: usize,
+    running_max: usize,
     queue: usize,
 }
 
@@ -130,7 +128,7 @@ impl Gate {
         Gate {
             admitted: Semaphore::new(running.saturating_add(queue).min(Semaphore::MAX_PERMITS)),
             running: Semaphore::new(running),
-            threads: running,
+            running_max: running,
             queue,
         }
     }
@@ -138,7 +136,7 @@ impl Gate {
     /// Awaits `call` once its turn comes.
     ///
     /// # Errors
-    /// 503 when `threads` calls run and the queue is full; 500 when the store fails.
+    /// 503 when as many calls run as may and the queue is full; 500 when the store fails.
     pub(super) async fn run<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
@@ -146,8 +144,8 @@ impl Gate {
         let Ok(_admitted) = self.admitted.try_acquire() else {
             return Err(ApiError::busy(format!(
                 "the event store is busy: {} calls are waiting for one of its {} at once \
-                 (web::Options::max_queued_store_calls, web::Options::store_threads)",
-                self.queue, self.threads
+                 (web::Options::max_queued_store_calls, web::Options::nonblocking_store_calls)",
+                self.queue, self.running_max
             )));
         };
         let _running = self

@@ -675,7 +675,7 @@ async fn a_nonblocking_store_is_awaited_within_the_same_limits() {
     let server = start(
         events,
         Options::default()
-            .store_threads(1)
+            .nonblocking_store_calls(1)
             .max_queued_store_calls(1),
     )
     .await;
@@ -697,7 +697,7 @@ async fn a_nonblocking_store_is_awaited_within_the_same_limits() {
         body["error"]
             .as_str()
             .unwrap()
-            .contains("web::Options::max_queued_store_calls"),
+            .contains("web::Options::nonblocking_store_calls"),
         "{body}"
     );
     assert_eq!(
