@@ -138,6 +138,41 @@ impl Web {
         call_store!(self, |store| store.set_status_matching(&query, status))
     }
 
+    /// Marks the event that `query` matches (one id: `id`) and reads it back, in one turn of
+    /// the store: a mark waits in the queue once, not once for each of its two calls.
+    pub(super) async fn mark_one(
+        &self,
+        query: EventQuery,
+        id: Uuid,
+        status: Status,
+    ) -> Result<Option<Event>, ApiError> {
+        let store = self.store()?;
+        match store.nonblocking() {
+            Some(store) => {
+                self.gate
+                    .run(async {
+                        if store.set_status_matching(&query, status).await? == 0 {
+                            return Ok(None);
+                        }
+                        store.get(id).await
+                    })
+                    .await
+            }
+            None => {
+                let store = Arc::clone(&store);
+                self.workers
+                    .run(move || {
+                        if store.set_status_matching(&query, status)? == 0 {
+                            return Ok(None);
+                        }
+                        store.get(id)
+                    })
+                    .await?
+                    .map_err(ApiError::internal)
+            }
+        }
+    }
+
     /// [`EventStore::delete_matching`].
     pub(super) async fn delete_matching(&self, query: EventQuery) -> Result<usize, ApiError> {
         call_store!(self, |store| store.delete_matching(&query))

@@ -306,10 +306,7 @@ pub(super) async fn set_status_one(
 ) -> Result<Json<Served<'static>>, ApiError> {
     let id = parse_id(&id)?;
     let status = parse_status(&body::<StatusBody>(&headers, &bytes)?.status)?;
-    if web.set_status_matching(of_user(user, [id]), status).await? == 0 {
-        return Err(ApiError::not_found());
-    }
-    web.get(id)
+    web.mark_one(of_user(user, [id]), id, status)
         .await?
         .map(|event| Json(served_owned(&web.options, event)))
         .ok_or_else(ApiError::not_found)
