@@ -24,9 +24,6 @@ pub(super) struct StoreWorkers {
     queue: usize,
 }
 
-/// What a job sends back: its value, or its panic.
-pub(super) type Done<T> = oneshot::Receiver<std::thread::Result<T>>;
-
 impl StoreWorkers {
     /// `threads` threads (at least one) and a queue of `queue` calls waiting for them.
     pub(super) fn start(threads: usize, queue: usize) -> StoreWorkers {
@@ -54,14 +51,15 @@ impl StoreWorkers {
         }
     }
 
-    /// Queues `work` for a store thread; its value comes on the returned receiver.
+    /// Runs `work` on a store thread and waits for it without holding the executor.
     ///
     /// # Errors
-    /// 503 when every thread is busy and the queue is full, 500 when no thread runs.
-    pub(super) fn submit<T: Send + 'static>(
+    /// 503 when every thread is busy and the queue is full; 500 when no thread runs or `work`
+    /// panicked.
+    pub(super) async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<Done<T>, ApiError> {
+    ) -> Result<T, ApiError> {
         if self.threads == 0 {
             return Err(ApiError::internal("the events API has no store thread"));
         }
@@ -70,27 +68,19 @@ impl StoreWorkers {
             let _ = done.send(catch_unwind(AssertUnwindSafe(work)));
         });
         match self.jobs.try_send(job) {
-            Ok(()) => Ok(value),
-            Err(TrySendError::Full(_)) => Err(ApiError::busy(format!(
-                "the event store is busy: {} calls are waiting for its {} threads \
-                 (web::Options::max_queued_store_calls, web::Options::store_threads)",
-                self.queue, self.threads
-            ))),
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(ApiError::busy(format!(
+                    "the event store is busy: {} calls are waiting for its {} threads \
+                     (web::Options::max_queued_store_calls, web::Options::store_threads)",
+                    self.queue, self.threads
+                )));
+            }
             Err(TrySendError::Disconnected(_)) => {
-                Err(ApiError::internal("the events API's store threads stopped"))
+                return Err(ApiError::internal("the events API's store threads stopped"));
             }
         }
-    }
-
-    /// Runs `work` on a store thread and waits for it without holding the executor.
-    ///
-    /// # Errors
-    /// As [`submit`](Self::submit); 500 when `work` panicked.
-    pub(super) async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
-        match self.submit(work)?.await {
+        match value.await {
             Ok(Ok(value)) => Ok(value),
             _ => Err(ApiError::internal("the event store failed")),
         }
