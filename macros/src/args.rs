@@ -24,6 +24,7 @@ enum Key {
     Success,
     Error,
     EmitOn,
+    Coalesce,
     Nested,
     Metadata,
     Panic,
@@ -34,7 +35,7 @@ enum Key {
 
 impl Key {
     /// In the order the error messages list them.
-    const ALL: [Key; 16] = [
+    const ALL: [Key; 17] = [
         Key::Category,
         Key::Action,
         Key::ActedUpon,
@@ -45,6 +46,7 @@ impl Key {
         Key::Success,
         Key::Error,
         Key::EmitOn,
+        Key::Coalesce,
         Key::Nested,
         Key::Metadata,
         Key::Panic,
@@ -65,6 +67,7 @@ impl Key {
             Key::Success => "success",
             Key::Error => "error",
             Key::EmitOn => "emit_on",
+            Key::Coalesce => "coalesce",
             Key::Nested => "nested",
             Key::Metadata => "metadata",
             Key::Panic => "panic",
@@ -110,6 +113,8 @@ pub(crate) struct Args {
     pub error: Option<Ident>,
     /// The `EmitOn` variant.
     pub emit_on: Option<Ident>,
+    /// `coalesce`: the window, in seconds and nanoseconds.
+    pub coalesce: Option<(u64, u32)>,
     /// The `Nested` variant.
     pub nested: Option<Ident>,
     /// `metadata(...)`: each key with its value.
@@ -166,6 +171,7 @@ struct Partial {
     success: Option<Ident>,
     error: Option<Ident>,
     emit_on: Option<Ident>,
+    coalesce: Option<(LitStr, (u64, u32))>,
     nested: Option<Ident>,
     metadata: Vec<(LitStr, Expr)>,
     panic: Option<Ident>,
@@ -207,6 +213,18 @@ pub(crate) fn parse(tokens: TokenStream, params: &[String], errors: &mut Errors)
     };
     let category = required(partial.category, Key::Category, "connection");
     let action = required(partial.action, Key::Action, "ping");
+    // Only changes are stored: no two events in a row of the same outcome, so nothing repeats
+    // to fold.
+    if let (Some((window, _)), Some(on)) = (&partial.coalesce, &partial.emit_on)
+        && on == "Change"
+    {
+        errors.at(
+            window,
+            "`coalesce` cannot go with `emit_on = \"change\"`: a change-only event is stored \
+             only when its outcome differs from the last one, so it never repeats and there is \
+             nothing to fold; keep one of the two",
+        );
+    }
     Some(Args {
         category: category?,
         action: action?,
@@ -216,6 +234,7 @@ pub(crate) fn parse(tokens: TokenStream, params: &[String], errors: &mut Errors)
         success: partial.success,
         error: partial.error,
         emit_on: partial.emit_on,
+        coalesce: partial.coalesce.map(|(_, window)| window),
         nested: partial.nested,
         metadata: partial.metadata,
         panic: partial.panic,
@@ -283,6 +302,7 @@ fn read(argument: Argument, params: &[String], partial: &mut Partial, errors: &m
         Key::Error => partial.error = level(key, &value, errors),
         Key::Panic => partial.panic = level(key, &value, errors),
         Key::EmitOn => partial.emit_on = emit_on(&value, errors),
+        Key::Coalesce => partial.coalesce = coalesce(&value, errors),
         Key::Nested => partial.nested = nested(&value, errors),
         Key::Metadata => {}
         Key::Doc => partial.doc = doc(&value, errors),
@@ -395,25 +415,49 @@ fn level(key: Key, value: &Expr, errors: &mut Errors) -> Option<Ident> {
     None
 }
 
-/// `emit_on`: `"ok"`, `"err"` or `"both"`, as the name of its `EmitOn` variant.
+/// `emit_on`: `"ok"`, `"err"`, `"both"` or `"change"`, as the name of its `EmitOn` variant.
 fn emit_on(value: &Expr, errors: &mut Errors) -> Option<Ident> {
     let lit = string_literal(Key::EmitOn, value, "\"err\"", errors)?;
     let variant = match lit.value().as_str() {
         "ok" => "Ok",
         "err" => "Err",
         "both" => "Both",
+        "change" => "Change",
         other => {
             errors.at(
                 &lit,
                 format!(
                     "unknown `emit_on` value {other:?}; expected \"ok\" (only `Ok` emits), \
-                     \"err\" (only `Err` emits) or \"both\" (the default)"
+                     \"err\" (only `Err` emits), \"both\" (the default) or \"change\" (either, \
+                     only when the outcome differs from the last event's)"
                 ),
             );
             return None;
         }
     };
     Some(Ident::new(variant, lit.span()))
+}
+
+/// `coalesce`: a window such as `"10m"`, `"30s"` or `"1h 30m"` (humantime's format), more than
+/// zero and at most a year, as seconds and nanoseconds.
+fn coalesce(value: &Expr, errors: &mut Errors) -> Option<(LitStr, (u64, u32))> {
+    let lit = string_literal(Key::Coalesce, value, "\"10m\"", errors)?;
+    let text = lit.value();
+    const YEAR: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+    let problem = match humantime::parse_duration(&text) {
+        Ok(window) if window.is_zero() => "a window of zero folds nothing".to_owned(),
+        Ok(window) if window > YEAR => "a window longer than a year (365d)".to_owned(),
+        Ok(window) => return Some((lit, (window.as_secs(), window.subsec_nanos()))),
+        Err(e) => e.to_string(),
+    };
+    errors.at(
+        &lit,
+        format!(
+            "`coalesce = {text:?}` is not a window ({problem}); write a duration such as \
+             \"10m\", \"30s\", \"1h 30m\" or \"2d\", more than zero and at most a year"
+        ),
+    );
+    None
 }
 
 /// `nested`: `"join"` or `"skip"`, as the name of its `Nested` variant.

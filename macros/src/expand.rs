@@ -303,6 +303,12 @@ fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream 
         .emit_on
         .clone()
         .unwrap_or_else(|| Ident::new("Both", Span::call_site()));
+    let coalesce = match args.coalesce {
+        Some((secs, nanos)) => {
+            quote!(::core::option::Option::Some(::core::time::Duration::new(#secs, #nanos)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let nested = args
         .nested
         .clone()
@@ -329,6 +335,7 @@ fn site_static(private: &TokenStream, site: &Ident, args: &Args) -> TokenStream 
             success: #private::Severity::#success,
             error: #private::Severity::#error,
             emit_on: #private::EmitOn::#emit_on,
+            coalesce: #coalesce,
             nested: #private::Nested::#nested,
             panic: #panic,
             metadata_keys: &[#(#metadata_keys),*],

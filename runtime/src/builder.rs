@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::event::{
-    DOC_KEY, ERR_KEY, Event, MAX_EVENT_BYTES, NewEvent, put_doc, put_error, weight,
+    DOC_KEY, ERR_KEY, Event, MAX_EVENT_BYTES, NewEvent, Repeat, put_doc, put_error, weight,
 };
 use crate::name::{Action, Category, InvalidName};
 use crate::report::{ErrorDetails, ErrorReport, ToErrorReport};
@@ -73,6 +73,7 @@ pub struct EventBuilder {
     metadata: Map<String, Value>,
     /// `None`: [`MAX_EVENT_BYTES`].
     max_bytes: Option<usize>,
+    repeat: Repeat,
 }
 
 impl EventBuilder {
@@ -189,6 +190,30 @@ impl EventBuilder {
         self
     }
 
+    /// Repeats folded into one notification: a repeat of the newest stored event of the same
+    /// user, category, action, resource and severity, unread and created within `window`
+    /// before it, is not stored again; that event counts one more instead, and moves to the
+    /// top (the attribute's `coalesce = "10m"`). See [`Repeat::Coalesce`].
+    pub fn coalesce(mut self, window: std::time::Duration) -> Self {
+        self.repeat = Repeat::Coalesce(window);
+        self
+    }
+
+    /// State changes only: the event is stored only when its severity differs from the newest
+    /// stored event of the same user, category, action and resource (the attribute's
+    /// `emit_on = "change"`). See [`Repeat::OnChange`].
+    pub fn on_change(mut self) -> Self {
+        self.repeat = Repeat::OnChange;
+        self
+    }
+
+    /// What a store does when the event repeats an earlier one ([`Repeat::Keep`] by default;
+    /// [`coalesce`](Self::coalesce) and [`on_change`](Self::on_change) set the others).
+    pub fn repeat(mut self, repeat: Repeat) -> Self {
+        self.repeat = repeat;
+        self
+    }
+
     /// Checks the steps and makes the event, with a fresh id and the current UTC time.
     ///
     /// # Errors
@@ -253,6 +278,7 @@ impl EventBuilder {
                     severity,
                     description: self.description.clone(),
                     metadata: self.metadata.clone(),
+                    repeat: self.repeat,
                 }))
             }
             _ => Err(BuildError { problems }),

@@ -38,6 +38,8 @@ pub struct Site {
     pub error: Severity,
     /// Which outcomes emit an event.
     pub emit_on: EmitOn,
+    /// The attribute's `coalesce`: repeats within this window folded into one event.
+    pub coalesce: Option<std::time::Duration>,
     /// Whether a call inside another annotated call emits (the attribute's `nested`).
     pub nested: Nested,
     /// The severity of the event of a panicking body; `None`: a panic emits nothing.
@@ -120,6 +122,21 @@ pub enum EmitOn {
     Ok,
     /// Only `Err`.
     Err,
+    /// Either outcome, only when it differs from the last event of the same user, category,
+    /// action and `acted_upon` (`emit_on = "change"`, decided by the store:
+    /// [`Repeat::OnChange`](crate::Repeat::OnChange)).
+    Change,
+}
+
+impl Site {
+    /// What a store does with the events of this site when they repeat.
+    pub fn repeat(&self) -> crate::event::Repeat {
+        match (self.emit_on, self.coalesce) {
+            (EmitOn::Change, _) => crate::event::Repeat::OnChange,
+            (_, Some(window)) => crate::event::Repeat::Coalesce(window),
+            (_, None) => crate::event::Repeat::Keep,
+        }
+    }
 }
 
 /// What a call made inside another annotated call's body does (the attribute's `nested`).
@@ -365,7 +382,7 @@ impl Call {
     ) -> Option<(EmitterRef, Arc<Event>)> {
         // The filter is on the outcome; a call whose outcome emits nothing builds nothing.
         let emits = match self.site.emit_on {
-            EmitOn::Both => true,
+            EmitOn::Both | EmitOn::Change => true,
             EmitOn::Ok => result.is_ok(),
             EmitOn::Err => result.is_err(),
         };
@@ -427,6 +444,7 @@ impl Call {
             severity,
             description,
             metadata,
+            repeat: site.repeat(),
         }));
         Some((emitter, event))
     }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::broadcast::Broadcaster;
 use crate::event::Event;
-use crate::store::{EventStore, StoreError};
+use crate::store::{EventStore, Inserted, StoreError};
 
 /// The application's failure hook.
 pub(crate) type FailureHook = Box<dyn Fn(&DeliveryFailure) + Send + Sync>;
@@ -160,18 +160,40 @@ impl Delivery {
         let ordered = self.order[stripe]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Err(error) = store.insert(&event) {
-            drop(ordered);
-            self.episode(0, 1, Some(&error as &dyn fmt::Display));
-            return Err(self.report(DeliveryFailure { event, error }));
-        }
-        if self.publish_stored {
-            self.broadcaster.publish(&event);
-        }
+        let inserted = match store.insert(&event) {
+            Ok(inserted) => inserted,
+            Err(error) => {
+                drop(ordered);
+                self.episode(0, 1, Some(&error as &dyn fmt::Display));
+                return Err(self.report(DeliveryFailure { event, error }));
+            }
+        };
+        self.published(&event, inserted);
         drop(ordered);
-        metrics::counter!("tidings_events_stored_total").increment(1);
         self.episode(1, 0, None);
         Ok(event)
+    }
+
+    /// Publishes what the store made of `event` (itself, or the event it folded into; nothing
+    /// when it was not stored), and counts it.
+    fn published(&self, event: &Arc<Event>, inserted: Inserted) {
+        match inserted {
+            Inserted::New => {
+                if self.publish_stored {
+                    self.broadcaster.publish(event);
+                }
+                metrics::counter!("tidings_events_stored_total").increment(1);
+            }
+            Inserted::Folded(folded) => {
+                if self.publish_stored {
+                    self.broadcaster.publish(&Arc::new(folded));
+                }
+                metrics::counter!("tidings_events_folded_total").increment(1);
+            }
+            Inserted::Unchanged => {
+                metrics::counter!("tidings_events_unchanged_total").increment(1);
+            }
+        }
     }
 
     /// Logs the store's state as it changes: the first failure after success (warn, once per
@@ -230,11 +252,9 @@ impl Delivery {
         let (mut stored, mut failed, mut first_error) = (0, 0, None::<String>);
         for event in batch {
             let error = match results.next() {
-                Some(Ok(())) => {
+                Some(Ok(inserted)) => {
                     stored += 1;
-                    if self.publish_stored {
-                        self.broadcaster.publish(event);
-                    }
+                    self.published(event, inserted);
                     continue;
                 }
                 Some(Err(error)) => error,
@@ -248,7 +268,6 @@ impl Delivery {
             });
         }
         metrics::histogram!("tidings_write_seconds").record(started.elapsed().as_secs_f64());
-        metrics::counter!("tidings_events_stored_total").increment(stored as u64);
         self.episode(
             stored,
             failed,

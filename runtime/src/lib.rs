@@ -54,7 +54,9 @@ pub use dispatch::{
     set_default, set_global_default, with_default, with_default_async,
 };
 pub use emitter::{DEFAULT_QUEUE, EmitAsync, Emitter, EmitterBuilder, StartError, WeakEmitter};
-pub use event::{DOC_KEY, ERR_KEY, Event, EventParts, MAX_EVENT_BYTES, TRUNCATED_KEY};
+pub use event::{
+    DOC_KEY, ERR_KEY, Event, EventParts, MAX_EVENT_BYTES, Repeat, RepeatOutcome, TRUNCATED_KEY,
+};
 pub use health::{FeedHealth, Health, WriterHealth};
 pub use name::{Action, Category, InvalidName, MAX_LEN as MAX_NAME_LEN};
 pub use report::{AsDynError, ErrorDetails, ErrorReport, ToErrorReport, marker};
@@ -64,8 +66,8 @@ pub use store::PgStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    EventPage, EventQuery, EventStore, EventTypes, Feed, Filter, MemoryStore, NonBlockingStore,
-    Order, PageSize, Retention, SortField, StoreError, StoreFuture,
+    EventPage, EventQuery, EventStore, EventTypes, Feed, Filter, Inserted, MemoryStore,
+    NonBlockingStore, Order, PageSize, Retention, SortField, StoreError, StoreFuture,
 };
 pub use writer::WriterError;
 

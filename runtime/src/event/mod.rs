@@ -16,8 +16,11 @@ pub const ERR_KEY: &str = tidings_rules::ERR_KEY;
 /// The metadata key of a documentation link (from `tidings-rules`).
 pub const DOC_KEY: &str = tidings_rules::DOC_KEY;
 
+mod repeat;
 mod size;
 
+pub use repeat::{Repeat, RepeatOutcome};
+pub(crate) use repeat::RepeatRule;
 pub use size::{MAX_EVENT_BYTES, TRUNCATED_KEY};
 pub(crate) use size::{fit, weight};
 
@@ -68,6 +71,18 @@ pub struct Event {
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     updated_at: OffsetDateTime,
+    /// How many times it happened: 1, plus one for each repeat folded into it
+    /// ([`Repeat::Coalesce`]).
+    #[serde(default = "one")]
+    count: u32,
+    /// What a store does when it repeats an earlier event: how it is delivered, not part of
+    /// the event (neither stored, serialized nor compared).
+    #[serde(skip)]
+    repeat: RepeatRule,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// What a new event is made of, before [`Event::assemble`] gives it its id, times and status.
@@ -82,6 +97,7 @@ pub(crate) struct NewEvent {
     pub severity: Severity,
     pub description: Cow<'static, str>,
     pub metadata: Map<String, Value>,
+    pub repeat: Repeat,
 }
 
 /// The system id an event is delivered with: its own when it has one, else the emitter's. The
@@ -133,6 +149,8 @@ pub struct EventParts {
     pub metadata: Map<String, Value>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// 1, plus one for each repeat folded into the event.
+    pub count: u32,
 }
 
 /// The current time at the precision every store keeps: microseconds (PostgreSQL's). An event
@@ -194,6 +212,8 @@ impl Event {
             metadata: new.metadata,
             created_at: now,
             updated_at: now,
+            count: 1,
+            repeat: RepeatRule(new.repeat),
         }
     }
 
@@ -214,6 +234,7 @@ impl Event {
             metadata,
             created_at,
             updated_at,
+            count,
         } = parts;
         Event {
             id,
@@ -229,6 +250,8 @@ impl Event {
             metadata,
             created_at,
             updated_at,
+            count: count.max(1),
+            repeat: RepeatRule::default(),
         }
     }
 
@@ -248,6 +271,8 @@ impl Event {
             metadata,
             created_at,
             updated_at,
+            count,
+            repeat: _,
         } = self;
         EventParts {
             id,
@@ -263,6 +288,7 @@ impl Event {
             metadata,
             created_at,
             updated_at,
+            count,
         }
     }
 
@@ -374,9 +400,25 @@ impl Event {
         self.created_at
     }
 
-    /// When the event last changed (its status), in UTC.
+    /// When the event last changed (its status, or a repeat folded into it), in UTC.
     pub fn updated_at(&self) -> OffsetDateTime {
         self.updated_at
+    }
+
+    /// How many times it happened: 1, plus one for each repeat folded into it
+    /// ([`Repeat::Coalesce`]). Served as `count`.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// What a store does when this event repeats an earlier one of its kind (the attribute's
+    /// `coalesce` and `emit_on = "change"`, the builder's [`coalesce`] and [`on_change`]).
+    /// Not stored: an event read back from a store says [`Repeat::Keep`].
+    ///
+    /// [`coalesce`]: crate::EventBuilder::coalesce
+    /// [`on_change`]: crate::EventBuilder::on_change
+    pub fn repeat(&self) -> Repeat {
+        self.repeat.0
     }
 
     /// The event with another status, and `updated_at` set to `now`.

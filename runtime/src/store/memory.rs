@@ -1,15 +1,15 @@
 //! The in-memory store.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use uuid::Uuid;
 
 use super::{
-    EventPage, EventQuery, EventStore, EventTypes, Filter, Order, PageCounts, SortField, StoreError,
+    EventPage, EventQuery, EventStore, EventTypes, Filter, Inserted, Order, PageCounts, SortField,
+    StoreError,
 };
-use crate::event::{Event, weight};
+use crate::event::{Event, Repeat, RepeatOutcome, weight};
 use crate::severity::Status;
 
 /// The in-memory store: the embedded default.
@@ -319,15 +319,12 @@ impl Default for MemoryStore {
     }
 }
 
-impl EventStore for MemoryStore {
-    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
-        let mut inner = self.write();
+impl MemoryStore {
+    /// Stores `event` at the next place, then evicts what no longer fits; its id is not stored
+    /// yet.
+    fn push(&self, inner: &mut MemoryInner, event: Arc<Event>) {
         let seq = inner.first + inner.slots.len() as u64;
-        if let Entry::Vacant(vacant) = inner.seq_of.entry(event.id()) {
-            vacant.insert(seq);
-        } else {
-            return Err(StoreError::DuplicateId(event.id()));
-        }
+        inner.seq_of.insert(event.id(), seq);
         let bytes = weight(event.description(), event.metadata()) + EVENT_OVERHEAD;
         let user = event.user_id();
         let share = inner.share_of(user);
@@ -337,16 +334,16 @@ impl EventStore for MemoryStore {
         held.seqs.push_back(seq);
         inner.bytes += bytes;
         inner.slots.push_back(Some(Slot {
-            event: Arc::clone(event),
+            event,
             bytes,
             share,
         }));
-        if self.over_share(Self::held(&inner, share), inner.users()) {
+        if self.over_share(Self::held(inner, share), inner.users()) {
             inner.heavy = Some(share);
         }
-        while self.over(&inner) {
+        while self.over(inner) {
             let users = inner.users();
-            if self.over_share(Self::held(&inner, share), users)
+            if self.over_share(Self::held(inner, share), users)
                 && inner.evict_oldest_of(share, seq)
             {
                 continue;
@@ -354,7 +351,7 @@ impl EventStore for MemoryStore {
             if let Some(heavy) = inner
                 .heavy
                 .filter(|&heavy| heavy != share)
-                .filter(|&heavy| self.over_share(Self::held(&inner, heavy), users))
+                .filter(|&heavy| self.over_share(Self::held(inner, heavy), users))
                 && inner.evict_oldest_of(heavy, seq)
             {
                 continue;
@@ -365,7 +362,51 @@ impl EventStore for MemoryStore {
             }
         }
         inner.tidy();
-        Ok(())
+    }
+}
+
+impl MemoryInner {
+    /// The newest stored event that `event`'s repeat rule compares it with, and its place:
+    /// the user's events are looked at newest first.
+    fn newest_of_kind(&self, event: &Event) -> Option<(u64, Arc<Event>)> {
+        let share = *self.share_of.get(&event.user_id())?;
+        self.shares[share].seqs.iter().rev().find_map(|&seq| {
+            let slot = self.slots.get(self.index(seq)?)?.as_ref()?;
+            event
+                .repeats_kind_of(&slot.event)
+                .then(|| (seq, Arc::clone(&slot.event)))
+        })
+    }
+}
+
+impl EventStore for MemoryStore {
+    fn insert(&self, event: &Arc<Event>) -> Result<Inserted, StoreError> {
+        let mut inner = self.write();
+        if inner.seq_of.contains_key(&event.id()) {
+            return Err(StoreError::DuplicateId(event.id()));
+        }
+        let newest = match event.repeat() {
+            Repeat::Keep => None,
+            _ => inner.newest_of_kind(event),
+        };
+        match event.repeat_outcome(newest.as_ref().map(|(_, stored)| &**stored)) {
+            RepeatOutcome::Store => {
+                self.push(&mut inner, Arc::clone(event));
+                Ok(Inserted::New)
+            }
+            RepeatOutcome::Skip => Ok(Inserted::Unchanged),
+            RepeatOutcome::FoldInto => {
+                let Some((seq, stored)) = newest else {
+                    unreachable!("an event folds only into one that is stored")
+                };
+                // The folded event takes the newest place: a resume after any event before it
+                // gets it again.
+                let folded = event.folded_into(&stored);
+                inner.remove(seq);
+                self.push(&mut inner, Arc::new(folded.clone()));
+                Ok(Inserted::Folded(folded))
+            }
+        }
     }
 
     fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {

@@ -32,16 +32,22 @@ use crate::severity::{Severity, Status};
 /// Every implementation gives the same results for the same calls; [`MemoryStore`] is the
 /// reference. Implementations must be cheap to call from request handlers or queue the work.
 pub trait EventStore: Send + Sync + 'static {
-    /// Stores a new event.
+    /// Stores a new event, under its [`Repeat`](crate::Repeat) rule: an event that repeats an
+    /// earlier one ([`Event::repeats_kind_of`], [`Event::repeat_outcome`]) is folded into it
+    /// ([`Event::folded_into`], which then takes the newest place in the store's order, as
+    /// [`stored_after`](Self::stored_after) reads it) or not stored at all. The rule is
+    /// decided atomically with the insert: two repeats stored at once fold into one event that
+    /// counts both.
     ///
     /// # Errors
     /// [`StoreError::DuplicateId`] when an event with this id is stored already, or a backend
     /// failure.
-    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError>;
+    fn insert(&self, event: &Arc<Event>) -> Result<Inserted, StoreError>;
 
-    /// Stores several new events, as one transaction where the backend has them; one result per
-    /// event, in order. The default inserts them one by one.
-    fn insert_batch(&self, events: &[Arc<Event>]) -> Vec<Result<(), StoreError>> {
+    /// Stores several new events, in order, as one transaction where the backend has them; one
+    /// result per event, in order. A repeat may fold into an event of the same batch. The
+    /// default inserts them one by one.
+    fn insert_batch(&self, events: &[Arc<Event>]) -> Vec<Result<Inserted, StoreError>> {
         events.iter().map(|event| self.insert(event)).collect()
     }
 
@@ -192,6 +198,19 @@ pub trait EventStore: Send + Sync + 'static {
     fn nonblocking(&self) -> Option<&dyn NonBlockingStore> {
         None
     }
+}
+
+/// What became of an event given to [`EventStore::insert`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inserted {
+    /// Stored as a new event.
+    New,
+    /// Folded into a stored event ([`Repeat::Coalesce`](crate::Repeat::Coalesce)): that event
+    /// as it is now (its id, one more in its count), which live streams get as an update.
+    Folded(Event),
+    /// Not stored: it repeats the state of the last event of its kind
+    /// ([`Repeat::OnChange`](crate::Repeat::OnChange)).
+    Unchanged,
 }
 
 /// What a [`NonBlockingStore`] call returns: a future of its answer.

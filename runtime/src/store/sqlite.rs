@@ -6,14 +6,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, ErrorCode, OpenFlags, params_from_iter};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params_from_iter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    EventPage, EventQuery, EventStore, EventTypes, Filter, PageCounts, Retention, StoreError,
+    EventPage, EventQuery, EventStore, EventTypes, Filter, Inserted, PageCounts, Retention,
+    StoreError,
 };
-use crate::event::{Event, EventParts};
+use crate::event::{Event, EventParts, Repeat, RepeatOutcome};
 use crate::name::{Action, Category};
 use crate::severity::{Severity, Status};
 
@@ -21,8 +22,8 @@ const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The schema this release writes, kept in the table `tidings_schema`. Version 1 (the first
 /// release) named its table `events` and kept its version in SQLite's `user_version`; it is
-/// migrated when opened.
-const SCHEMA_VERSION: i64 = 2;
+/// migrated when opened, and so is version 2 (without `count` and the index of kinds).
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE tidings_events (
@@ -39,14 +40,25 @@ CREATE TABLE tidings_events (
     description  TEXT    NOT NULL,
     metadata     TEXT    NOT NULL,
     created_at   INTEGER NOT NULL,
-    updated_at   INTEGER NOT NULL
+    updated_at   INTEGER NOT NULL,
+    count        INTEGER NOT NULL DEFAULT 1
 );
--- One secondary index: every index costs each insert. The id index grows at its end: ids are
--- version 7 UUIDs, time-ordered to the millisecond. A user's page, filters and unread counts go through the user's rows; queries over
--- every user scan the table.
+-- Two secondary indexes: every index costs each insert. The id index grows at its end: ids are
+-- version 7 UUIDs, time-ordered to the millisecond. A user's page, filters and unread counts go
+-- through the user's rows; queries over every user scan the table. The newest event of a kind
+-- (a repeat's rule) is one look-up in the index of kinds.
 CREATE INDEX tidings_events_by_user_time ON tidings_events (user_id, created_at);
+CREATE INDEX tidings_events_by_kind ON tidings_events (user_id, category, action, seq);
 CREATE TABLE tidings_schema (version INTEGER NOT NULL);
-INSERT INTO tidings_schema (version) VALUES (2);
+INSERT INTO tidings_schema (version) VALUES (3);
+";
+
+/// From version 2 to this one: each event's `count` (1 for those stored before) and the index
+/// of kinds.
+const MIGRATE_FROM_2: &str = "
+ALTER TABLE tidings_events ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX tidings_events_by_kind ON tidings_events (user_id, category, action, seq);
+UPDATE tidings_schema SET version = 3;
 ";
 
 /// From the first release's schema to this one, in one transaction: the table and its index
@@ -70,6 +82,8 @@ enum Found {
     Newer(i64),
     /// The first release's schema (`events`, `user_version` 1).
     First,
+    /// Version 2's.
+    Second,
     /// No table of this store: the schema is to be made (beside the application's tables).
     Nothing,
     /// A table with this store's name that this store did not make.
@@ -94,6 +108,7 @@ fn found(connection: &Connection) -> rusqlite::Result<Found> {
         return Ok(match version {
             v if v > SCHEMA_VERSION => Found::Newer(v),
             SCHEMA_VERSION => Found::Current,
+            2 => Found::Second,
             _ => Found::Foreign("tidings_schema"),
         });
     }
@@ -120,7 +135,7 @@ fn refusal(found: &Found) -> Option<String> {
             "it has a table `{table}` that tidings did not make; the database belongs to \
              something else and is left untouched"
         )),
-        Found::Current | Found::First | Found::Nothing => None,
+        Found::Current | Found::First | Found::Second | Found::Nothing => None,
     }
 }
 
@@ -141,7 +156,11 @@ fn prepare_schema(connection: &Connection) -> Result<(), String> {
             return Err(refused);
         }
         match now {
-            Found::First => connection.execute_batch(MIGRATE_FROM_1).map_err(sql),
+            Found::First => connection
+                .execute_batch(MIGRATE_FROM_1)
+                .and_then(|()| connection.execute_batch(MIGRATE_FROM_2))
+                .map_err(sql),
+            Found::Second => connection.execute_batch(MIGRATE_FROM_2).map_err(sql),
             Found::Nothing => connection.execute_batch(SCHEMA).map_err(sql),
             _ => Ok(()),
         }
@@ -156,7 +175,18 @@ const INSERT: &str = "INSERT INTO tidings_events (id, operation_id, user_id, sys
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
 const COLUMNS: &str = "id, operation_id, user_id, system_id, acted_upon, category, action, \
-    severity, status, description, metadata, created_at, updated_at";
+    severity, status, description, metadata, created_at, updated_at, count";
+
+/// The newest event of a kind, for a repeat's rule (`?5`: its severity, or `NULL` for any).
+const NEWEST_OF_KIND: &str = "SELECT seq, id, operation_id, user_id, system_id, acted_upon, \
+    category, action, severity, status, description, metadata, created_at, updated_at, count \
+    FROM tidings_events WHERE user_id IS ?1 AND category = ?2 AND action = ?3 \
+    AND acted_upon IS ?4 AND (?5 IS NULL OR severity = ?5) ORDER BY seq DESC LIMIT 1";
+
+/// A fold: the stored event at `?5` takes the newest place, its new count, description,
+/// metadata and `updated_at`.
+const FOLD: &str = "UPDATE tidings_events SET seq = (SELECT max(seq) + 1 FROM tidings_events), \
+    count = ?1, description = ?2, metadata = ?3, updated_at = ?4 WHERE seq = ?5";
 
 /// Events kept in a SQLite database file.
 ///
@@ -447,29 +477,103 @@ fn conversion(
 }
 
 fn read_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    read_event_at(row, 0)
+}
+
+/// The event whose [`COLUMNS`] start at column `at`.
+fn read_event_at(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Event> {
     let missing = |index| conversion(index, std::io::Error::other("missing id"));
-    let metadata: String = row.get(10)?;
+    let metadata: String = row.get(at + 10)?;
     Ok(Event::from_parts(EventParts {
-        id: read_uuid(row, 0)?.ok_or_else(|| missing(0))?,
-        operation_id: read_uuid(row, 1)?.ok_or_else(|| missing(1))?,
-        user_id: read_uuid(row, 2)?,
-        system_id: read_uuid(row, 3)?,
-        acted_upon: read_uuid(row, 4)?,
-        category: Category::new(row.get::<_, String>(5)?).map_err(|e| conversion(5, e))?,
-        action: Action::new(row.get::<_, String>(6)?).map_err(|e| conversion(6, e))?,
+        id: read_uuid(row, at)?.ok_or_else(|| missing(at))?,
+        operation_id: read_uuid(row, at + 1)?.ok_or_else(|| missing(at + 1))?,
+        user_id: read_uuid(row, at + 2)?,
+        system_id: read_uuid(row, at + 3)?,
+        acted_upon: read_uuid(row, at + 4)?,
+        category: Category::new(row.get::<_, String>(at + 5)?)
+            .map_err(|e| conversion(at + 5, e))?,
+        action: Action::new(row.get::<_, String>(at + 6)?).map_err(|e| conversion(at + 6, e))?,
         severity: row
-            .get::<_, String>(7)?
+            .get::<_, String>(at + 7)?
             .parse()
-            .map_err(|e| conversion(7, e))?,
+            .map_err(|e| conversion(at + 7, e))?,
         status: row
-            .get::<_, String>(8)?
+            .get::<_, String>(at + 8)?
             .parse()
-            .map_err(|e| conversion(8, e))?,
-        description: Cow::Owned(row.get(9)?),
-        metadata: serde_json::from_str(&metadata).map_err(|e| conversion(10, e))?,
-        created_at: from_nanos(row.get(11)?)?,
-        updated_at: from_nanos(row.get(12)?)?,
+            .map_err(|e| conversion(at + 8, e))?,
+        description: Cow::Owned(row.get(at + 9)?),
+        metadata: serde_json::from_str(&metadata).map_err(|e| conversion(at + 10, e))?,
+        created_at: from_nanos(row.get(at + 11)?)?,
+        updated_at: from_nanos(row.get(at + 12)?)?,
+        count: u32::try_from(row.get::<_, i64>(at + 13)?).unwrap_or(u32::MAX),
     }))
+}
+
+/// Stores one event under its repeat rule, on a connection whose writes are this store's only
+/// (the store's lock is held): the newest stored event of its kind is read, the reference rule
+/// decides, then the event is inserted or folded.
+fn insert_ruled(
+    connection: &Connection,
+    event: &Event,
+    scratch: &mut Vec<u8>,
+) -> rusqlite::Result<Inserted> {
+    if event.repeat() == Repeat::Keep {
+        let mut statement = connection.prepare_cached(INSERT)?;
+        bind_event(&mut statement, event, scratch)?;
+        statement.raw_execute()?;
+        return Ok(Inserted::New);
+    }
+    let severity = match event.repeat() {
+        Repeat::Coalesce(_) => Some(event.severity().as_str()),
+        _ => None,
+    };
+    let newest: Option<(i64, Event)> = connection
+        .prepare_cached(NEWEST_OF_KIND)?
+        .query_row(
+            rusqlite::params![
+                id_bytes(event.user_id()),
+                event.category().as_str(),
+                event.action().as_str(),
+                id_bytes(event.acted_upon()),
+                severity,
+            ],
+            |row| Ok((row.get(0)?, read_event_at(row, 1)?)),
+        )
+        .optional()?;
+    match event.repeat_outcome(newest.as_ref().map(|(_, stored)| stored)) {
+        RepeatOutcome::Skip => Ok(Inserted::Unchanged),
+        RepeatOutcome::FoldInto => {
+            let Some((seq, stored)) = newest else {
+                unreachable!("an event folds only into one that is stored")
+            };
+            // The new event's id must not be stored already, as for an insert.
+            let taken: bool = connection
+                .prepare_cached("SELECT count(*) > 0 FROM tidings_events WHERE id = ?1")?
+                .query_row([event.id().as_bytes()], |row| row.get(0))?;
+            if taken {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE),
+                    None,
+                ));
+            }
+            let folded = event.folded_into(&stored);
+            let metadata = serde_json::to_string(folded.metadata()).unwrap_or_else(|_| "{}".into());
+            connection.prepare_cached(FOLD)?.execute(rusqlite::params![
+                i64::from(folded.count()),
+                folded.description(),
+                metadata,
+                nanos(folded.updated_at()),
+                seq,
+            ])?;
+            Ok(Inserted::Folded(folded))
+        }
+        RepeatOutcome::Store => {
+            let mut statement = connection.prepare_cached(INSERT)?;
+            bind_event(&mut statement, event, scratch)?;
+            statement.raw_execute()?;
+            Ok(Inserted::New)
+        }
+    }
 }
 
 /// A `WHERE` clause built from fixed text and `?` placeholders only; the values are bound.
@@ -529,7 +633,7 @@ fn filters(query: &EventQuery) -> (String, Vec<SqlValue>) {
 }
 
 /// The same failure for every event of a batch (the transaction could not begin or commit).
-fn all_failed(events: &[Arc<Event>], error: &rusqlite::Error) -> Vec<Result<(), StoreError>> {
+fn all_failed(events: &[Arc<Event>], error: &rusqlite::Error) -> Vec<Result<Inserted, StoreError>> {
     let reason = describe(error);
     events
         .iter()
@@ -575,12 +679,22 @@ impl SqliteStore {
 }
 
 impl EventStore for SqliteStore {
-    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
-        let connection = self.lock();
-        insert_one(&connection, event).map_err(|e| insert_error(event, &e))
+    fn insert(&self, event: &Arc<Event>) -> Result<Inserted, StoreError> {
+        let mut connection = self.lock();
+        if event.repeat() == Repeat::Keep {
+            return insert_one(&connection, event)
+                .map(|()| Inserted::New)
+                .map_err(|e| insert_error(event, &e));
+        }
+        // The look-up and the change in one transaction.
+        let transaction = connection.transaction().context("cannot store an event")?;
+        let inserted = insert_ruled(&transaction, event, &mut Vec::new())
+            .map_err(|e| insert_error(event, &e))?;
+        transaction.commit().context("cannot store an event")?;
+        Ok(inserted)
     }
 
-    fn insert_batch(&self, events: &[Arc<Event>]) -> Vec<Result<(), StoreError>> {
+    fn insert_batch(&self, events: &[Arc<Event>]) -> Vec<Result<Inserted, StoreError>> {
         let mut connection = self.lock();
         let transaction = match connection.transaction() {
             Ok(transaction) => transaction,
@@ -588,15 +702,19 @@ impl EventStore for SqliteStore {
         };
         // A failed insert (a duplicate id) undoes only its own statement; the others stay.
         // One prepared statement for the whole batch. (Multi-row `INSERT`s measured slower.)
-        let results: Vec<Result<(), StoreError>> = match transaction.prepare_cached(INSERT) {
+        let results: Vec<Result<Inserted, StoreError>> = match transaction.prepare_cached(INSERT) {
             Ok(mut statement) => {
                 let mut scratch = Vec::with_capacity(256);
                 events
                     .iter()
                     .map(|event| {
+                        if event.repeat() != Repeat::Keep {
+                            return insert_ruled(&transaction, event, &mut scratch)
+                                .map_err(|e| insert_error(event, &e));
+                        }
                         bind_event(&mut statement, event, &mut scratch)
                             .and_then(|()| statement.raw_execute())
-                            .map(|_| ())
+                            .map(|_| Inserted::New)
                             .map_err(|e| insert_error(event, &e))
                     })
                     .collect()

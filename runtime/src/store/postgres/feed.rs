@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::connection::bounded;
 use super::read::read_event;
-use super::schema::{CHANNEL, COLUMNS};
+use super::schema::{CHANNEL, READ_COLUMNS as COLUMNS};
 use super::{QUERY_BOUND, Shared};
 use crate::broadcast::Broadcaster;
 use crate::store::Feed;
@@ -289,7 +289,7 @@ fn catch_up(state: &State, client: &mut Client) -> Result<(), postgres::Error> {
     loop {
         let after = state.progress().published;
         let rows = client.query(&statement, &[&after, &PAGE])?;
-        let Some(last) = rows.last().map(|row| row.get::<_, i64>(13)) else {
+        let Some(last) = rows.last().map(|row| row.get::<_, i64>(14)) else {
             return Ok(());
         };
         let mut newest = None;
@@ -297,7 +297,7 @@ fn catch_up(state: &State, client: &mut Client) -> Result<(), postgres::Error> {
         for row in &rows {
             // A row this release cannot read is skipped, not a reason to stop delivering.
             if let Ok(event) = read_event(row) {
-                read.push((row.get::<_, i64>(13), event));
+                read.push((row.get::<_, i64>(14), event));
             }
         }
         let mut published = Vec::with_capacity(read.len());

@@ -43,7 +43,8 @@ use self::connection::{
 use self::schema::{INSERT, ORDER_LOCK, RETENTION_LOCK, STAGING_TYPES};
 use self::schema::{SetupError, create_or_check};
 use super::{
-    EventPage, EventQuery, EventStore, EventTypes, Feed, NonBlockingStore, Retention, StoreError,
+    EventPage, EventQuery, EventStore, EventTypes, Feed, Inserted, NonBlockingStore, Retention,
+    StoreError,
     StoreFuture,
 };
 use crate::broadcast::Broadcaster;
@@ -113,6 +114,8 @@ struct Shared {
     queries: Option<Queries>,
     retention: Retention,
     last_prune: Mutex<Option<Instant>>,
+    /// Events folded by this store's writer: every 1,024, old rows of `tidings_folds` go.
+    folds: std::sync::atomic::AtomicU64,
     write_timeout: Duration,
     poll: Duration,
     /// The highest `seq` this store has committed; a listener started later begins after the
@@ -226,6 +229,7 @@ impl PgStore {
                 queries: Some(queries),
                 retention: Retention::default(),
                 last_prune: Mutex::new(None),
+                folds: std::sync::atomic::AtomicU64::new(0),
                 write_timeout: DEFAULT_WRITE_TIMEOUT,
                 poll: DEFAULT_POLL,
                 committed: AtomicI64::new(start),
@@ -306,13 +310,13 @@ impl Shared {
 }
 
 impl EventStore for PgStore {
-    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
+    fn insert(&self, event: &Arc<Event>) -> Result<Inserted, StoreError> {
         self.insert_batch(std::slice::from_ref(event))
             .pop()
             .unwrap_or_else(|| Err(backend("cannot store event", "no result")))
     }
 
-    fn insert_batch(&self, events: &[Arc<Event>]) -> Vec<Result<(), StoreError>> {
+    fn insert_batch(&self, events: &[Arc<Event>]) -> Vec<Result<Inserted, StoreError>> {
         if events.is_empty() {
             return Vec::new();
         }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::connection::{Context, backend, on_pool, select};
-use super::schema::COLUMNS;
+use super::schema::READ_COLUMNS as COLUMNS;
 use crate::event::{Event, EventParts};
 use crate::name::{Action, Category};
 use crate::severity::Severity;
@@ -42,6 +42,8 @@ pub(super) fn read_event(row: &Row) -> Result<Event, StoreError> {
         metadata,
         created_at: row.try_get(11).context("cannot read events")?,
         updated_at: row.try_get(12).context("cannot read events")?,
+        count: u32::try_from(row.try_get::<_, i32>(13).context("cannot read events")?)
+            .unwrap_or(1),
     }))
 }
 

@@ -4,8 +4,9 @@
 use postgres::Client;
 use postgres::types::Type;
 
-/// The schema this release writes, kept in the table `tidings_schema`.
-pub(super) const SCHEMA_VERSION: i32 = 1;
+/// The schema this release writes, kept in the table `tidings_schema`; version 1 (without
+/// `count`, the index of kinds and `tidings_folds`) is migrated when a store connects.
+pub(super) const SCHEMA_VERSION: i32 = 2;
 
 /// The channel every instance's writer notifies and every listener listens on.
 pub(super) const CHANNEL: &str = "tidings_events";
@@ -16,7 +17,7 @@ pub(super) const ORDER_LOCK: i64 = 0x7469_6469_6e67_7301;
 pub(super) const SCHEMA_LOCK: i64 = 0x7469_6469_6e67_7302;
 pub(super) const RETENTION_LOCK: i64 = 0x7469_6469_6e67_7303;
 
-/// The tables and the index, as the first release writes them.
+/// The tables and the index, as the first release wrote them; [`MIGRATE_FROM_1`] follows.
 const SCHEMA: &str = "
 CREATE TABLE tidings_schema (version integer NOT NULL);
 INSERT INTO tidings_schema (version) VALUES (1);
@@ -41,6 +42,21 @@ CREATE TABLE tidings_events (
 CREATE INDEX tidings_events_by_user_time ON tidings_events (user_id, created_at, seq);
 ";
 
+/// Version 1 to 2: each event's `count` (1 for those stored before); the index of kinds, where
+/// a repeat's rule finds the newest event of its kind in one look-up; and `tidings_folds`, the
+/// ids of events folded into another lately, so that a writer whose commit's answer was lost
+/// knows its fold was made (rows older than an hour are pruned).
+const MIGRATE_FROM_1: &str = "
+ALTER TABLE tidings_events ADD COLUMN count integer NOT NULL DEFAULT 1;
+CREATE INDEX tidings_events_by_kind ON tidings_events (user_id, category, action, seq);
+CREATE TABLE tidings_folds (
+    event_id uuid        PRIMARY KEY,
+    into_id  uuid        NOT NULL,
+    at       timestamptz NOT NULL DEFAULT now()
+);
+UPDATE tidings_schema SET version = 2;
+";
+
 /// The columns an event is read and written with, in this order: spelled once, here, as a
 /// literal that `concat!` takes, for every statement below.
 macro_rules! columns {
@@ -50,8 +66,27 @@ macro_rules! columns {
     };
 }
 
-/// The columns an event is read and written with, in this order.
-pub(super) const COLUMNS: &str = columns!();
+
+/// The columns an event is read with: those it is written with (`columns!`) and its `count`.
+pub(super) const READ_COLUMNS: &str = concat!(columns!(), ", count");
+
+/// The newest event of a kind, for a repeat's rule (`$5`: its severity, or `NULL` for any),
+/// locked until the writer's transaction ends: a mark meanwhile waits for the fold.
+pub(super) const NEWEST_OF_KIND: &str = concat!(
+    "SELECT ",
+    columns!(),
+    ", count FROM tidings_events WHERE user_id IS NOT DISTINCT FROM $1 AND category = $2 \
+     AND action = $3 AND acted_upon IS NOT DISTINCT FROM $4 \
+     AND ($5::text IS NULL OR severity = $5) ORDER BY seq DESC LIMIT 1 FOR UPDATE"
+);
+
+/// A fold: the stored event `$5` takes the newest place (a new `seq`, which the listeners
+/// read), its new count, description, metadata and `updated_at`; and the folded event's id
+/// (`$6`) is recorded.
+pub(super) const FOLD: &str = "WITH folded AS (UPDATE tidings_events SET seq = DEFAULT, \
+    count = $1, description = $2, metadata = $3, updated_at = $4 WHERE id = $5 RETURNING seq), \
+    noted AS (INSERT INTO tidings_folds (event_id, into_id) VALUES ($6, $5) \
+    ON CONFLICT (event_id) DO NOTHING) SELECT seq FROM folded";
 
 /// One statement for a whole batch: the columns as arrays, unnested in the batch's order, and
 /// the order lock (`$14`) taken by the statement itself, so only once the server has received
@@ -165,6 +200,9 @@ pub(super) fn create_or_check(client: &mut Client) -> Result<(), SetupError> {
                 "the table tidings_schema holds no schema version; it is left untouched".into(),
             ));
         }
+        if version == 1 {
+            transaction.batch_execute(MIGRATE_FROM_1)?;
+        }
     } else if tables.iter().any(|t| t == "tidings_events") {
         return Err(SetupError::Refused(
             "a table tidings_events exists without tidings' schema version; it belongs to \
@@ -173,6 +211,7 @@ pub(super) fn create_or_check(client: &mut Client) -> Result<(), SetupError> {
         ));
     } else {
         transaction.batch_execute(SCHEMA)?;
+        transaction.batch_execute(MIGRATE_FROM_1)?;
     }
     transaction.commit()?;
     Ok(())

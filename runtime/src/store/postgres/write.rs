@@ -20,11 +20,13 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::connection::{backend, bounded, describe, transient};
+use super::read::read_event;
 use super::schema::{
-    CHANNEL, COPY_STAGED, INSERT, INSERT_STAGED, ORDER_LOCK, STAGE_FROM, STAGING, STAGING_TYPES,
+    CHANNEL, COPY_STAGED, FOLD, INSERT, INSERT_STAGED, NEWEST_OF_KIND, ORDER_LOCK, READ_COLUMNS,
+    STAGE_FROM, STAGING, STAGING_TYPES,
 };
-use crate::event::Event;
-use crate::store::StoreError;
+use crate::event::{Event, Repeat, RepeatOutcome};
+use crate::store::{Inserted, StoreError};
 
 /// The writer's own connection.
 pub(super) struct WriterConnection {
@@ -35,8 +37,8 @@ pub(super) struct WriterConnection {
 
 /// The outcome of one attempt at a batch.
 enum Attempt {
-    /// Committed: for each event, whether it was stored (or skipped as a duplicate id).
-    Done(Vec<bool>),
+    /// Committed: for each event, what became of it (`None`: skipped as a duplicate id).
+    Done(Vec<Option<Inserted>>),
     /// The server refused the batch (it rolled back): one of its events is the cause.
     Refused(postgres::Error),
     /// The connection broke or the server is unavailable: if it broke during `COMMIT`, the
@@ -65,7 +67,7 @@ enum Step {
 struct Batch<'a> {
     events: &'a [Arc<Event>],
     /// Each event's result, once it has one.
-    results: Vec<Option<Result<(), StoreError>>>,
+    results: Vec<Option<Result<Inserted, StoreError>>>,
     /// The indexes of the events still to store.
     pending: Vec<usize>,
     /// The last attempt broke where its transaction may have committed.
@@ -88,30 +90,52 @@ impl<'a> Batch<'a> {
         self.pending.iter().map(|&i| &*self.events[i]).collect()
     }
 
-    /// After a broken attempt: the pending events that are stored after all are done.
+    /// After a broken attempt: the pending events that are stored after all, or folded into
+    /// another (`tidings_folds`), are done.
     fn settle_stored(&mut self, client: &mut Client) -> Result<(), postgres::Error> {
         let ids: Vec<Uuid> = self.pending_events().iter().map(|e| e.id()).collect();
         let rows = client.query("SELECT id FROM tidings_events WHERE id = ANY($1)", &[&ids])?;
         let stored: HashSet<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+        let folds = client.query(
+            &format!(
+                "SELECT {}, f.event_id FROM tidings_folds f LEFT JOIN tidings_events e \
+                 ON e.id = f.into_id WHERE f.event_id = ANY($1)",
+                prefixed("e.")
+            ),
+            &[&ids],
+        )?;
+        let mut folded: std::collections::HashMap<Uuid, Inserted> = folds
+            .iter()
+            .map(|row| {
+                // The event it went into, unless deleted since.
+                let into = read_event(row).map_or(Inserted::Unchanged, Inserted::Folded);
+                (row.get(14), into)
+            })
+            .collect();
         let (events, results) = (self.events, &mut self.results);
         self.pending.retain(|&i| {
-            let done = stored.contains(&events[i].id());
-            if done {
-                results[i] = Some(Ok(()));
+            let id = events[i].id();
+            let done = if stored.contains(&id) {
+                Some(Inserted::New)
+            } else {
+                folded.remove(&id)
+            };
+            let settled = done.is_some();
+            if let Some(done) = done {
+                results[i] = Some(Ok(done));
             }
-            !done
+            !settled
         });
         self.maybe_stored = false;
         Ok(())
     }
 
-    /// A committed attempt: each pending event stored, or a duplicate id.
-    fn record_done(&mut self, stored: Vec<bool>) {
+    /// A committed attempt: what became of each pending event, or a duplicate id.
+    fn record_done(&mut self, stored: Vec<Option<Inserted>>) {
         for (i, stored) in std::mem::take(&mut self.pending).into_iter().zip(stored) {
-            self.results[i] = Some(if stored {
-                Ok(())
-            } else {
-                Err(StoreError::DuplicateId(self.events[i].id()))
+            self.results[i] = Some(match stored {
+                Some(inserted) => Ok(inserted),
+                None => Err(StoreError::DuplicateId(self.events[i].id())),
             });
         }
     }
@@ -127,7 +151,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Every result; the events without one failed for the time the database stayed away.
-    fn finish(self, timeout: Duration) -> Vec<Result<(), StoreError>> {
+    fn finish(self, timeout: Duration) -> Vec<Result<Inserted, StoreError>> {
         let unknown = if self.maybe_stored {
             "; the last attempt's outcome is unknown (the connection broke during it), so the \
              event may be stored after all"
@@ -155,7 +179,7 @@ impl<'a> Batch<'a> {
 impl Shared {
     /// Stores a batch: retried while the database is unreachable, for at most the write
     /// timeout; after a broken connection, the events already stored are looked up first.
-    pub(super) fn write(&self, events: &[Arc<Event>]) -> Vec<Result<(), StoreError>> {
+    pub(super) fn write(&self, events: &[Arc<Event>]) -> Vec<Result<Inserted, StoreError>> {
         let deadline = Instant::now() + self.write_timeout;
         let mut batch = Batch::new(events);
         let mut backoff = Duration::from_millis(20);
@@ -315,6 +339,9 @@ impl Shared {
         connection: &mut WriterConnection,
         events: &[&Event],
     ) -> Result<Attempt, postgres::Error> {
+        if events.iter().any(|event| event.repeat() != Repeat::Keep) {
+            return self.ruled_transaction(connection, events);
+        }
         let staged = events.len() >= STAGE_FROM;
         if staged && !connection.staging {
             // Outside the batch's transaction, so that its rollback does not take it away.
@@ -358,11 +385,116 @@ impl Shared {
         Ok(Attempt::Done(
             events
                 .iter()
-                .map(|event| stored.remove(&event.id()))
+                .map(|event| stored.remove(&event.id()).then_some(Inserted::New))
                 .collect(),
         ))
     }
+
+    /// A batch with events under a repeat rule: the order lock first, then each event in the
+    /// batch's order, in the same transaction (a repeat may fold into an event of this batch):
+    /// an event without a rule inserted, one with a rule compared with the newest stored event
+    /// of its kind (locked) by the rule every store shares, then inserted, folded or skipped.
+    /// The lock is held while the statements are sent: a pause of this process meanwhile ends
+    /// at its session's idle-transaction bound, as for any transaction.
+    fn ruled_transaction(
+        &self,
+        connection: &mut WriterConnection,
+        events: &[&Event],
+    ) -> Result<Attempt, postgres::Error> {
+        let mut transaction = connection.client.transaction()?;
+        #[cfg(feature = "test-doors")]
+        self.hooks.before_send();
+        transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK])?;
+        let mut results = Vec::with_capacity(events.len());
+        let mut last = 0_i64;
+        let mut folds = 0_u64;
+        for &event in events {
+            let outcome = match event.repeat() {
+                Repeat::Keep => None,
+                repeat => {
+                    let severity = matches!(repeat, Repeat::Coalesce(_))
+                        .then(|| event.severity().as_str());
+                    let newest = transaction
+                        .query_opt(
+                            NEWEST_OF_KIND,
+                            &[
+                                &event.user_id(),
+                                &event.category().as_str(),
+                                &event.action().as_str(),
+                                &event.acted_upon(),
+                                &severity,
+                            ],
+                        )?
+                        .and_then(|row| read_event(&row).ok());
+                    Some((event.repeat_outcome(newest.as_ref()), newest))
+                }
+            };
+            let result = match outcome {
+                Some((RepeatOutcome::Skip, _)) => Some(Inserted::Unchanged),
+                Some((RepeatOutcome::FoldInto, Some(stored))) => {
+                    let folded = event.folded_into(&stored);
+                    let count = i32::try_from(folded.count()).unwrap_or(i32::MAX);
+                    // No row: this event was folded already (a retry): a duplicate.
+                    transaction
+                        .query_opt(
+                            FOLD,
+                            &[
+                                &count,
+                                &folded.description(),
+                                &Json(folded.metadata()),
+                                &folded.updated_at(),
+                                &stored.id(),
+                                &event.id(),
+                            ],
+                        )?
+                        .map(|row| {
+                            last = last.max(row.get(0));
+                            folds += 1;
+                            Inserted::Folded(folded)
+                        })
+                }
+                _ => transaction
+                    .query_opt(INSERT, &Columns::of(&[event]).params())?
+                    .map(|row| {
+                        last = last.max(row.get(1));
+                        Inserted::New
+                    }),
+            };
+            results.push(result);
+        }
+        #[cfg(feature = "test-doors")]
+        self.hooks.before_commit();
+        if last > 0 {
+            transaction.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &last.to_string()])?;
+        }
+        // The ids of folded events are needed for the writer's retry only: an hour is plenty.
+        if folds > 0 && self.folds.fetch_add(folds, Ordering::Relaxed) % 1024 + folds >= 1024 {
+            transaction.execute(
+                "DELETE FROM tidings_folds WHERE at < now() - interval '1 hour'",
+                &[],
+            )?;
+        }
+        transaction.commit()?;
+        self.committed.fetch_max(last, Ordering::SeqCst);
+        #[cfg(feature = "test-doors")]
+        if self.hooks.lose_reply() {
+            return Ok(Attempt::Broken(
+                "the connection broke during COMMIT (test)".into(),
+            ));
+        }
+        Ok(Attempt::Done(results))
+    }
 }
+
+/// [`READ_COLUMNS`] with each column prefixed (`e.id, e.operation_id, ...`).
+fn prefixed(prefix: &str) -> String {
+    READ_COLUMNS
+        .split(", ")
+        .map(|column| format!("{prefix}{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 
 /// Copies a large batch into the staging table (made on the connection's first), each event
 /// with its place in the batch. No lock is held: a pause of this process in the middle of it
