@@ -63,6 +63,9 @@ struct Channel {
     ready: Condvar,
     /// Live subscriptions, readable without the lock so that publishing to nobody is cheap.
     subscribers: AtomicUsize,
+    /// Bumped by [`Broadcaster::counts_changed`]: each subscription compares it with the one it
+    /// last saw.
+    counts: AtomicU64,
 }
 
 struct ChannelState {
@@ -105,6 +108,7 @@ impl Channel {
             }),
             ready: Condvar::new(),
             subscribers: AtomicUsize::new(0),
+            counts: AtomicU64::new(0),
         })
     }
 
@@ -303,12 +307,14 @@ impl Broadcaster {
 
     fn attach(&self, channel: Arc<Channel>, window: usize, user: Option<Uuid>) -> Subscription {
         let (id, next) = channel.join(window);
+        let counts = channel.counts.load(Ordering::SeqCst);
         Subscription {
             channel,
             id,
             window,
             next: AtomicU64::new(next),
             history_seen: AtomicU64::new(self.shared.history.load(Ordering::SeqCst)),
+            counts_seen: AtomicU64::new(counts),
             shared: Arc::downgrade(&self.shared),
             user,
         }
@@ -358,6 +364,42 @@ impl Broadcaster {
             .cloned()
             .collect();
         for channel in users.iter().chain(std::iter::once(&self.shared.all)) {
+            channel.wake();
+        }
+    }
+
+    /// Tells the subscriptions of `user` that the user's counts changed without a new event
+    /// reaching them (events marked or deleted, here or on another instance): each one's
+    /// [`Subscription::counts_changed`] then says so, once, and its waiting tasks are woken. A
+    /// live stream that asked for counts sends `event: counts`. Cheap when the user has no
+    /// subscription.
+    pub fn counts_changed(&self, user: Uuid) {
+        let channel = self
+            .shared
+            .users
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&user)
+            .cloned();
+        if let Some(channel) = channel {
+            channel.counts.fetch_add(1, Ordering::SeqCst);
+            channel.wake();
+        }
+    }
+
+    /// [`counts_changed`](Self::counts_changed) for every user with a subscription (a change
+    /// whose users are not known, such as an operator's bulk delete on another instance).
+    pub fn all_counts_changed(&self) {
+        let users: Vec<Arc<Channel>> = self
+            .shared
+            .users
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for channel in users {
+            channel.counts.fetch_add(1, Ordering::SeqCst);
             channel.wake();
         }
     }
@@ -530,6 +572,8 @@ pub struct Subscription {
     next: AtomicU64,
     /// The broadcaster's history counter when this subscription last looked.
     history_seen: AtomicU64,
+    /// Its channel's counts counter when this subscription last looked.
+    counts_seen: AtomicU64,
     shared: Weak<Shared>,
     user: Option<Uuid>,
 }
@@ -544,6 +588,13 @@ impl Subscription {
         };
         let now = shared.history.load(Ordering::SeqCst);
         self.history_seen.swap(now, Ordering::SeqCst) != now
+    }
+
+    /// Whether its user's counts changed without a new event since it subscribed or last
+    /// asked ([`Broadcaster::counts_changed`]). `true` once per change, however many.
+    pub fn counts_changed(&self) -> bool {
+        let now = self.channel.counts.load(Ordering::SeqCst);
+        self.counts_seen.swap(now, Ordering::SeqCst) != now
     }
 
     /// The user whose events this subscription receives; `None` for all events.

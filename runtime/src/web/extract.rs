@@ -114,14 +114,45 @@ impl Web {
         call_store!(self, |store| store.query(&query))
     }
 
-    /// [`EventStore::stored_after`].
+    /// [`EventStore::stored_after`] the event `after` as the client last saw it (its id and
+    /// count): `None` (the client reloads) when that event is not the user's any more, or when
+    /// it was folded since (a fold moves it to the newest place, so the place the client saw
+    /// it at is gone). The event is read after the replay, so a fold before the replay's read
+    /// is seen.
     pub(super) async fn stored_after(
         &self,
         user: Uuid,
-        after: Uuid,
+        (after, count): (Uuid, u32),
         limit: usize,
     ) -> Result<Option<Vec<Event>>, ApiError> {
-        call_store!(self, |store| store.stored_after(user, after, limit))
+        let Some(part) = call_store!(self, |store| store.stored_after(user, after, limit))? else {
+            return Ok(None);
+        };
+        let seen = self.get(after).await?;
+        Ok(seen
+            .filter(|event| event.count() == count)
+            .map(|_| part))
+    }
+
+    /// The counts of the user's default view (the list without filters): its `totalCount`,
+    /// `countBySeverityLevel` (unread) and `readCount`, as the list answers them.
+    pub(super) async fn counts(&self, user: Uuid) -> Result<EventPage, ApiError> {
+        let query = EventQuery::new()
+            .user(user)
+            .page_size(crate::store::PageSize::Limit(0));
+        self.query(query).await
+    }
+
+    /// Tells the user's live streams that their counts changed (after `changed` events
+    /// were marked or deleted).
+    fn changed(&self, user: Option<Uuid>, changed: usize) {
+        if changed == 0 {
+            return;
+        }
+        match user {
+            Some(user) => self.emitter.broadcaster().counts_changed(user),
+            None => self.emitter.broadcaster().all_counts_changed(),
+        }
     }
 
     /// [`EventStore::types`].
@@ -135,7 +166,10 @@ impl Web {
         query: EventQuery,
         status: Status,
     ) -> Result<usize, ApiError> {
-        call_store!(self, |store| store.set_status_matching(&query, status))
+        let user = query.user_id();
+        let changed = call_store!(self, |store| store.set_status_matching(&query, status))?;
+        self.changed(user, changed);
+        Ok(changed)
     }
 
     /// Marks the event that `query` matches (one id: `id`) and reads it back, in one turn of
@@ -146,8 +180,9 @@ impl Web {
         id: Uuid,
         status: Status,
     ) -> Result<Option<Event>, ApiError> {
+        let user = query.user_id();
         let store = self.store()?;
-        match store.nonblocking() {
+        let marked = match store.nonblocking() {
             Some(store) => {
                 self.gate
                     .run(async {
@@ -170,12 +205,19 @@ impl Web {
                     .await?
                     .map_err(ApiError::internal)
             }
+        }?;
+        if let (Some(user), Some(_)) = (user, &marked) {
+            self.emitter.broadcaster().counts_changed(user);
         }
+        Ok(marked)
     }
 
     /// [`EventStore::delete_matching`].
     pub(super) async fn delete_matching(&self, query: EventQuery) -> Result<usize, ApiError> {
-        call_store!(self, |store| store.delete_matching(&query))
+        let user = query.user_id();
+        let deleted = call_store!(self, |store| store.delete_matching(&query))?;
+        self.changed(user, deleted);
+        Ok(deleted)
     }
 }
 

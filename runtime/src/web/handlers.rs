@@ -41,13 +41,7 @@ pub(super) async fn list(
         query = query.page_size(PageSize::Limit(cap));
     }
     let page = web.query(query).await?;
-    // Meshery's shape: an array of `{severity, count}`, most urgent first.
-    let counts: Vec<Value> = page
-        .count_by_severity
-        .iter()
-        .rev()
-        .map(|(severity, count)| json!({"severity": severity.as_str(), "count": count}))
-        .collect();
+    let counts = by_severity(&page);
     let answer = serde_json::to_vec(&ListAnswer {
         events: page
             .events
@@ -66,6 +60,16 @@ pub(super) async fn list(
     })
     .map_err(ApiError::internal)?;
     Ok(json_answer(answer))
+}
+
+/// A page's counts per severity in Meshery's shape: an array of `{severity, count}`, most
+/// urgent first (the list's `countBySeverityLevel`, and the live stream's counts).
+pub(super) fn by_severity(page: &crate::store::EventPage) -> Vec<Value> {
+    page.count_by_severity
+        .iter()
+        .rev()
+        .map(|(severity, count)| json!({"severity": severity.as_str(), "count": count}))
+        .collect()
 }
 
 /// The list's answer, in this order; each event as [`served`] writes it.

@@ -16,6 +16,7 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone)]
 pub struct Options {
     pub(super) keep_alive: Duration,
+    pub(super) counts_interval: Duration,
     pub(super) meshery_errors: bool,
     pub(super) max_page_size: usize,
     pub(super) max_bulk_ids: usize,
@@ -28,6 +29,11 @@ pub struct Options {
     pub(super) nonblocking_store_calls: usize,
     pub(super) max_queued_store_calls: usize,
 }
+
+/// How often at most a live stream that asked for counts (`/subscribe?counts=true`) is sent
+/// `event: counts` unless told otherwise: once a second. The changes in between are folded into
+/// the next frame, which reads the store once.
+pub const DEFAULT_COUNTS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How long a shutdown waits for live streams to drain unless told otherwise: 10 seconds.
 pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -60,6 +66,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             keep_alive: DEFAULT_KEEP_ALIVE,
+            counts_interval: DEFAULT_COUNTS_INTERVAL,
             meshery_errors: false,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             max_bulk_ids: DEFAULT_MAX_BULK_IDS,
@@ -86,6 +93,20 @@ impl Options {
     /// The keep-alive interval.
     pub fn keep_alive_interval(&self) -> Duration {
         self.keep_alive
+    }
+
+    /// The least time between two `event: counts` frames of one live stream (default
+    /// [`DEFAULT_COUNTS_INTERVAL`]): after a change of the user's counts, a stream that asked
+    /// for them (`/subscribe?counts=true`) reads them once the interval since its last frame
+    /// has passed, so a burst of changes costs one read of the store per stream and interval.
+    pub fn counts_interval(mut self, interval: Duration) -> Self {
+        self.counts_interval = interval;
+        self
+    }
+
+    /// The counts interval.
+    pub fn counts_interval_value(&self) -> Duration {
+        self.counts_interval
     }
 
     /// Serves each error event with `metadata.error` as well, derived from `err` in the shape

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -102,7 +102,7 @@ const RETRY_AFTER_SECONDS: u32 = 5;
 /// goes to every stream of its user at about the same time, and is serialized for the first one
 /// only. Replayed (stored) events are serialized afresh: their status may have changed.
 pub(super) struct RecentJson {
-    sent: std::sync::Mutex<VecDeque<(Uuid, Arc<str>)>>,
+    sent: std::sync::Mutex<VecDeque<((Uuid, u32), Arc<str>)>>,
 }
 
 impl RecentJson {
@@ -122,7 +122,8 @@ impl RecentJson {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         };
-        let id = event.id();
+        // An event folded again is another text: its id and count name the text.
+        let id = (event.id(), event.count());
         // The newest first: the other streams of a user follow the first one closely.
         if let Some((_, json)) = lock().iter().rev().find(|(sent, _)| *sent == id) {
             return Arc::clone(json);
@@ -146,8 +147,10 @@ impl RecentJson {
 pub(super) async fn subscribe(
     State(web): State<Web>,
     User(user): User,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let counts = wants_counts(raw.as_deref())?;
     let slot = web.streams.open(user, &web.options)?;
     // Subscribe before reading history: whatever is published meanwhile is either in the
     // history (skipped live by id) or arrives live. No gap, no duplicate.
@@ -158,14 +161,22 @@ pub(super) async fn subscribe(
         replayed: HashSet::new(),
         reading: Reading::Done,
         live,
+        user,
+        counts: counts.then(|| Counts::new(web.options.counts_interval)),
         web: web.clone(),
     };
     if let Some(last) = headers.get("last-event-id") {
         let last = last
             .to_str()
             .ok()
-            .and_then(|text| Uuid::parse_str(text).ok())
-            .ok_or_else(|| ApiError::bad("Last-Event-ID", "`Last-Event-ID` must be an event id"))?;
+            .and_then(parse_frame_id)
+            .ok_or_else(|| {
+                ApiError::bad(
+                    "Last-Event-ID",
+                    "`Last-Event-ID` must be a frame's id: an event id, or an event id, `:` and \
+                     its count",
+                )
+            })?;
         // The first part of what was missed is read before the answer, so that a store that
         // fails is a 500; the rest is read as the stream is sent, a part at a time.
         let first = web.stored_after(user, last, REPLAY_PART).await?;
@@ -183,22 +194,99 @@ pub(super) async fn subscribe(
         .into_response())
 }
 
-/// A stored event's SSE event (its frame), serialized for this stream.
-fn frame(options: &Options, event: &Event) -> SseEvent {
-    SseEvent::default()
-        .id(event.id().to_string())
-        .data(served(options, event).text())
+/// Whether the query string asks for `event: counts` frames (`counts=true`, or `counts=1`);
+/// other parameters are ignored.
+fn wants_counts(raw: Option<&str>) -> Result<bool, ApiError> {
+    let mut wants = false;
+    for pair in raw.unwrap_or_default().split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
+        if key == "counts" {
+            wants = match value {
+                "true" | "1" | "" => true,
+                "false" | "0" => false,
+                other => {
+                    return Err(ApiError::bad(
+                        "counts",
+                        format!("`counts` is `true` or `false`, not {other:?}"),
+                    ));
+                }
+            };
+        }
+    }
+    Ok(wants)
+}
+
+/// A frame's id: the event's id, and `:` and its count once repeats were folded into it, so
+/// that a client resuming after it names the event as it saw it.
+fn frame_id(event: &Event) -> String {
+    match event.count() {
+        1 => event.id().to_string(),
+        count => format!("{}:{count}", event.id()),
+    }
+}
+
+/// The event and count a frame id names ([`frame_id`]).
+fn parse_frame_id(text: &str) -> Option<(Uuid, u32)> {
+    let (id, count) = match text.split_once(':') {
+        Some((id, count)) => (id, count.parse().ok().filter(|&count| count > 1)?),
+        None => (text, 1),
+    };
+    Some((Uuid::parse_str(id).ok()?, count))
+}
+
+/// An SSE event with `event`'s frame id: an event folded again is sent as `event: update`.
+fn framed(event: &Event) -> SseEvent {
+    let frame = SseEvent::default().id(frame_id(event));
+    if event.count() > 1 {
+        frame.event("update")
+    } else {
+        frame
+    }
 }
 
 /// A live event's frame: its JSON made once for all the streams it goes to (Meshery's shape, with
 /// the derived `error`, is made per stream).
 fn live_frame(options: &Options, recent: &RecentJson, event: &Event) -> SseEvent {
     if options.meshery_errors {
-        return frame(options, event);
+        return framed(event).data(served(options, event).text());
     }
-    SseEvent::default()
-        .id(event.id().to_string())
-        .data(&*recent.json(event))
+    framed(event).data(&*recent.json(event))
+}
+
+/// The counts frame: the user's default view as the list counts it.
+fn counts_frame(page: &crate::store::EventPage) -> SseEvent {
+    SseEvent::default().event("counts").data(
+        json!({
+            "countBySeverityLevel": super::handlers::by_severity(page),
+            "readCount": page.read_count,
+            "totalCount": page.total,
+        })
+        .to_string(),
+    )
+}
+
+/// A stream's counts: due after a change, read once the interval since the last frame has
+/// passed.
+struct Counts {
+    interval: std::time::Duration,
+    due: bool,
+    earliest: tokio::time::Instant,
+    wait: Pin<Box<tokio::time::Sleep>>,
+    read: Option<Pin<Box<dyn Future<Output = Result<crate::store::EventPage, ApiError>> + Send>>>,
+}
+
+impl Counts {
+    /// The first frame is due at once.
+    fn new(interval: std::time::Duration) -> Counts {
+        let now = tokio::time::Instant::now();
+        Counts {
+            interval,
+            due: true,
+            earliest: now,
+            wait: Box::pin(tokio::time::sleep_until(now)),
+            read: None,
+        }
+    }
 }
 
 /// How many stored events a resuming stream reads at once: the most it holds in memory.
@@ -221,7 +309,7 @@ enum Reading {
     /// The next part is to be read once the frames queued before it are sent: a client that
     /// does not read makes the stream hold one part at most.
     Next {
-        after: Uuid,
+        after: (Uuid, u32),
         replayed: Replayed,
         user: Uuid,
     },
@@ -244,9 +332,13 @@ struct LiveStream {
     /// Its place among the router's open streams, given back when the stream ends.
     _slot: StreamSlot,
     replay: VecDeque<SseEvent>,
-    replayed: HashSet<Uuid>,
+    /// The events replayed, as they were: a live event of the same id and count is skipped.
+    replayed: HashSet<(Uuid, u32)>,
     reading: Reading,
     live: Subscription,
+    user: Uuid,
+    /// `None` unless the stream asked for counts.
+    counts: Option<Counts>,
     /// The router's: its options, its serialized events, and its store for the next part of
     /// a replay.
     web: Web,
@@ -272,10 +364,9 @@ impl LiveStream {
                 self.replay.push_back(reload());
                 return;
             }
-            self.replayed.insert(event.id());
-            self.replay
-                .push_back(SseEvent::default().id(event.id().to_string()).data(text));
-            last = Some(event.id());
+            self.replayed.insert((event.id(), event.count()));
+            self.replay.push_back(framed(event).data(text));
+            last = Some((event.id(), event.count()));
         }
         if let (true, Some(after)) = (full, last) {
             self.reading = Reading::Next {
@@ -288,6 +379,45 @@ impl LiveStream {
 
     /// Asks the store for the part after `after`; a store that is busy (its queue full) ends
     /// the replay with `reload` (the client loads the list instead).
+    /// Marks the counts due (after a live event or a change of the user's counts).
+    fn counts_due(&mut self) {
+        if let Some(counts) = &mut self.counts {
+            counts.due = true;
+        }
+    }
+
+    /// The counts frame, once it is due, the interval since the last has passed and the store
+    /// has answered; the waits register this task's waker.
+    fn poll_counts(&mut self, cx: &mut Context<'_>) -> Option<SseEvent> {
+        let counts = self.counts.as_mut()?;
+        loop {
+            if let Some(read) = &mut counts.read {
+                let Poll::Ready(answer) = read.as_mut().poll(cx) else {
+                    return None;
+                };
+                counts.read = None;
+                counts.earliest = tokio::time::Instant::now() + counts.interval;
+                match answer {
+                    Ok(page) => return Some(counts_frame(&page)),
+                    // A store that fails or is busy: tried again after the interval.
+                    Err(_) => counts.due = true,
+                }
+            }
+            if !counts.due {
+                return None;
+            }
+            if tokio::time::Instant::now() < counts.earliest {
+                counts.wait.as_mut().reset(counts.earliest);
+                if counts.wait.as_mut().poll(cx).is_pending() {
+                    return None;
+                }
+            }
+            counts.due = false;
+            let (web, user) = (self.web.clone(), self.user);
+            counts.read = Some(Box::pin(async move { web.counts(user).await }));
+        }
+    }
+
     fn read_next(&mut self) {
         let Reading::Next {
             after,
@@ -345,9 +475,14 @@ impl futures_core::Stream for LiveStream {
             if self.live.history_changed() {
                 return Poll::Ready(Some(Ok(reload())));
             }
+            if let Some(frame) = self.poll_counts(cx) {
+                return Poll::Ready(Some(Ok(frame)));
+            }
             return match Pin::new(&mut self.live).poll_next(cx) {
                 Poll::Ready(Some(Ok(event))) => {
-                    if self.replayed.remove(&event.id()) {
+                    // Stored or folded: the user's counts changed.
+                    self.counts_due();
+                    if self.replayed.remove(&(event.id(), event.count())) {
                         continue;
                     }
                     metrics::counter!("tidings_frames_sent_total").increment(1);
@@ -366,6 +501,10 @@ impl futures_core::Stream for LiveStream {
                 // Looked at again once the waker is registered: a change made in between woke
                 // no one.
                 Poll::Pending if self.live.history_changed() => Poll::Ready(Some(Ok(reload()))),
+                Poll::Pending if self.counts.is_some() && self.live.counts_changed() => {
+                    self.counts_due();
+                    continue;
+                }
                 Poll::Pending => Poll::Pending,
             };
         }

@@ -3,7 +3,8 @@
 use uuid::Uuid;
 
 use super::Shared;
-use super::connection::{execute, on_pool};
+use super::connection::{on_pool, select};
+use super::schema::COUNTS_CHANNEL;
 use super::read::filters;
 use crate::severity::Status;
 use crate::store::{EventQuery, StoreError};
@@ -11,6 +12,33 @@ use crate::store::{EventQuery, StoreError};
 /// How many rows a statement changed, as a count.
 fn changed(rows: u64) -> usize {
     usize::try_from(rows).unwrap_or(usize::MAX)
+}
+
+/// `change` (an `UPDATE` or `DELETE` without `RETURNING`) as one statement that answers how
+/// many rows it changed and, when it changed any, notifies every listener on
+/// [`COUNTS_CHANNEL`] with the user's id (parameter `$payload`; `*`: users not known), so that
+/// the live streams of every instance send the user's new counts.
+fn notifying(change: &str, payload: usize) -> String {
+    format!(
+        "WITH changed AS ({change} RETURNING 1) SELECT count(*) FROM changed, \
+         LATERAL (SELECT pg_notify('{COUNTS_CHANNEL}', ${payload})) AS notified"
+    )
+}
+
+/// The payload of a counts notification: the user's id, or `*`.
+fn whose(user: Option<Uuid>) -> String {
+    user.map_or_else(|| "*".to_owned(), |user| user.to_string())
+}
+
+/// Runs a [`notifying`] statement; the rows it changed.
+async fn count_changed(
+    client: &deadpool_postgres::ClientWrapper,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> Result<u64, postgres::Error> {
+    let rows = select(client, sql, params).await?;
+    let counted = rows.first().map_or(0, |row| row.get::<_, i64>(0));
+    Ok(u64::try_from(counted).unwrap_or(0))
 }
 
 impl Shared {
@@ -22,28 +50,24 @@ impl Shared {
     ) -> Result<usize, StoreError> {
         let now = crate::event::now();
         let status = status.as_str();
+        let sql = notifying(
+            "UPDATE tidings_events SET status = $1, \
+             updated_at = CASE WHEN status = $1 THEN updated_at ELSE $2 END WHERE id = ANY($3)",
+            4,
+        );
+        let all = whose(None);
         on_pool!(self.queries()?, "cannot update events", |client| async {
-            execute(
-                client,
-                "UPDATE tidings_events SET status = $1, \
-                     updated_at = CASE WHEN status = $1 THEN updated_at ELSE $2 END \
-                     WHERE id = ANY($3)",
-                &[&status, &now, &ids],
-            )
-            .await
+            count_changed(client, &sql, &[&status, &now, &ids, &all]).await
         })
         .map(changed)
     }
 
     /// Deletes events.
     pub(super) async fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
+        let sql = notifying("DELETE FROM tidings_events WHERE id = ANY($1)", 2);
+        let all = whose(None);
         on_pool!(self.queries()?, "cannot delete events", |client| async {
-            execute(
-                client,
-                "DELETE FROM tidings_events WHERE id = ANY($1)",
-                &[&ids],
-            )
-            .await
+            count_changed(client, &sql, &[&ids, &all]).await
         })
         .map(changed)
     }
@@ -58,18 +82,23 @@ impl Shared {
         let condition = filters(query);
         let n = condition.params().len();
         let status = status.as_str();
-        let sql = format!(
-            "UPDATE tidings_events SET status = ${0}, \
-             updated_at = CASE WHEN status = ${0} THEN updated_at ELSE ${1} END {2}",
-            n + 1,
-            n + 2,
-            condition.clause
+        let sql = notifying(
+            &format!(
+                "UPDATE tidings_events SET status = ${0}, \
+                 updated_at = CASE WHEN status = ${0} THEN updated_at ELSE ${1} END {2}",
+                n + 1,
+                n + 2,
+                condition.clause
+            ),
+            n + 3,
         );
+        let user = whose(query.user_id());
         on_pool!(self.queries()?, "cannot update events", |client| async {
             let mut params = condition.params();
             params.push(&status);
             params.push(&now);
-            execute(client, &sql, &params).await
+            params.push(&user);
+            count_changed(client, &sql, &params).await
         })
         .map(changed)
     }
@@ -77,9 +106,16 @@ impl Shared {
     /// Deletes every event that matches `query`'s filters, in one statement.
     pub(super) async fn delete_matching(&self, query: &EventQuery) -> Result<usize, StoreError> {
         let condition = filters(query);
-        let sql = format!("DELETE FROM tidings_events {}", condition.clause);
+        let n = condition.params().len();
+        let sql = notifying(
+            &format!("DELETE FROM tidings_events {}", condition.clause),
+            n + 1,
+        );
+        let user = whose(query.user_id());
         on_pool!(self.queries()?, "cannot delete events", |client| async {
-            execute(client, &sql, &condition.params()).await
+            let mut params = condition.params();
+            params.push(&user);
+            count_changed(client, &sql, &params).await
         })
         .map(changed)
     }

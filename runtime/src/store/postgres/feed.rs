@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::connection::bounded;
 use super::read::read_event;
-use super::schema::{CHANNEL, READ_COLUMNS as COLUMNS};
+use super::schema::{CHANNEL, COUNTS_CHANNEL, READ_COLUMNS as COLUMNS};
 use super::{QUERY_BOUND, Shared};
 use crate::broadcast::Broadcaster;
 use crate::store::Feed;
@@ -168,7 +168,7 @@ fn listen(state: &State, down: &mut bool) -> Result<(), postgres::Error> {
     config.application_name(&name);
     bounded(&mut config, QUERY_BOUND);
     let mut client = postgres::Config::from(config).connect(NoTls)?;
-    client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+    client.batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {COUNTS_CHANNEL}"))?;
     check_history(state, &mut client)?;
     let before = state.progress().published;
     catch_up(state, &mut client)?;
@@ -188,18 +188,37 @@ fn listen(state: &State, down: &mut bool) -> Result<(), postgres::Error> {
         }
         let mut notified = false;
         {
+            // New rows (one read serves every notification that arrived meanwhile), or a
+            // user's counts changed without one.
+            let mut seen = |notification: postgres::Notification| {
+                if notification.channel() == COUNTS_CHANNEL {
+                    counts_changed(state, notification.payload());
+                } else {
+                    notified = true;
+                }
+            };
             let mut notifications = client.notifications();
-            if notifications.timeout_iter(TICK).next()?.is_some() {
-                notified = true;
+            if let Some(notification) = notifications.timeout_iter(TICK).next()? {
+                seen(notification);
             }
-            // The others that arrived meanwhile: one read serves them all.
             let mut pending = notifications.iter();
-            while pending.next()?.is_some() {}
+            while let Some(notification) = pending.next()? {
+                seen(notification);
+            }
         }
         if notified || polled.elapsed() >= state.store.poll {
             catch_up(state, &mut client)?;
             polled = Instant::now();
         }
+    }
+}
+
+/// A user's counts changed on some instance (events marked or deleted): the user's live
+/// streams here are told (`*`: every user's).
+fn counts_changed(state: &State, payload: &str) {
+    match Uuid::parse_str(payload) {
+        Ok(user) => state.broadcaster.counts_changed(user),
+        Err(_) => state.broadcaster.all_counts_changed(),
     }
 }
 

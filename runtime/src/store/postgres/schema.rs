@@ -11,6 +11,10 @@ pub(super) const SCHEMA_VERSION: i32 = 2;
 /// The channel every instance's writer notifies and every listener listens on.
 pub(super) const CHANNEL: &str = "tidings_events";
 
+/// The channel on which a change of a user's counts without a new event (events marked or
+/// deleted) is told to every listener, the user's id as payload (`*`: users not known).
+pub(super) const COUNTS_CHANNEL: &str = "tidings_counts";
+
 /// Advisory lock keys ("tidings" and a number). The ordering lock serializes the writers'
 /// batch transactions, so that `seq` is committed in increasing order.
 pub(super) const ORDER_LOCK: i64 = 0x7469_6469_6e67_7301;
