@@ -24,7 +24,7 @@ struct OrderCheckingStore {
 }
 
 impl EventStore for OrderCheckingStore {
-    fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
+    fn insert(&self, event: &Arc<Event>) -> Result<tidings::Inserted, StoreError> {
         if let Some(watcher) = &*self.watcher.lock().unwrap() {
             match watcher.try_recv() {
                 Err(TryRecvError::Empty) => {}
@@ -85,7 +85,7 @@ fn stores_first_then_publishes_the_same_event() {
 struct FailingStore;
 
 impl EventStore for FailingStore {
-    fn insert(&self, _: &Arc<Event>) -> Result<(), StoreError> {
+    fn insert(&self, _: &Arc<Event>) -> Result<tidings::Inserted, StoreError> {
         Err(StoreError::Backend("disk full".into()))
     }
     fn get(&self, _: Uuid) -> Result<Option<Event>, StoreError> {
@@ -438,7 +438,10 @@ fn the_ring_releases_every_event_whatever_the_readers_do() {
 fn an_emitter_whose_feed_cannot_start_is_an_error_from_try_build() {
     struct NoFeed(tidings::MemoryStore);
     impl tidings::EventStore for NoFeed {
-        fn insert(&self, event: &Arc<tidings::Event>) -> Result<(), tidings::StoreError> {
+        fn insert(
+            &self,
+            event: &Arc<tidings::Event>,
+        ) -> Result<tidings::Inserted, tidings::StoreError> {
             self.0.insert(event)
         }
         fn get(&self, id: tidings::Uuid) -> Result<Option<tidings::Event>, tidings::StoreError> {

@@ -44,6 +44,7 @@ fn exact_field_names() {
             "actedUpon",
             "action",
             "category",
+            "count",
             "createdAt",
             "description",
             "id",
@@ -56,6 +57,7 @@ fn exact_field_names() {
             "userId",
         ]
     );
+    assert_eq!(json["count"], 1, "1 when nothing was folded");
     assert_eq!(json["id"], event.id().to_string());
     assert_eq!(json["userId"], event.user_id().unwrap().to_string());
     assert_eq!(json["severity"], "success");

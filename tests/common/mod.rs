@@ -124,10 +124,14 @@ impl WatchedStore {
 }
 
 impl tidings::EventStore for WatchedStore {
-    fn insert(&self, event: &std::sync::Arc<Event>) -> Result<(), tidings::StoreError> {
+    fn insert(
+        &self,
+        event: &std::sync::Arc<Event>,
+    ) -> Result<tidings::Inserted, tidings::StoreError> {
         (self.hook)(StoreCall::Insert(event))?;
-        self.inner.insert(event)?;
-        (self.hook)(StoreCall::Inserted(event))
+        let inserted = self.inner.insert(event)?;
+        (self.hook)(StoreCall::Inserted(event))?;
+        Ok(inserted)
     }
     fn prefers_background_writer(&self) -> bool {
         self.background

@@ -421,6 +421,14 @@ impl Event {
         self.repeat.0
     }
 
+    /// The event with another [`Repeat`] rule: for an event made elsewhere (read back, or
+    /// deserialized), and for a store's tests.
+    #[must_use]
+    pub fn with_repeat(mut self, repeat: Repeat) -> Event {
+        self.repeat = RepeatRule(repeat);
+        self
+    }
+
     /// The event with another status, and `updated_at` set to `now`.
     /// A copy with one more metadata entry (an entry with this key is replaced), for an answer
     /// that serves more than is stored.

@@ -22,7 +22,7 @@ use crate::severity::Status;
 /// let event = Event::builder()
 ///     .category("cluster")
 ///     .action("health_check")
-///     .severity(Severity::Error)
+///     .severity(Severity::Warning)
 ///     .coalesce(Duration::from_secs(600))
 ///     .build()?;
 /// assert_eq!(event.repeat(), Repeat::Coalesce(Duration::from_secs(600)));
@@ -93,7 +93,7 @@ impl Event {
     /// use tidings_runtime::{Event, RepeatOutcome, Severity};
     ///
     /// let down = || Event::builder().category("cluster").action("health_check")
-    ///     .severity(Severity::Error).on_change().build();
+    ///     .severity(Severity::Warning).on_change().build();
     /// let first = down()?;
     /// assert_eq!(first.repeat_outcome(None), RepeatOutcome::Store);
     /// assert_eq!(down()?.repeat_outcome(Some(&first)), RepeatOutcome::Skip);

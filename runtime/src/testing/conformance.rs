@@ -7,10 +7,12 @@ use std::sync::Arc;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::event::Event;
+use crate::event::{Event, Repeat};
 use crate::name::{Action, Category};
 use crate::severity::{Severity, Status};
-use crate::store::{EventQuery, EventStore, EventTypes, Order, PageSize, SortField, StoreError};
+use crate::store::{
+    EventQuery, EventStore, EventTypes, Inserted, Order, PageSize, SortField, StoreError,
+};
 
 /// Runs every check of the store conformance suite, each on a fresh store made by `make`, and
 /// panics with what differs at the first check a store fails.
@@ -18,7 +20,10 @@ use crate::store::{EventQuery, EventStore, EventTypes, Order, PageSize, SortFiel
 /// The checks: insert and get (and a duplicate id refused), every filter of [`EventQuery`] alone
 /// and together, literal search ignoring ASCII case, order with ties in storage order, pages,
 /// unread counts per severity, marking read and unread, deleting one and many,
-/// [`EventStore::stored_after`] for resuming a stream, and [`EventStore::types`]. The memory
+/// [`EventStore::stored_after`] for resuming a stream, [`EventStore::types`], repeats folded
+/// ([`Repeat::Coalesce`](crate::Repeat::Coalesce): into the newest unread event of the same kind
+/// and severity within the window, which moves to the newest place; alone and within one batch)
+/// and state changes only ([`Repeat::OnChange`](crate::Repeat::OnChange)). The memory
 /// store is the reference; every store of tidings runs this suite in its tests.
 ///
 /// A store of the application's own proves itself with one call in a test:
@@ -27,14 +32,15 @@ use crate::store::{EventQuery, EventStore, EventTypes, Order, PageSize, SortFiel
 /// use std::sync::Arc;
 /// use tidings_runtime::testing::store_conformance;
 /// use tidings_runtime::{
-///     Event, EventPage, EventQuery, EventStore, EventTypes, MemoryStore, Status, StoreError, Uuid,
+///     Event, EventPage, EventQuery, EventStore, EventTypes, Inserted, MemoryStore, Status,
+///     StoreError, Uuid,
 /// };
 ///
 /// /// A store of the application's own (here it hands every call to a memory store).
 /// struct AuditedStore(MemoryStore);
 ///
 /// impl EventStore for AuditedStore {
-///     fn insert(&self, event: &Arc<Event>) -> Result<(), StoreError> {
+///     fn insert(&self, event: &Arc<Event>) -> Result<Inserted, StoreError> {
 ///         self.0.insert(event)
 ///     }
 ///     fn get(&self, id: Uuid) -> Result<Option<Event>, StoreError> {
@@ -77,6 +83,9 @@ pub fn store_conformance<S: EventStore>(make: impl Fn() -> S) {
     bulk_by_ids_changes_only_the_users_events(&make());
     stored_after_for_resuming_a_stream(&make());
     distinct_types(&make());
+    repeats_fold_into_the_newest_unread_event_of_their_kind(&make());
+    folds_in_one_batch_and_what_a_resume_reads(&make());
+    state_changes_only(&make());
 }
 
 /// An event with a chosen creation time (`second` seconds after a base time one day before the
@@ -758,4 +767,177 @@ fn distinct_types(store: &dyn EventStore) {
     let (categories, actions) = names(store.types(None).unwrap());
     assert_eq!(categories, ["academy", "connection", "pattern"]);
     assert_eq!(actions.len(), 4);
+}
+
+/// An event of `user` about `resource` (`cluster`/`health_check`) at `second`, under `repeat`.
+fn check(
+    user: Uuid,
+    resource: Option<Uuid>,
+    severity: Severity,
+    description: &str,
+    second: u32,
+    repeat: Repeat,
+) -> Event {
+    let mut json = serde_json::to_value(event_at(
+        Some(user),
+        "cluster",
+        "health_check",
+        severity,
+        description,
+        second,
+    ))
+    .unwrap();
+    if let Some(resource) = resource {
+        json["actedUpon"] = json!(resource);
+    }
+    serde_json::from_value::<Event>(json)
+        .unwrap()
+        .with_repeat(repeat)
+}
+
+fn insert(store: &dyn EventStore, event: &Event) -> Inserted {
+    store.insert(&Arc::new(event.clone())).unwrap()
+}
+
+fn repeats_fold_into_the_newest_unread_event_of_their_kind(store: &dyn EventStore) {
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let cluster = Some(Uuid::new_v4());
+    let ten_minutes = Repeat::Coalesce(std::time::Duration::from_secs(600));
+    let down = |description: &str, second: u32| {
+        check(alice, cluster, Severity::Error, description, second, ten_minutes)
+    };
+    let first = down("down 1", 10);
+    assert_eq!(insert(store, &first), Inserted::New, "nothing to fold into");
+    let second = down("down 2", 20);
+    let Inserted::Folded(folded) = insert(store, &second) else {
+        panic!("a repeat within the window folds into the unread event of its kind")
+    };
+    assert_eq!(folded.id(), first.id(), "the stored event keeps its id");
+    assert_eq!(folded.count(), 2);
+    assert_eq!(folded.description(), "down 2", "the latest description");
+    assert_eq!(folded.metadata(), second.metadata(), "the latest metadata");
+    assert_eq!(folded.created_at(), first.created_at());
+    assert_eq!(folded.updated_at(), second.created_at(), "the latest time");
+    assert_eq!(folded.status(), Status::Unread);
+    assert_eq!(store.get(first.id()).unwrap(), Some(folded.clone()));
+    assert_eq!(store.get(second.id()).unwrap(), None, "a folded event is no row");
+    let page = store.query(&EventQuery::new().user(alice)).unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.count_by_severity.get(&Severity::Error), Some(&1));
+    // Not the same kind: another severity, resource or user, or no rule.
+    let ok = check(alice, cluster, Severity::Success, "up", 30, ten_minutes);
+    assert_eq!(insert(store, &ok), Inserted::New, "another severity");
+    let elsewhere = check(alice, None, Severity::Error, "down", 31, ten_minutes);
+    assert_eq!(insert(store, &elsewhere), Inserted::New, "another resource");
+    let bobs = check(bob, cluster, Severity::Error, "down", 32, ten_minutes);
+    assert_eq!(insert(store, &bobs), Inserted::New, "another user");
+    let kept = check(alice, cluster, Severity::Error, "kept", 33, Repeat::Keep);
+    assert_eq!(insert(store, &kept), Inserted::New, "an event without the rule");
+    // The newest of the kind is `kept` now: the next repeat folds into it.
+    let Inserted::Folded(into_kept) = insert(store, &down("down 3", 40)) else {
+        panic!("a repeat folds into the newest event of its kind")
+    };
+    assert_eq!(into_kept.id(), kept.id());
+    assert_eq!(into_kept.count(), 2);
+    // Outside the window (from the event it would fold into): stored.
+    let late = down("down late", 33 + 601);
+    assert_eq!(insert(store, &late), Inserted::New, "past the window");
+    // A read event takes no repeats: stored.
+    store.set_status(late.id(), Status::Read).unwrap();
+    assert_eq!(
+        insert(store, &down("down after read", 33 + 602)),
+        Inserted::New,
+        "the newest of its kind is read"
+    );
+    assert_eq!(store.get(first.id()).unwrap().map(|e| e.count()), Some(2));
+}
+
+fn folds_in_one_batch_and_what_a_resume_reads(store: &dyn EventStore) {
+    let alice = Uuid::new_v4();
+    let minute = Repeat::Coalesce(std::time::Duration::from_secs(60));
+    let down = |second| check(alice, None, Severity::Error, "down", second, minute);
+    let other = |second| {
+        let mut json = serde_json::to_value(event_at(
+            Some(alice),
+            "pattern",
+            "deploy",
+            Severity::Success,
+            "deployed",
+            second,
+        ))
+        .unwrap();
+        json["metadata"] = json!({});
+        serde_json::from_value::<Event>(json).unwrap()
+    };
+    let (a, b, c) = (down(1), other(2), down(3));
+    let results = store.insert_batch(&[
+        Arc::new(a.clone()),
+        Arc::new(b.clone()),
+        Arc::new(c.clone()),
+    ]);
+    assert_eq!(results.len(), 3);
+    assert!(matches!(results[0], Ok(Inserted::New)), "{:?}", results[0]);
+    assert!(matches!(results[1], Ok(Inserted::New)), "{:?}", results[1]);
+    match &results[2] {
+        Ok(Inserted::Folded(folded)) => {
+            assert_eq!((folded.id(), folded.count()), (a.id(), 2));
+        }
+        other => panic!("a repeat folds into an event of its own batch, not {other:?}"),
+    }
+    // The folded event took the newest place: a stream that saw `b` gets it again.
+    let after_b = store.stored_after(alice, b.id(), 100).unwrap().unwrap();
+    assert_eq!(ids(&after_b), [a.id()]);
+    assert_eq!(after_b[0].count(), 2);
+    // And one that saw `a` as it is now has nothing new.
+    assert_eq!(store.stored_after(alice, a.id(), 100).unwrap(), Some(vec![]));
+    // The list keeps creation order (`a` first).
+    let page = store
+        .query(&EventQuery::new().user(alice).order(Order::Asc))
+        .unwrap();
+    assert_eq!(ids(&page.events), [a.id(), b.id()]);
+    // A duplicate id under the rule is still refused.
+    match store.insert(&Arc::new(c)) {
+        Err(StoreError::DuplicateId(_)) | Ok(Inserted::Folded(_)) => {}
+        other => panic!("a repeat of an event id already folded: {other:?}"),
+    }
+}
+
+fn state_changes_only(store: &dyn EventStore) {
+    let alice = Uuid::new_v4();
+    let cluster = Some(Uuid::new_v4());
+    let health = |severity, second| {
+        check(alice, cluster, severity, "health", second, Repeat::OnChange)
+    };
+    let down = health(Severity::Error, 1);
+    assert_eq!(insert(store, &down), Inserted::New, "the first state is stored");
+    let again = health(Severity::Error, 2);
+    assert_eq!(insert(store, &again), Inserted::Unchanged, "the same state");
+    assert_eq!(store.get(again.id()).unwrap(), None, "an unchanged state is not stored");
+    // Marking read does not matter: it is the state that counts.
+    store.set_status(down.id(), Status::Read).unwrap();
+    assert_eq!(insert(store, &health(Severity::Error, 3)), Inserted::Unchanged);
+    let up = health(Severity::Success, 4);
+    assert_eq!(insert(store, &up), Inserted::New, "a change");
+    assert_eq!(insert(store, &health(Severity::Success, 5)), Inserted::Unchanged);
+    // Another resource has a state of its own.
+    let other = check(alice, None, Severity::Success, "health", 6, Repeat::OnChange);
+    assert_eq!(insert(store, &other), Inserted::New);
+    // An event of the kind without the rule is its last state too.
+    let plain = check(alice, cluster, Severity::Error, "health", 7, Repeat::Keep);
+    assert_eq!(insert(store, &plain), Inserted::New);
+    assert_eq!(insert(store, &health(Severity::Error, 8)), Inserted::Unchanged);
+    // In one batch: down, down, up: the second is unchanged.
+    let results = store.insert_batch(&[
+        Arc::new(health(Severity::Success, 9)),
+        Arc::new(health(Severity::Success, 10)),
+        Arc::new(health(Severity::Error, 11)),
+    ]);
+    let outcomes: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        outcomes,
+        [Inserted::New, Inserted::Unchanged, Inserted::New],
+        "each event of a batch is compared with the one before it"
+    );
+    let page = store.query(&EventQuery::new().user(alice)).unwrap();
+    assert_eq!(page.total, 6, "down, up, other, plain, up, down");
 }

@@ -575,7 +575,7 @@ struct Awaited {
 }
 
 impl tidings::EventStore for Awaited {
-    fn insert(&self, event: &Arc<Event>) -> Result<(), tidings::StoreError> {
+    fn insert(&self, event: &Arc<Event>) -> Result<tidings::Inserted, tidings::StoreError> {
         self.inner.insert(event)
     }
     fn get(&self, id: Uuid) -> Result<Option<Event>, tidings::StoreError> {
