@@ -63,7 +63,7 @@ fn catalog_example_prints_a_row_per_handler_of_the_handlers_crate() {
         rows[0].starts_with("| category | action | on `Ok` |"),
         "{table}"
     );
-    assert_eq!(rows.len(), 2 + 10, "{table}");
+    assert_eq!(rows.len(), 2 + 12, "{table}");
     assert!(
         table.contains("`tidings_example_handlers::designs::deploy`"),
         "{table}"

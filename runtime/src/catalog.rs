@@ -87,6 +87,13 @@ impl Entry {
         self.site.emit_on
     }
 
+    /// What a store does when its events repeat: [`Repeat::Coalesce`](crate::Repeat) with the
+    /// attribute's `coalesce` window, [`Repeat::OnChange`](crate::Repeat) with
+    /// `emit_on = "change"`, else [`Repeat::Keep`](crate::Repeat).
+    pub fn repeat(&self) -> crate::Repeat {
+        self.site.repeat()
+    }
+
     /// Whether a call inside another annotated call emits (`nested`).
     pub fn nested(&self) -> Nested {
         self.site.nested
@@ -154,8 +161,8 @@ pub fn types() -> (Vec<Category>, Vec<Action>) {
 /// The catalog as a Markdown table, for a project's documentation: one row per function.
 pub fn markdown() -> String {
     let mut table = String::from(
-        "| category | action | on `Ok` | description | on `Err` | description on `Err` | metadata | doc | function |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+        "| category | action | on `Ok` | description | on `Err` | description on `Err` | repeats | metadata | doc | function |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
     for entry in entries() {
@@ -168,7 +175,7 @@ pub fn markdown() -> String {
         };
         let _ = writeln!(
             table,
-            "| `{}` | `{}` | {} | {} | {}{} | {} | {} | {} | `{}::{}` ({}:{}){} |",
+            "| `{}` | `{}` | {} | {} | {}{} | {} | {} | {} | {} | `{}::{}` ({}:{}){} |",
             entry.category(),
             entry.action(),
             outcome(entry.emit_on() != EmitOn::Err, entry.success()),
@@ -179,6 +186,7 @@ pub fn markdown() -> String {
                 .map(|level| format!("; panic: {level}"))
                 .unwrap_or_default(),
             cell(entry.error_description_template()),
+            repeats(entry.repeat()),
             cell(&entry.metadata_keys().join(", ")),
             entry.doc().map(cell).unwrap_or_default(),
             entry.module_path,
@@ -193,6 +201,29 @@ pub fn markdown() -> String {
         );
     }
     table
+}
+
+/// The repeats cell: `coalesce = "10m"`, `emit_on = "change"`, or empty (each stored).
+fn repeats(repeat: crate::Repeat) -> String {
+    match repeat {
+        crate::Repeat::Coalesce(window) => {
+            format!("folded within `coalesce = \"{}\"`", window_text(window))
+        }
+        crate::Repeat::OnChange => "state changes only (`emit_on = \"change\"`)".to_owned(),
+        crate::Repeat::Keep => String::new(),
+    }
+}
+
+/// A window as the attribute writes it: `10m`, `1h`, `90s`, `500ms`.
+fn window_text(window: std::time::Duration) -> String {
+    let secs = window.as_secs();
+    match (secs, window.subsec_nanos()) {
+        (0, _) | (_, 1..) => format!("{}ms", window.as_millis()),
+        (s, 0) if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        (s, 0) if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        (s, 0) if s % 60 == 0 => format!("{}m", s / 60),
+        (s, _) => format!("{s}s"),
+    }
 }
 
 /// Registers an annotated function's site in the catalog: a static in the function's body,

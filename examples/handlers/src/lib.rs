@@ -51,6 +51,21 @@ pub fn health_check(cluster: &str, attempt: u32) -> Result<(), HandlerError> {
     Ok(())
 }
 
+/// A probe of a cluster's state, run every 10 s: it says once that the cluster went down and
+/// once that it came back (`emit_on = "change"`), not every 10 s.
+#[emits_event(category = "cluster", action = "probe", emit_on = "change")]
+pub fn probe(cluster: &str) -> Result<(), HandlerError> {
+    let _ = cluster;
+    Ok(())
+}
+
+/// A retried connection: its repeats within ten minutes are one notification with a count.
+#[emits_event(category = "connection", action = "retry", coalesce = "10m")]
+pub fn retry(name: &str) -> Result<(), HandlerError> {
+    let _ = name;
+    Ok(())
+}
+
 /// Design handlers, in a module.
 pub mod designs {
     use super::{HandlerError, emits_event};

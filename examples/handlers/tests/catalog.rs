@@ -25,6 +25,7 @@ fn the_catalog_lists_each_annotated_function_once() {
             "health_check",
             "tidings_example_handlers",
         ),
+        ("cluster/probe", "probe", "tidings_example_handlers"),
         ("connection/delete", "delete", "tidings_example_handlers"),
         ("connection/ping", "ping", "tidings_example_handlers"),
         (
@@ -32,6 +33,7 @@ fn the_catalog_lists_each_annotated_function_once() {
             "register",
             "tidings_example_handlers",
         ),
+        ("connection/retry", "retry", "tidings_example_handlers"),
         (
             "design/deploy",
             "deploy",
@@ -98,6 +100,15 @@ fn an_entry_holds_what_the_attribute_says_and_where_the_function_is() {
     assert_eq!(ping.error(), Severity::Error);
     assert_eq!(ping.panic(), None);
     assert_eq!(ping.nested(), tidings::Nested::Join);
+    assert_eq!(ping.repeat(), tidings::Repeat::Keep);
+    let retry = entries.iter().find(|e| e.function == "retry").unwrap();
+    assert_eq!(
+        retry.repeat(),
+        tidings::Repeat::Coalesce(std::time::Duration::from_secs(600))
+    );
+    let probe = entries.iter().find(|e| e.function == "probe").unwrap();
+    assert_eq!(probe.emit_on(), tidings::EmitOn::Change);
+    assert_eq!(probe.repeat(), tidings::Repeat::OnChange);
     let handshake = entries.iter().find(|e| e.function == "handshake").unwrap();
     assert_eq!(handshake.nested(), tidings::Nested::Skip);
     let delete = entries.iter().find(|e| e.function == "delete").unwrap();
@@ -111,7 +122,19 @@ fn an_entry_holds_what_the_attribute_says_and_where_the_function_is() {
 fn the_markdown_table_has_a_row_per_function() {
     let table = catalog::markdown();
     let rows: Vec<&str> = table.lines().skip(2).collect();
-    assert_eq!(rows.len(), 10, "{table}");
+    assert_eq!(rows.len(), 12, "{table}");
+    assert!(
+        rows.iter()
+            .any(|row| row.starts_with("| `connection` | `retry` |")
+                && row.contains("| folded within `coalesce = \"10m\"` |")),
+        "{table}"
+    );
+    assert!(
+        rows.iter()
+            .any(|row| row.starts_with("| `cluster` | `probe` |")
+                && row.contains("| state changes only (`emit_on = \"change\"`) |")),
+        "{table}"
+    );
     assert!(
         rows.iter()
             .any(|row| row.starts_with("| `cluster` | `handshake` |")
@@ -127,7 +150,7 @@ fn the_markdown_table_has_a_row_per_function() {
     assert!(
         rows.iter().any(|row| row.starts_with(
             "| `cluster` | `health_check` | (nothing) | cluster health check succeeded | \
-             critical; panic: alert | cluster health check failed | Cluster, attempt |"
+             critical; panic: alert | cluster health check failed |  | Cluster, attempt |"
         )),
         "{table}"
     );

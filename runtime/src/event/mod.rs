@@ -19,8 +19,8 @@ pub const DOC_KEY: &str = tidings_rules::DOC_KEY;
 mod repeat;
 mod size;
 
-pub use repeat::{Repeat, RepeatOutcome};
 pub(crate) use repeat::RepeatRule;
+pub use repeat::{Repeat, RepeatOutcome};
 pub use size::{MAX_EVENT_BYTES, TRUNCATED_KEY};
 pub(crate) use size::{fit, weight};
 

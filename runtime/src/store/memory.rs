@@ -343,8 +343,7 @@ impl MemoryStore {
         }
         while self.over(inner) {
             let users = inner.users();
-            if self.over_share(Self::held(inner, share), users)
-                && inner.evict_oldest_of(share, seq)
+            if self.over_share(Self::held(inner, share), users) && inner.evict_oldest_of(share, seq)
             {
                 continue;
             }

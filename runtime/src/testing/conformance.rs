@@ -804,7 +804,14 @@ fn repeats_fold_into_the_newest_unread_event_of_their_kind(store: &dyn EventStor
     let cluster = Some(Uuid::new_v4());
     let ten_minutes = Repeat::Coalesce(std::time::Duration::from_secs(600));
     let down = |description: &str, second: u32| {
-        check(alice, cluster, Severity::Error, description, second, ten_minutes)
+        check(
+            alice,
+            cluster,
+            Severity::Error,
+            description,
+            second,
+            ten_minutes,
+        )
     };
     let first = down("down 1", 10);
     assert_eq!(insert(store, &first), Inserted::New, "nothing to fold into");
@@ -820,7 +827,11 @@ fn repeats_fold_into_the_newest_unread_event_of_their_kind(store: &dyn EventStor
     assert_eq!(folded.updated_at(), second.created_at(), "the latest time");
     assert_eq!(folded.status(), Status::Unread);
     assert_eq!(store.get(first.id()).unwrap(), Some(folded.clone()));
-    assert_eq!(store.get(second.id()).unwrap(), None, "a folded event is no row");
+    assert_eq!(
+        store.get(second.id()).unwrap(),
+        None,
+        "a folded event is no row"
+    );
     let page = store.query(&EventQuery::new().user(alice)).unwrap();
     assert_eq!(page.total, 1);
     assert_eq!(page.count_by_severity.get(&Severity::Error), Some(&1));
@@ -832,7 +843,11 @@ fn repeats_fold_into_the_newest_unread_event_of_their_kind(store: &dyn EventStor
     let bobs = check(bob, cluster, Severity::Error, "down", 32, ten_minutes);
     assert_eq!(insert(store, &bobs), Inserted::New, "another user");
     let kept = check(alice, cluster, Severity::Error, "kept", 33, Repeat::Keep);
-    assert_eq!(insert(store, &kept), Inserted::New, "an event without the rule");
+    assert_eq!(
+        insert(store, &kept),
+        Inserted::New,
+        "an event without the rule"
+    );
     // The newest of the kind is `kept` now: the next repeat folds into it.
     let Inserted::Folded(into_kept) = insert(store, &down("down 3", 40)) else {
         panic!("a repeat folds into the newest event of its kind")
@@ -889,7 +904,10 @@ fn folds_in_one_batch_and_what_a_resume_reads(store: &dyn EventStore) {
     assert_eq!(ids(&after_b), [a.id()]);
     assert_eq!(after_b[0].count(), 2);
     // And one that saw `a` as it is now has nothing new.
-    assert_eq!(store.stored_after(alice, a.id(), 100).unwrap(), Some(vec![]));
+    assert_eq!(
+        store.stored_after(alice, a.id(), 100).unwrap(),
+        Some(vec![])
+    );
     // The list keeps creation order (`a` first).
     let page = store
         .query(&EventQuery::new().user(alice).order(Order::Asc))
@@ -905,27 +923,50 @@ fn folds_in_one_batch_and_what_a_resume_reads(store: &dyn EventStore) {
 fn state_changes_only(store: &dyn EventStore) {
     let alice = Uuid::new_v4();
     let cluster = Some(Uuid::new_v4());
-    let health = |severity, second| {
-        check(alice, cluster, severity, "health", second, Repeat::OnChange)
-    };
+    let health =
+        |severity, second| check(alice, cluster, severity, "health", second, Repeat::OnChange);
     let down = health(Severity::Error, 1);
-    assert_eq!(insert(store, &down), Inserted::New, "the first state is stored");
+    assert_eq!(
+        insert(store, &down),
+        Inserted::New,
+        "the first state is stored"
+    );
     let again = health(Severity::Error, 2);
     assert_eq!(insert(store, &again), Inserted::Unchanged, "the same state");
-    assert_eq!(store.get(again.id()).unwrap(), None, "an unchanged state is not stored");
+    assert_eq!(
+        store.get(again.id()).unwrap(),
+        None,
+        "an unchanged state is not stored"
+    );
     // Marking read does not matter: it is the state that counts.
     store.set_status(down.id(), Status::Read).unwrap();
-    assert_eq!(insert(store, &health(Severity::Error, 3)), Inserted::Unchanged);
+    assert_eq!(
+        insert(store, &health(Severity::Error, 3)),
+        Inserted::Unchanged
+    );
     let up = health(Severity::Success, 4);
     assert_eq!(insert(store, &up), Inserted::New, "a change");
-    assert_eq!(insert(store, &health(Severity::Success, 5)), Inserted::Unchanged);
+    assert_eq!(
+        insert(store, &health(Severity::Success, 5)),
+        Inserted::Unchanged
+    );
     // Another resource has a state of its own.
-    let other = check(alice, None, Severity::Success, "health", 6, Repeat::OnChange);
+    let other = check(
+        alice,
+        None,
+        Severity::Success,
+        "health",
+        6,
+        Repeat::OnChange,
+    );
     assert_eq!(insert(store, &other), Inserted::New);
     // An event of the kind without the rule is its last state too.
     let plain = check(alice, cluster, Severity::Error, "health", 7, Repeat::Keep);
     assert_eq!(insert(store, &plain), Inserted::New);
-    assert_eq!(insert(store, &health(Severity::Error, 8)), Inserted::Unchanged);
+    assert_eq!(
+        insert(store, &health(Severity::Error, 8)),
+        Inserted::Unchanged
+    );
     // In one batch: down, down, up: the second is unchanged.
     let results = store.insert_batch(&[
         Arc::new(health(Severity::Success, 9)),

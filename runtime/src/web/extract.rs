@@ -129,9 +129,7 @@ impl Web {
             return Ok(None);
         };
         let seen = self.get(after).await?;
-        Ok(seen
-            .filter(|event| event.count() == count)
-            .map(|_| part))
+        Ok(seen.filter(|event| event.count() == count).map(|_| part))
     }
 
     /// The counts of the user's default view (the list without filters): its `totalCount`,

@@ -166,17 +166,13 @@ pub(super) async fn subscribe(
         web: web.clone(),
     };
     if let Some(last) = headers.get("last-event-id") {
-        let last = last
-            .to_str()
-            .ok()
-            .and_then(parse_frame_id)
-            .ok_or_else(|| {
-                ApiError::bad(
-                    "Last-Event-ID",
-                    "`Last-Event-ID` must be a frame's id: an event id, or an event id, `:` and \
+        let last = last.to_str().ok().and_then(parse_frame_id).ok_or_else(|| {
+            ApiError::bad(
+                "Last-Event-ID",
+                "`Last-Event-ID` must be a frame's id: an event id, or an event id, `:` and \
                      its count",
-                )
-            })?;
+            )
+        })?;
         // The first part of what was missed is read before the answer, so that a store that
         // fails is a 500; the rest is read as the stream is sent, a part at a time.
         let first = web.stored_after(user, last, REPLAY_PART).await?;

@@ -4,8 +4,8 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::connection::{on_pool, select};
-use super::schema::COUNTS_CHANNEL;
 use super::read::filters;
+use super::schema::COUNTS_CHANNEL;
 use crate::severity::Status;
 use crate::store::{EventQuery, StoreError};
 

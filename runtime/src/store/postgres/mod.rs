@@ -44,8 +44,7 @@ use self::schema::{INSERT, ORDER_LOCK, RETENTION_LOCK, STAGING_TYPES};
 use self::schema::{SetupError, create_or_check};
 use super::{
     EventPage, EventQuery, EventStore, EventTypes, Feed, Inserted, NonBlockingStore, Retention,
-    StoreError,
-    StoreFuture,
+    StoreError, StoreFuture,
 };
 use crate::broadcast::Broadcaster;
 use crate::event::Event;

@@ -42,8 +42,7 @@ pub(super) fn read_event(row: &Row) -> Result<Event, StoreError> {
         metadata,
         created_at: row.try_get(11).context("cannot read events")?,
         updated_at: row.try_get(12).context("cannot read events")?,
-        count: u32::try_from(row.try_get::<_, i32>(13).context("cannot read events")?)
-            .unwrap_or(1),
+        count: u32::try_from(row.try_get::<_, i32>(13).context("cannot read events")?).unwrap_or(1),
     }))
 }
 

@@ -70,7 +70,6 @@ macro_rules! columns {
     };
 }
 
-
 /// The columns an event is read with: those it is written with (`columns!`) and its `count`.
 pub(super) const READ_COLUMNS: &str = concat!(columns!(), ", count");
 

@@ -412,8 +412,8 @@ impl Shared {
             let outcome = match event.repeat() {
                 Repeat::Keep => None,
                 repeat => {
-                    let severity = matches!(repeat, Repeat::Coalesce(_))
-                        .then(|| event.severity().as_str());
+                    let severity =
+                        matches!(repeat, Repeat::Coalesce(_)).then(|| event.severity().as_str());
                     let newest = transaction
                         .query_opt(
                             NEWEST_OF_KIND,
@@ -494,7 +494,6 @@ fn prefixed(prefix: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-
 
 /// Copies a large batch into the staging table (made on the connection's first), each event
 /// with its place in the batch. No lock is held: a pause of this process in the middle of it
