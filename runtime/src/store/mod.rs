@@ -202,6 +202,9 @@ pub trait EventStore: Send + Sync + 'static {
 
 /// What became of an event given to [`EventStore::insert`].
 #[derive(Debug, Clone, PartialEq)]
+// One answer per insert, moved to the publisher, never kept: boxing the event would cost an
+// allocation per fold for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Inserted {
     /// Stored as a new event.
     New,

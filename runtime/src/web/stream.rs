@@ -98,11 +98,17 @@ impl Drop for StreamSlot {
 /// When a refused stream may try again: a stream closes when its tab does.
 const RETRY_AFTER_SECONDS: u32 = 5;
 
+/// An event as a client saw it: its id and count.
+type Seen = (Uuid, u32);
+
+/// The read of a stream's counts.
+type CountsRead = Pin<Box<dyn Future<Output = Result<crate::store::EventPage, ApiError>> + Send>>;
+
 /// The JSON of the live events this router sent last, shared by all its streams: a live event
 /// goes to every stream of its user at about the same time, and is serialized for the first one
 /// only. Replayed (stored) events are serialized afresh: their status may have changed.
 pub(super) struct RecentJson {
-    sent: std::sync::Mutex<VecDeque<((Uuid, u32), Arc<str>)>>,
+    sent: std::sync::Mutex<VecDeque<(Seen, Arc<str>)>>,
 }
 
 impl RecentJson {
@@ -268,7 +274,7 @@ struct Counts {
     due: bool,
     earliest: tokio::time::Instant,
     wait: Pin<Box<tokio::time::Sleep>>,
-    read: Option<Pin<Box<dyn Future<Output = Result<crate::store::EventPage, ApiError>> + Send>>>,
+    read: Option<CountsRead>,
 }
 
 impl Counts {
