@@ -1,5 +1,6 @@
 //! The runtime's metrics through the `metrics` facade: with a recorder installed, emitting,
-//! storing and failing are counted, and the writer's batches are measured.
+//! storing, failing, folding and unchanged states are counted, and the writer's batches are
+//! measured.
 
 mod common;
 
@@ -120,4 +121,24 @@ fn emitting_storing_and_failing_are_counted() {
     inline.emit(event("up")).unwrap();
     assert_eq!(recorded.get("tidings_events_emitted_total"), 9);
     assert_eq!(recorded.get("tidings_events_stored_total"), 6);
+    // Repeats: folded into the first (`coalesce`), or not stored as no change (`emit_on`).
+    let repeat = |rule: tidings::Repeat| {
+        Event::builder()
+            .category("cluster")
+            .action("probe")
+            .repeat(rule)
+            .build()
+            .unwrap()
+    };
+    let minute = tidings::Repeat::Coalesce(std::time::Duration::from_secs(60));
+    for _ in 0..3 {
+        inline.emit(repeat(minute)).unwrap();
+    }
+    let on_change = Emitter::new();
+    for _ in 0..2 {
+        on_change.emit(repeat(tidings::Repeat::OnChange)).unwrap();
+    }
+    assert_eq!(recorded.get("tidings_events_stored_total"), 8);
+    assert_eq!(recorded.get("tidings_events_folded_total"), 2);
+    assert_eq!(recorded.get("tidings_events_unchanged_total"), 1);
 }
