@@ -504,3 +504,58 @@ fn the_store_runs_in_wal_mode_with_synchronous_normal() {
         .unwrap();
     assert_eq!(mode, "wal");
 }
+
+/// A file of schema version 2 (before repeats: no `count`, no index of kinds), as that release
+/// made it, opens at version 3: its events count 1, and a repeat folds into one of them.
+#[test]
+fn a_file_of_schema_2_is_migrated_and_its_events_take_repeats() {
+    let dir = TempDir::new();
+    let user = Uuid::new_v4();
+    let old = event_at(Some(user), "cluster", "probe", Severity::Warning, "old", 1);
+    {
+        let file = rusqlite::Connection::open(dir.db()).unwrap();
+        file.execute_batch(
+            "CREATE TABLE tidings_events (seq INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, \
+             operation_id BLOB NOT NULL, user_id BLOB, system_id BLOB, acted_upon BLOB, \
+             category TEXT NOT NULL, action TEXT NOT NULL, severity TEXT NOT NULL, \
+             status TEXT NOT NULL, description TEXT NOT NULL, metadata TEXT NOT NULL, \
+             created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+             CREATE INDEX tidings_events_by_user_time ON tidings_events (user_id, created_at);
+             CREATE TABLE tidings_schema (version INTEGER NOT NULL);
+             INSERT INTO tidings_schema (version) VALUES (2);",
+        )
+        .unwrap();
+        let nanos = |t: tidings::OffsetDateTime| i64::try_from(t.unix_timestamp_nanos()).unwrap();
+        file.execute(
+            "INSERT INTO tidings_events (id, operation_id, user_id, category, action, severity, \
+             status, description, metadata, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, 'cluster', 'probe', 'warning', 'unread', 'old', '{}', ?4, ?4)",
+            rusqlite::params![
+                old.id().as_bytes(),
+                old.operation_id().as_bytes(),
+                user.as_bytes(),
+                nanos(old.created_at()),
+            ],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.db()).unwrap();
+    let stored = store.get(old.id()).unwrap().unwrap();
+    assert_eq!((stored.description(), stored.count()), ("old", 1));
+    let repeat = event_at(Some(user), "cluster", "probe", Severity::Warning, "new", 2)
+        .with_repeat(tidings::Repeat::Coalesce(Duration::from_secs(60)));
+    match store.insert(&Arc::new(repeat)).unwrap() {
+        tidings::Inserted::Folded(folded) => {
+            assert_eq!((folded.id(), folded.count()), (old.id(), 2));
+        }
+        other => panic!("a repeat folds into the migrated event, not {other:?}"),
+    }
+    drop(store);
+    let file = rusqlite::Connection::open(dir.db()).unwrap();
+    let version: i64 = file
+        .query_row("SELECT max(version) FROM tidings_schema", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(version, 3);
+}
