@@ -355,14 +355,7 @@ impl Broadcaster {
     /// again.
     pub fn history_changed(&self) {
         self.shared.history.fetch_add(1, Ordering::SeqCst);
-        let users: Vec<Arc<Channel>> = self
-            .shared
-            .users
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let users = self.user_channels();
         for channel in users.iter().chain(std::iter::once(&self.shared.all)) {
             channel.wake();
         }
@@ -390,18 +383,21 @@ impl Broadcaster {
     /// [`counts_changed`](Self::counts_changed) for every user with a subscription (a change
     /// whose users are not known, such as an operator's bulk delete on another instance).
     pub fn all_counts_changed(&self) {
-        let users: Vec<Arc<Channel>> = self
-            .shared
+        for channel in self.user_channels() {
+            channel.counts.fetch_add(1, Ordering::SeqCst);
+            channel.wake();
+        }
+    }
+
+    /// The channel of every user with a subscription, taken out of the lock.
+    fn user_channels(&self) -> Vec<Arc<Channel>> {
+        self.shared
             .users
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
             .cloned()
-            .collect();
-        for channel in users {
-            channel.counts.fetch_add(1, Ordering::SeqCst);
-            channel.wake();
-        }
+            .collect()
     }
 
     /// Ends every subscription, now and later: each ends ([`RecvError::Closed`], the end of the

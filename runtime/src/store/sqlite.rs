@@ -517,11 +517,14 @@ fn insert_ruled(
     event: &Event,
     scratch: &mut Vec<u8>,
 ) -> rusqlite::Result<Inserted> {
-    if event.repeat() == Repeat::Keep {
+    let insert = |scratch: &mut Vec<u8>| -> rusqlite::Result<Inserted> {
         let mut statement = connection.prepare_cached(INSERT)?;
         bind_event(&mut statement, event, scratch)?;
         statement.raw_execute()?;
-        return Ok(Inserted::New);
+        Ok(Inserted::New)
+    };
+    if event.repeat() == Repeat::Keep {
+        return insert(scratch);
     }
     let severity = match event.repeat() {
         Repeat::Coalesce(_) => Some(event.severity().as_str()),
@@ -567,12 +570,7 @@ fn insert_ruled(
             ])?;
             Ok(Inserted::Folded(folded))
         }
-        RepeatOutcome::Store => {
-            let mut statement = connection.prepare_cached(INSERT)?;
-            bind_event(&mut statement, event, scratch)?;
-            statement.raw_execute()?;
-            Ok(Inserted::New)
-        }
+        RepeatOutcome::Store => insert(scratch),
     }
 }
 
