@@ -105,10 +105,13 @@ fn script_value<T: serde::Serialize + ?Sized>(value: &T) -> String {
 
 /// The notification center: one static page (no build step, no framework) that lists the
 /// user's events newest first and shows new ones live over the stream: unread counts (in all and
-/// per severity, each a filter), filters by severity, status, category, action and text (kept in
+/// per severity, each a filter) as the server pushes them (`event: counts`, so a change made in
+/// another tab shows at once), filters by severity, status, category, action and text (kept in
 /// the page's address), paging as the list is scrolled, mark as read or unread and delete, one
-/// at a time or for a selection, "Mark all as read", each event's metadata and error details,
-/// and the stream's state. Keyboard accessible; follows the system's dark mode.
+/// at a time, for a selection or for every event the filters match (on the server, not only
+/// those loaded), "Mark all as read", repeats folded into one card ("×12", the latest time,
+/// moved to the top), each event's metadata and error details, and the stream's state. Keyboard
+/// accessible; follows the system's dark mode.
 ///
 /// This handler serves it with [`PageOptions::default`]: [`router`](super::router) mounted at
 /// `/api/events` on the same origin, and the user known from what the browser sends by itself

@@ -3,7 +3,9 @@
 //! by an annotated handler appears without a reload; counts by severity filter the list;
 //! status, category, action and search filters live in the address; "Load more" pages without
 //! duplicates while live events arrive; bulk select, mark read and unread, delete, "Mark all as
-//! read"; a ping's details as a table; the stream's `reload` and `lagged` frames and the
+//! read", and "all matching" past what is loaded; counts pushed to a second tab; a repeated
+//! error folded into one card ("×3", moved to the top); a ping's details as a table; the
+//! stream's `reload` and `lagged` frames and the
 //! reconnecting and offline states; "Mark as read" by keyboard alone; and an axe-core scan
 //! (WCAG 2.1 AA, light and dark) with no violation.
 //!
@@ -1127,6 +1129,205 @@ async fn the_page_is_usable_by_keyboard_alone_and_axe_finds_no_violation() {
     assert!(dark.is_empty(), "dark: {dark:#?}");
     let path = session.screenshot("notification-center-dark.png").await;
     println!("screenshot (dark): {}", path.display());
+
+    browser.close().await;
+}
+
+/// An error that repeats, folded by its store into one event (a ten-minute window).
+fn repeated(user: Uuid, description: &str) -> Event {
+    Event::builder()
+        .err(&std::io::Error::other("connection refused"))
+        .from_user(user)
+        .category("connection")
+        .action("ping")
+        .severity(Severity::Error)
+        .description(description.to_owned())
+        .coalesce(Duration::from_secs(600))
+        .build()
+        .unwrap()
+}
+
+/// Waits until the first element matching `selector` reads `text`.
+async fn wait_for_text(session: &Session, what: &str, selector: &str, text: &str) {
+    wait_for(what, || async {
+        (session.texts(selector).await.first().map(String::as_str) == Some(text)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_follow_every_tab_repeats_fold_into_one_card_and_all_matching_are_marked() {
+    let _one = SERIAL.lock().await;
+    let browser = Browser::start().await;
+    let session = &browser.session;
+    let events = Emitter::new();
+    let base = app(events.clone(), Gate::new()).await;
+    let user = browser.open_as_new_user(&base).await;
+    for (severity, description) in [
+        (Severity::Error, "Failed once"),
+        (Severity::Error, "Failed twice"),
+        (Severity::Warning, "Slow"),
+    ] {
+        events
+            .emit(notice(user, severity, "system", description))
+            .unwrap();
+    }
+    wait_for_text(session, "three unread", "#unread", "3").await;
+    let errors = "#levels button[data-severity=\"error\"]";
+    wait_for_text(session, "two errors", errors, "2 errors").await;
+
+    // A second tab of the same user; the first is marked, to tell a reload from a live change.
+    let first_tab = session.call(reqwest::Method::GET, "/window", None).await;
+    session
+        .script("window.tidingsFirstTab = true", json!([]))
+        .await;
+    let second_tab = session
+        .call(
+            reqwest::Method::POST,
+            "/window/new",
+            Some(json!({"type": "tab"})),
+        )
+        .await["handle"]
+        .clone();
+    session
+        .call(
+            reqwest::Method::POST,
+            "/window",
+            Some(json!({ "handle": second_tab })),
+        )
+        .await;
+    session.open_live(&base).await;
+    wait_for_text(session, "the second tab's count", "#unread", "3").await;
+    let once = stored(&events)
+        .into_iter()
+        .find(|event| event.description() == "Failed once")
+        .unwrap()
+        .id();
+    session
+        .click(&format!("li[data-id=\"{once}\"] .mark-read"))
+        .await;
+    wait_for_text(session, "the second tab's own count", "#unread", "2").await;
+
+    // The first tab hears it from the server: its counts change, and it was not reloaded.
+    session
+        .call(
+            reqwest::Method::POST,
+            "/window",
+            Some(json!({ "handle": first_tab })),
+        )
+        .await;
+    wait_for_text(session, "the first tab's count", "#unread", "2").await;
+    wait_for_text(session, "the first tab's errors", errors, "1 error").await;
+    assert_eq!(
+        session
+            .script("return window.tidingsFirstTab === true", json!([]))
+            .await,
+        true,
+        "changed live, not reloaded"
+    );
+
+    // A repeated error is one card: ×3, the latest time, moved to the top; one stored event.
+    events.emit(repeated(user, "Cluster unreachable")).unwrap();
+    session.wait_for_count("the repeated error", 4).await;
+    events
+        .emit(notice(user, Severity::Informational, "system", "Later"))
+        .unwrap();
+    session.wait_for_count("a later one", 5).await;
+    let later = stored(&events)[0].id().to_string();
+    assert_eq!(session.shown_ids().await[0], later, "the later one on top");
+    for n in 2..=3 {
+        events
+            .emit(repeated(user, &format!("Cluster unreachable ({n})")))
+            .unwrap();
+    }
+    let folded: Vec<Event> = stored(&events)
+        .into_iter()
+        .filter(|event| event.category() == "connection")
+        .collect();
+    assert_eq!(folded.len(), 1, "one stored event");
+    assert_eq!(folded[0].count(), 3);
+    let card = format!("li[data-id=\"{}\"]", folded[0].id());
+    wait_for_text(session, "the folded card", &format!("{card} .count"), "×3").await;
+    assert_eq!(session.find("#events li").await.len(), 5, "no card more");
+    assert_eq!(
+        session.shown_ids().await[0],
+        folded[0].id().to_string(),
+        "the folded card moved to the top"
+    );
+    assert_eq!(
+        session.texts(&format!("{card} .description")).await,
+        ["Cluster unreachable (3)"],
+        "the latest description"
+    );
+    let served: Value = session
+        .client
+        .get(format!("{base}/api/events/{}", folded[0].id()))
+        .header("cookie", format!("{COOKIE}={user}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        session.attribute(&format!("{card} time"), "datetime").await,
+        served["updatedAt"].as_str().unwrap(),
+        "the latest time: {served}"
+    );
+    wait_for_text(session, "folds add nothing unread", "#unread", "4").await;
+
+    // 60 of another category, 25 of them loaded: "all matching" marks and deletes all 60.
+    for n in 0..60 {
+        let event = notice(
+            user,
+            Severity::Informational,
+            "deploy",
+            &format!("Step {n}"),
+        );
+        events.emit(event).unwrap();
+    }
+    session
+        .open_live_at(&format!("{base}/?category=deploy"))
+        .await;
+    session.wait_for_count("the first page", 25).await;
+    assert!(!session.displayed("#select-matching").await);
+    session.click("#select-all").await;
+    assert_eq!(
+        session.texts("#select-matching").await,
+        ["Select all 60 matching"]
+    );
+    session.click("#select-matching").await;
+    assert_eq!(
+        session.texts("#select-matching").await,
+        ["All 60 matching selected · Select only the 25 shown"]
+    );
+    session.click("#bulk-read").await;
+    wait_for("the 60 marked read", || async {
+        let all = stored(&events);
+        let deploy = all.iter().filter(|event| event.category() == "deploy");
+        deploy
+            .clone()
+            .all(|event| event.status() == Status::Read)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        stored(&events)
+            .iter()
+            .filter(|event| event.status() == Status::Unread)
+            .count(),
+        4,
+        "the other categories untouched"
+    );
+    wait_for_text(session, "the count after", "#unread", "4").await;
+    session.wait_for_count("the page again", 25).await;
+    session.click("#select-all").await;
+    session.click("#select-matching").await;
+    session.click("#bulk-delete").await;
+    session.wait_for_count("every one of them deleted", 0).await;
+    let left = stored(&events);
+    assert_eq!(left.len(), 5, "only the 60 deleted: {left:?}");
+    assert!(left.iter().all(|event| event.category() != "deploy"));
 
     browser.close().await;
 }
