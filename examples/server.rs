@@ -17,6 +17,15 @@
 //! curl -X POST -b "tidings_user=<...>" http://127.0.0.1:8080/api/designs/web-frontend/deploy
 //! ```
 //!
+//! Two handlers keep the notification center quiet: a reconnect that fails every time folds its
+//! failures into one notification with a count (`coalesce`), and a probe emits only when a
+//! cluster's state changes (`emit_on = "change"`); call them a few times and watch:
+//!
+//! ```sh
+//! curl -X POST -b "tidings_user=<...>" http://127.0.0.1:8080/api/connections/7f6f1c6e-3f0a-4d7e-9a51-0c2f6f0a1b2c/reconnect
+//! curl -X POST -b "tidings_user=<...>" http://127.0.0.1:8080/api/clusters/7f6f1c6e-3f0a-4d7e-9a51-0c2f6f0a1b2c/probe/down
+//! ```
+//!
 //! The port also comes from `PORT`, the database path from `TIDINGS_DB`. Ctrl-C or SIGTERM ends the
 //! open live streams, waits for the requests in flight, stores every event they emitted, and
 //! exits.
@@ -150,6 +159,80 @@ async fn deploy(app: &App, user: Uuid, design: String) -> Result<u32, std::io::E
     current::meta("Design", design.clone());
     current::meta("Components", components);
     Ok(components)
+}
+
+/// Reconnects a connection, which in this demo stays unreachable: its failures within ten
+/// minutes are one notification with a count (`coalesce`), however many retries, on however
+/// many instances.
+#[emits_event(
+    category = "connection",
+    action = "reconnect",
+    user = user,
+    acted_upon = connection,
+    emitter = app.events,
+    coalesce = "10m",
+    description = "Reconnected connection {connection}",
+    error_description = "Could not reconnect connection {connection}"
+)]
+async fn reconnect(app: &App, user: Uuid, connection: Uuid) -> Result<(), std::io::Error> {
+    let _ = connection;
+    Err(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "connection refused",
+    ))
+}
+
+/// A probe of a cluster, `up` or not as the caller says: it emits only when the cluster's state
+/// changed since the last probe (`emit_on = "change"`), whichever instance ran either.
+#[emits_event(
+    category = "cluster",
+    action = "probe",
+    user = user,
+    acted_upon = cluster,
+    emitter = app.events,
+    emit_on = "change",
+    description = "Cluster {cluster} is up",
+    error_description = "Cluster {cluster} is down"
+)]
+async fn probe(app: &App, user: Uuid, cluster: Uuid, up: bool) -> Result<(), std::io::Error> {
+    let _ = cluster;
+    if up {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(
+            "the cluster's API server does not answer",
+        ))
+    }
+}
+
+async fn reconnect_route(
+    State(app): State<App>,
+    User(user): User,
+    Path(connection): Path<Uuid>,
+) -> Response {
+    match reconnect(&app, user, connection).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+async fn probe_route(
+    State(app): State<App>,
+    User(user): User,
+    Path((cluster, state)): Path<(Uuid, String)>,
+) -> Response {
+    let up = match state.as_str() {
+        "up" => true,
+        "down" => false,
+        other => {
+            let message = format!("a probe's state is `up` or `down`, not {other:?}");
+            return (StatusCode::BAD_REQUEST, message).into_response();
+        }
+    };
+    match probe(&app, user, cluster, up).await {
+        Ok(()) => (StatusCode::OK, "up").into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
 }
 
 async fn ping_route(
@@ -304,6 +387,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .route("/api/connections/{name}/ping", post(ping_route))
         .route("/api/designs/{design}/deploy", post(deploy_route))
+        .route("/api/connections/{id}/reconnect", post(reconnect_route))
+        .route("/api/clusters/{id}/probe/{state}", post(probe_route))
         .nest_service("/api/events", tidings::web::router(events.clone(), user_of))
         // Readiness, for a load balancer: 503 while the store fails or the listener is down.
         .nest_service("/health", tidings::web::health(events.clone()))

@@ -257,3 +257,149 @@ async fn stopped_instance(db: &TestDb) {
     assert_eq!(stored.len(), sent_to_b + 5);
     drop((a, b, c));
 }
+
+/// The sum of an instance's counter `name` (over its labels), from its `/metrics`.
+async fn counter(client: &reqwest::Client, server: &Server, name: &str) -> f64 {
+    let text = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with([' ', '{']))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// How many events an instance has handed to its store and the store has decided on (stored,
+/// folded into another, or not stored as unchanged).
+async fn decided(client: &reqwest::Client, server: &Server) -> f64 {
+    let mut sum = 0.0;
+    for name in [
+        "tidings_events_stored_total",
+        "tidings_events_folded_total",
+        "tidings_events_unchanged_total",
+    ] {
+        sum += counter(client, server, name).await;
+    }
+    sum
+}
+
+/// Waits until `server` has decided on `expected` events.
+async fn wait_decided(client: &reqwest::Client, server: &Server, expected: f64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while decided(client, server).await < expected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} decided on {} events, not {expected}",
+            server.base,
+            decided(client, server).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `(count, severity)` of the user's stored events of a category, in the store's order.
+fn rows_of(db: &TestDb, user: Uuid, category: &str) -> Vec<(i32, String)> {
+    tokio::task::block_in_place(|| {
+        db.client()
+            .query(
+                "SELECT count, severity FROM tidings_events WHERE user_id = $1 AND category = $2 \
+                 ORDER BY seq",
+                &[&user, &category],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
+    })
+}
+
+#[test]
+fn three_instances_fold_the_same_repeats_into_one_event_and_agree_on_state_changes() {
+    let db = TestDb::new();
+    run(repeats_across_instances(&db));
+}
+
+async fn repeats_across_instances(db: &TestDb) {
+    let (a, b, c) = (instance(db), instance(db), instance(db));
+    let client = reqwest::Client::new();
+    let cookie = a.cookie(&client).await;
+    let user: Uuid = a.user(&client, &cookie).await;
+    let servers = [&a, &b, &c];
+
+    // 60 failed reconnects of one connection, 20 on each instance, all at once.
+    let connection = Uuid::new_v4();
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let (client, cookie) = (client.clone(), cookie.clone());
+        let url = format!(
+            "{}/api/connections/{connection}/reconnect",
+            servers[i % 3].base
+        );
+        calls.spawn(async move {
+            client
+                .post(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    while let Some(status) = calls.join_next().await {
+        assert_eq!(status.unwrap(), 502, "the demo's reconnect fails");
+    }
+    for server in servers {
+        wait_decided(&client, server, 20.0).await;
+    }
+    assert_eq!(
+        rows_of(db, user, "connection"),
+        [(60, "error".to_owned())],
+        "one event, counted 60 times"
+    );
+    let folded: f64 = {
+        let mut sum = 0.0;
+        for server in servers {
+            sum += counter(&client, server, "tidings_events_folded_total").await;
+        }
+        sum
+    };
+    assert_eq!(folded, 59.0, "every repeat folded, on whichever instance");
+
+    // A cluster probed in turn on the three instances: only its changes are stored.
+    let cluster = Uuid::new_v4();
+    let states = ["down", "down", "down", "up", "up", "down", "down", "up"];
+    let mut handed = [20.0; 3];
+    for (i, state) in states.iter().enumerate() {
+        let server = servers[i % 3];
+        client
+            .post(format!(
+                "{}/api/clusters/{cluster}/probe/{state}",
+                server.base
+            ))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        // Decided before the next probe, so that the probes' order is the store's.
+        handed[i % 3] += 1.0;
+        wait_decided(&client, server, handed[i % 3]).await;
+    }
+    let changes: Vec<String> = rows_of(db, user, "cluster")
+        .into_iter()
+        .map(|(count, severity)| {
+            assert_eq!(count, 1);
+            severity
+        })
+        .collect();
+    assert_eq!(changes, ["error", "success", "error", "success"]);
+    drop((a, b, c));
+}
