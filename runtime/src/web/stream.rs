@@ -144,8 +144,11 @@ impl RecentJson {
     }
 }
 
-#[utoipa::path(get, tag = "events", path = "/subscribe", params(("Last-Event-ID" = Option<String>, Header, format = Uuid, description = "the last event received: the stored events after it are sent first")), responses(
-    (status = 200, description = "Server-Sent Events: each frame's `id` is the event's id and its `data` the event", content_type = "text/event-stream", body = String),
+#[utoipa::path(get, tag = "events", path = "/subscribe", params(
+    ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(:[0-9]+)?$", description = "the last frame's `id` received (an event's id, and `:` and its count once repeats were folded into it): the stored events after it are sent first, and that event again if it was folded since"),
+    ("counts" = Option<bool>, Query, description = "`true`: `event: counts` frames as well (`countBySeverityLevel`, `readCount`, `totalCount` of the default view, as the list counts them), the first at once, then after each change of the user's counts, at most one per stream per the router's counts interval"),
+), responses(
+    (status = 200, description = "Server-Sent Events: each frame's `data` is an event and its `id` the event's id; an event repeats were folded into comes as `event: update`, with the id `{id}:{count}`; `event: counts` frames when asked for", content_type = "text/event-stream", body = String),
     (status = 400, description = "a bad parameter or body, named in `field`", body = schema::ErrorDoc),
     (status = 429, description = "too many live streams open (the user's, or all), named in `error`; `Retry-After` says when to try again", body = schema::ErrorDoc),
     (status = 401, description = "no user for this request", body = schema::ErrorDoc),
