@@ -4,7 +4,9 @@
 //! inserting a batch of rows that the store could use, on the same table: a multi-row
 //! `INSERT ... VALUES`, `INSERT ... SELECT FROM unnest(...)` (what the store does, the order
 //! lock taken by the statement itself), binary `COPY`, and binary `COPY` into a temporary
-//! staging table then `INSERT ... SELECT` from it.
+//! staging table then `INSERT ... SELECT` from it. Last, repeats through the background writer
+//! (issue #30): folded (`coalesce`) and unchanged (`emit_on = "change"`) events against events
+//! stored as new.
 //!
 //! Needs a PostgreSQL server: `TIDINGS_TEST_PG` (default postgres://postgres@127.0.0.1:5432);
 //! each measurement makes a fresh database there and drops it.
@@ -21,7 +23,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pg::TestDb;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{Json, ToSql, Type};
-use tidings::{Emitter, Event, PgStore, Uuid};
+use tidings::{Emitter, Event, PgStore, Repeat, Severity, Uuid};
 
 /// Events per measured burst through the background writer.
 const BATCHED: usize = 20_000;
@@ -45,6 +47,69 @@ fn events(n: usize) -> Vec<Event> {
                 .expect("a valid event")
         })
         .collect()
+}
+
+/// Events per measured burst of repeats through the background writer.
+const REPEATS: usize = 5_000;
+
+/// `n` events of 100 users, each user's of one kind (the same `acted_upon`), with `repeat`.
+fn repeated(n: usize, repeat: Repeat) -> Vec<Event> {
+    let users: Vec<(Uuid, Uuid)> = (0..100).map(|_| (Uuid::new_v4(), Uuid::new_v4())).collect();
+    (0..n)
+        .map(|i| {
+            let (user, cluster) = users[i % users.len()];
+            Event::builder()
+                .from_user(user)
+                .acted_upon(cluster)
+                .category("connection")
+                .action("retry")
+                .severity(Severity::Warning)
+                .description("Could not reach the cluster")
+                .repeat(repeat)
+                .build()
+                .expect("a valid event")
+        })
+        .collect()
+}
+
+/// Repeats through the background writer: each batch's events of a rule are decided in the
+/// writer's ordered transaction (the newest of their kind read `FOR UPDATE`), against the same
+/// number of events stored as new.
+fn pg_repeats(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pg_repeat");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(REPEATS as u64));
+    for (name, repeat) in [
+        ("stored", Repeat::Keep),
+        ("folded", Repeat::Coalesce(Duration::from_secs(600))),
+        ("unchanged", Repeat::OnChange),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iterations| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iterations {
+                    let db = TestDb::new();
+                    let store = PgStore::connect(&db.url).expect("a database");
+                    let emitter = Emitter::builder().store(store).build();
+                    let batch = repeated(REPEATS, repeat);
+                    let start = Instant::now();
+                    for event in batch {
+                        black_box(emitter.emit(event).expect("accepted"));
+                    }
+                    emitter.flush().expect("stored and published");
+                    spent += start.elapsed();
+                    assert_eq!(emitter.failures(), 0);
+                    let rows = db.count();
+                    let expected = if repeat == Repeat::Keep { REPEATS } else { 100 };
+                    assert_eq!(rows, expected as i64, "{name}: the rows the rule leaves");
+                    drop(emitter);
+                }
+                spent
+            });
+        });
+    }
+    group.finish();
 }
 
 fn pg_writer(c: &mut Criterion) {
@@ -276,5 +341,5 @@ fn copy_staged(transaction: &mut postgres::Transaction<'_>, events: &[Event]) {
         .expect("inserted");
 }
 
-criterion_group!(benches, pg_writer);
+criterion_group!(benches, pg_writer, pg_repeats);
 criterion_main!(benches);

@@ -870,7 +870,10 @@ fn repeats_fold_into_the_newest_unread_event_of_their_kind(store: &dyn EventStor
 fn folds_in_one_batch_and_what_a_resume_reads(store: &dyn EventStore) {
     let alice = Uuid::new_v4();
     let minute = Repeat::Coalesce(std::time::Duration::from_secs(60));
-    let down = |second| check(alice, None, Severity::Error, "down", second, minute);
+    let down = |second: u32| {
+        let description = format!("down {second}");
+        check(alice, None, Severity::Error, &description, second, minute)
+    };
     let other = |second| {
         let mut json = serde_json::to_value(event_at(
             Some(alice),
@@ -884,25 +887,29 @@ fn folds_in_one_batch_and_what_a_resume_reads(store: &dyn EventStore) {
         json["metadata"] = json!({});
         serde_json::from_value::<Event>(json).unwrap()
     };
-    let (a, b, c) = (down(1), other(2), down(3));
+    let (a, b, c, d) = (down(1), other(2), down(3), down(4));
     let results = store.insert_batch(&[
         Arc::new(a.clone()),
         Arc::new(b.clone()),
         Arc::new(c.clone()),
+        Arc::new(d.clone()),
     ]);
-    assert_eq!(results.len(), 3);
+    assert_eq!(results.len(), 4);
     assert!(matches!(results[0], Ok(Inserted::New)), "{:?}", results[0]);
     assert!(matches!(results[1], Ok(Inserted::New)), "{:?}", results[1]);
-    match &results[2] {
-        Ok(Inserted::Folded(folded)) => {
-            assert_eq!((folded.id(), folded.count()), (a.id(), 2));
+    for (result, count) in [(&results[2], 2), (&results[3], 3)] {
+        match result {
+            Ok(Inserted::Folded(folded)) => {
+                assert_eq!((folded.id(), folded.count()), (a.id(), count));
+            }
+            other => panic!("a repeat folds into an event of its own batch, not {other:?}"),
         }
-        other => panic!("a repeat folds into an event of its own batch, not {other:?}"),
     }
-    // The folded event took the newest place: a stream that saw `b` gets it again.
+    // The folded event took the newest place: a stream that saw `b` gets it again, once.
     let after_b = store.stored_after(alice, b.id(), 100).unwrap().unwrap();
     assert_eq!(ids(&after_b), [a.id()]);
-    assert_eq!(after_b[0].count(), 2);
+    assert_eq!(after_b[0].count(), 3);
+    assert_eq!(after_b[0].description(), d.description(), "the latest");
     // And one that saw `a` as it is now has nothing new.
     assert_eq!(
         store.stored_after(alice, a.id(), 100).unwrap(),

@@ -16,8 +16,8 @@ use std::time::Duration;
 use pg::{Cluster, TestDb, eventually};
 use tidings::testing::store_conformance;
 use tidings::{
-    DeliveryFailure, Emitter, Event, EventQuery, EventStore, PgStore, RecvTimeoutError, Retention,
-    Status, Subscription, Uuid,
+    DeliveryFailure, Emitter, Event, EventQuery, EventStore, Inserted, PgStore, RecvTimeoutError,
+    Retention, Status, Subscription, Uuid,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -277,6 +277,47 @@ fn a_commit_whose_reply_is_lost_is_looked_up_not_stored_twice_or_reported() {
         &sent,
         "delivered once each",
     );
+    assert!(failed.lock().unwrap().is_empty(), "nothing reported");
+    assert_eq!(emitter.failures(), 0);
+}
+
+/// The same with a batch of repeats folded into a stored event: the writer finds the folds in
+/// `tidings_folds` and does not fold them again.
+#[test]
+fn a_lost_commit_reply_of_folds_is_looked_up_not_folded_twice() {
+    let db = TestDb::new();
+    let store = PgStore::connect(&db.url).unwrap();
+    let (user, connection) = (Uuid::new_v4(), Uuid::new_v4());
+    let retry = || {
+        Event::builder()
+            .err(&std::io::Error::other("connection refused"))
+            .from_user(user)
+            .acted_upon(connection)
+            .category("connection")
+            .action("retry")
+            .coalesce(Duration::from_secs(600))
+            .build()
+            .unwrap()
+    };
+    let first = retry();
+    assert_eq!(
+        store.insert(&Arc::new(first.clone())).unwrap(),
+        Inserted::New
+    );
+    let first = first.id();
+    store.__lose_next_commit_reply();
+    let (emitter, failed) = instance_with(store);
+    for _ in 0..49 {
+        emitter.emit(retry()).unwrap();
+    }
+    emitter.flush().unwrap();
+    assert_eq!(db.ids_of(user), [first], "one event");
+    let count: i32 = db
+        .client()
+        .query_one("SELECT count FROM tidings_events WHERE id = $1", &[&first])
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 50, "each repeat folded once");
     assert!(failed.lock().unwrap().is_empty(), "nothing reported");
     assert_eq!(emitter.failures(), 0);
 }

@@ -84,11 +84,11 @@ pub(super) const NEWEST_OF_KIND: &str = concat!(
 );
 
 /// A fold: the stored event `$5` takes the newest place (a new `seq`, which the listeners
-/// read), its new count, description, metadata and `updated_at`; and the folded event's id
-/// (`$6`) is recorded.
+/// read), its new count, description, metadata and `updated_at`; and the ids of the events
+/// folded into it (`$6`, one or more of a batch) are recorded.
 pub(super) const FOLD: &str = "WITH folded AS (UPDATE tidings_events SET seq = DEFAULT, \
     count = $1, description = $2, metadata = $3, updated_at = $4 WHERE id = $5 RETURNING seq), \
-    noted AS (INSERT INTO tidings_folds (event_id, into_id) VALUES ($6, $5) \
+    noted AS (INSERT INTO tidings_folds (event_id, into_id) SELECT unnest($6::uuid[]), $5 \
     ON CONFLICT (event_id) DO NOTHING) SELECT seq FROM folded";
 
 /// One statement for a whole batch: the columns as arrays, unnested in the batch's order, and

@@ -5,7 +5,7 @@
 //! write timeout; after a connection that broke during `COMMIT`, the events already stored are
 //! looked up before any is retried or reported.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -405,62 +405,122 @@ impl Shared {
         #[cfg(feature = "test-doors")]
         self.hooks.before_send();
         transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&ORDER_LOCK])?;
-        let mut results = Vec::with_capacity(events.len());
+        let mut results: Vec<Option<Inserted>> = vec![None; events.len()];
+        // The newest event of each kind looked up so far, as the batch leaves it: a kind is read
+        // from the table once a batch, and its later repeats are decided here.
+        let mut newest: HashMap<KindKey<'_>, Option<Event>> = HashMap::new();
+        // What the batch writes, in its order; sent once every event is decided.
+        let mut writes: Vec<Write> = Vec::new();
+        for (position, &event) in events.iter().enumerate() {
+            let outcome = match event.repeat() {
+                Repeat::Keep => RepeatOutcome::Store,
+                repeat => {
+                    let key = kind_key(event, matches!(repeat, Repeat::Coalesce(_)));
+                    if !newest.contains_key(&key) {
+                        let (user, category, action, acted_upon, severity) = key;
+                        let stored = transaction
+                            .query_opt(
+                                NEWEST_OF_KIND,
+                                &[&user, &category, &action, &acted_upon, &severity],
+                            )?
+                            .and_then(|row| read_event(&row).ok());
+                        newest.insert(key, stored);
+                    }
+                    event.repeat_outcome(newest[&key].as_ref())
+                }
+            };
+            let written = match outcome {
+                RepeatOutcome::Skip => {
+                    results[position] = Some(Inserted::Unchanged);
+                    continue;
+                }
+                RepeatOutcome::FoldInto => {
+                    let key = kind_key(event, true);
+                    let Some(stored) = newest[&key].as_ref() else {
+                        unreachable!("a fold has an event to fold into")
+                    };
+                    let folded = event.folded_into(stored);
+                    results[position] = Some(Inserted::Folded(folded.clone()));
+                    // Folded again in this batch: one update, at the place of the last fold.
+                    let mut fold = Fold {
+                        into: folded.clone(),
+                        ids: Vec::new(),
+                        positions: Vec::new(),
+                    };
+                    if let Some(earlier) = writes.iter_mut().find(
+                        |write| matches!(write, Write::Fold(pending) if pending.into.id() == folded.id()),
+                    ) && let Write::Fold(pending) = std::mem::replace(earlier, Write::Moved)
+                    {
+                        fold.ids = pending.ids;
+                        fold.positions = pending.positions;
+                    }
+                    fold.ids.push(event.id());
+                    fold.positions.push(position);
+                    writes.push(Write::Fold(fold));
+                    folded
+                }
+                RepeatOutcome::Store => {
+                    writes.push(Write::Insert(position));
+                    event.clone()
+                }
+            };
+            // The newest of its kind, whatever the severity, and of its severity (a fold's is
+            // the event's: `coalesce` folds into an event of the same severity).
+            newest.insert(kind_key(event, false), Some(written.clone()));
+            newest.insert(kind_key(event, true), Some(written));
+        }
         let mut last = 0_i64;
         let mut folds = 0_u64;
-        for &event in events {
-            let outcome = match event.repeat() {
-                Repeat::Keep => None,
-                repeat => {
-                    let severity =
-                        matches!(repeat, Repeat::Coalesce(_)).then(|| event.severity().as_str());
-                    let newest = transaction
-                        .query_opt(
-                            NEWEST_OF_KIND,
-                            &[
-                                &event.user_id(),
-                                &event.category().as_str(),
-                                &event.action().as_str(),
-                                &event.acted_upon(),
-                                &severity,
-                            ],
-                        )?
-                        .and_then(|row| read_event(&row).ok());
-                    Some((event.repeat_outcome(newest.as_ref()), newest))
-                }
-            };
-            let result = match outcome {
-                Some((RepeatOutcome::Skip, _)) => Some(Inserted::Unchanged),
-                Some((RepeatOutcome::FoldInto, Some(stored))) => {
-                    let folded = event.folded_into(&stored);
-                    let count = i32::try_from(folded.count()).unwrap_or(i32::MAX);
-                    // No row: this event was folded already (a retry): a duplicate.
-                    transaction
-                        .query_opt(
-                            FOLD,
-                            &[
-                                &count,
-                                &folded.description(),
-                                &Json(folded.metadata()),
-                                &folded.updated_at(),
-                                &stored.id(),
-                                &event.id(),
-                            ],
-                        )?
-                        .map(|row| {
+        let mut next = 0;
+        while next < writes.len() {
+            match &writes[next] {
+                Write::Moved => next += 1,
+                Write::Fold(fold) => {
+                    next += 1;
+                    let count = i32::try_from(fold.into.count()).unwrap_or(i32::MAX);
+                    let row = transaction.query_opt(
+                        FOLD,
+                        &[
+                            &count,
+                            &fold.into.description(),
+                            &Json(fold.into.metadata()),
+                            &fold.into.updated_at(),
+                            &fold.into.id(),
+                            &fold.ids,
+                        ],
+                    )?;
+                    match row {
+                        Some(row) => {
                             last = last.max(row.get(0));
-                            folds += 1;
-                            Inserted::Folded(folded)
-                        })
+                            folds += fold.ids.len() as u64;
+                        }
+                        // Locked since it was read: not there only if it never was.
+                        None => fold.positions.iter().for_each(|&p| results[p] = None),
+                    }
                 }
-                _ => transaction
-                    .query_opt(INSERT, &Columns::of(&[event]).params())?
-                    .map(|row| {
-                        last = last.max(row.get(1));
-                        Inserted::New
-                    }),
-            };
-            results.push(result);
+                Write::Insert(_) => {
+                    // A run of new events: one statement, in the batch's order.
+                    let mut run = Vec::new();
+                    while let Some(Write::Insert(position)) = writes.get(next) {
+                        run.push(*position);
+                        next += 1;
+                    }
+                    let batch: Vec<&Event> = run.iter().map(|&p| events[p]).collect();
+                    let rows = transaction.query(INSERT, &Columns::of(&batch).params())?;
+                    let stored: HashSet<Uuid> = rows
+                        .iter()
+                        .map(|row| {
+                            last = last.max(row.get(1));
+                            row.get(0)
+                        })
+                        .collect();
+                    for position in run {
+                        if stored.contains(&events[position].id()) {
+                            results[position] = Some(Inserted::New);
+                        }
+                    }
+                }
+            }
         }
         #[cfg(feature = "test-doors")]
         self.hooks.before_commit();
@@ -484,6 +544,45 @@ impl Shared {
         }
         Ok(Attempt::Done(results))
     }
+}
+
+/// A kind of event as a repeat's rule looks one up: user, category, action, `acted_upon`, and
+/// the severity for `coalesce` (`None`: any severity, for `emit_on = "change"`).
+type KindKey<'a> = (
+    Option<Uuid>,
+    &'a str,
+    &'a str,
+    Option<Uuid>,
+    Option<&'static str>,
+);
+
+fn kind_key(event: &Event, by_severity: bool) -> KindKey<'_> {
+    (
+        event.user_id(),
+        event.category().as_str(),
+        event.action().as_str(),
+        event.acted_upon(),
+        by_severity.then(|| event.severity().as_str()),
+    )
+}
+
+/// A write of a ruled batch.
+enum Write {
+    /// The event at this place of the batch, stored as new.
+    Insert(usize),
+    /// A stored event, as the repeats folded into it leave it.
+    Fold(Fold),
+    /// A fold taken to a later place by another fold into the same event.
+    Moved,
+}
+
+/// The repeats of a batch folded into one stored event.
+struct Fold {
+    /// The stored event, folded.
+    into: Event,
+    /// The ids of the events folded into it, and their places in the batch.
+    ids: Vec<Uuid>,
+    positions: Vec<usize>,
 }
 
 /// [`READ_COLUMNS`] with each column prefixed (`e.id, e.operation_id, ...`).
