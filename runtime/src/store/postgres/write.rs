@@ -5,6 +5,7 @@
 //! write timeout; after a connection that broke during `COMMIT`, the events already stored are
 //! looked up before any is retried or reported.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -416,7 +417,7 @@ impl Shared {
                 Repeat::Keep => RepeatOutcome::Store,
                 repeat => {
                     let key = kind_key(event, matches!(repeat, Repeat::Coalesce(_)));
-                    if !newest.contains_key(&key) {
+                    if let Entry::Vacant(slot) = newest.entry(key) {
                         let (user, category, action, acted_upon, severity) = key;
                         let stored = transaction
                             .query_opt(
@@ -424,7 +425,7 @@ impl Shared {
                                 &[&user, &category, &action, &acted_upon, &severity],
                             )?
                             .and_then(|row| read_event(&row).ok());
-                        newest.insert(key, stored);
+                        slot.insert(stored);
                     }
                     event.repeat_outcome(newest[&key].as_ref())
                 }
@@ -442,11 +443,11 @@ impl Shared {
                     let folded = event.folded_into(stored);
                     results[position] = Some(Inserted::Folded(folded.clone()));
                     // Folded again in this batch: one update, at the place of the last fold.
-                    let mut fold = Fold {
+                    let mut fold = Box::new(Fold {
                         into: folded.clone(),
                         ids: Vec::new(),
                         positions: Vec::new(),
-                    };
+                    });
                     if let Some(earlier) = writes.iter_mut().find(
                         |write| matches!(write, Write::Fold(pending) if pending.into.id() == folded.id()),
                     ) && let Write::Fold(pending) = std::mem::replace(earlier, Write::Moved)
@@ -571,7 +572,7 @@ enum Write {
     /// The event at this place of the batch, stored as new.
     Insert(usize),
     /// A stored event, as the repeats folded into it leave it.
-    Fold(Fold),
+    Fold(Box<Fold>),
     /// A fold taken to a later place by another fold into the same event.
     Moved,
 }
