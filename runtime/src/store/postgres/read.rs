@@ -170,19 +170,21 @@ impl Shared {
                 params.push(size);
                 params.push(offset);
             }
-            let total: i64 = select(client, &count_sql, &params[..n])
-                .await?
-                .first()
-                .map_or(0, |row| row.get(0));
-            let rows = select(client, &page_sql, &params).await?;
-            let counts = select(
-                client,
-                "SELECT severity, count(*) FILTER (WHERE status = $1), \
+            // Sent together: one round trip for the three (tokio-postgres pipelines the
+            // statements of one connection that are awaited at once).
+            let (total, rows, counts) = futures_util::future::try_join3(
+                select(client, &count_sql, &params[..n]),
+                select(client, &page_sql, &params),
+                select(
+                    client,
+                    "SELECT severity, count(*) FILTER (WHERE status = $1), \
                      count(*) FILTER (WHERE status = 'read') FROM tidings_events \
                      WHERE ($2::uuid IS NULL OR user_id = $2) GROUP BY severity",
-                &[&counted, &user],
+                    &[&counted, &user],
+                ),
             )
             .await?;
+            let total: i64 = total.first().map_or(0, |row| row.get(0));
             Ok((total, rows, counts))
         })?;
         let events = read_events(&rows)?;
@@ -230,7 +232,7 @@ impl Shared {
     pub(super) async fn types(&self, user: Option<Uuid>) -> Result<EventTypes, StoreError> {
         let context = "cannot read event types";
         // The user's (or everyone's) distinct values of a column, in order; both on one
-        // connection.
+        // connection, in one round trip.
         let sql = |column: &str| match user {
             Some(_) => format!(
                 "SELECT DISTINCT {column} FROM tidings_events WHERE user_id = $1 \
@@ -247,10 +249,9 @@ impl Shared {
                 };
                 Ok(rows.iter().map(|row| row.get(0)).collect())
             };
-            Ok((
-                distinct(&categories_sql).await?,
-                distinct(&actions_sql).await?,
-            ))
+            // Sent together, as the list's statements are.
+            futures_util::future::try_join(distinct(&categories_sql), distinct(&actions_sql))
+                .await
         })?;
         let categories = categories
             .into_iter()
