@@ -287,6 +287,24 @@ pub trait NonBlockingStore: Send + Sync {
 
     /// [`EventStore::delete_matching`].
     fn delete_matching<'a>(&'a self, query: &'a EventQuery) -> StoreFuture<'a, usize>;
+
+    /// Marks the event `id`, which `query` matches (the user's event of that id), and reads it
+    /// back: `None` when no event matched. The events API's `PUT /status/{id}`. By default
+    /// [`set_status_matching`](Self::set_status_matching), then [`get`](Self::get); a store
+    /// that can do both in one round trip does (PostgreSQL sends them together).
+    fn mark_one<'a>(
+        &'a self,
+        query: &'a EventQuery,
+        id: Uuid,
+        status: Status,
+    ) -> StoreFuture<'a, Option<Event>> {
+        Box::pin(async move {
+            if self.set_status_matching(query, status).await? == 0 {
+                return Ok(None);
+            }
+            self.get(id).await
+        })
+    }
 }
 
 /// How many ids the default `*_matching` methods hold at once.

@@ -181,16 +181,7 @@ impl Web {
         let user = query.user_id();
         let store = self.store()?;
         let marked = match store.nonblocking() {
-            Some(store) => {
-                self.gate
-                    .run(async {
-                        if store.set_status_matching(&query, status).await? == 0 {
-                            return Ok(None);
-                        }
-                        store.get(id).await
-                    })
-                    .await
-            }
+            Some(store) => self.gate.run(store.mark_one(&query, id, status)).await,
             None => {
                 let store = Arc::clone(&store);
                 self.workers

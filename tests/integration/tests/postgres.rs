@@ -940,6 +940,55 @@ fn post_answers_201_once_stored_while_the_listener_is_down() {
     drop(events);
 }
 
+/// `PUT /status/{id}` on PostgreSQL: the mark and the read back go together (one round trip);
+/// the answer is the event as marked, and another user's event is not found and not marked.
+#[test]
+fn marking_one_event_answers_it_as_marked_and_only_for_its_user() {
+    let db = TestDb::new();
+    let events = Emitter::builder()
+        .store(PgStore::connect(&db.url).unwrap())
+        .build();
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let hers = events.emit(event(alice, 1)).unwrap().id();
+    events.flush().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (mine, theirs, list) = runtime.block_on(async {
+        let server = api::start(events.clone(), tidings::web::Options::default()).await;
+        let mark = |user| {
+            server
+                .send(
+                    reqwest::Method::PUT,
+                    user,
+                    &format!("/status/{hers}"),
+                    serde_json::json!({"status": "read"}),
+                )
+                .send()
+        };
+        let theirs = mark(bob).await.unwrap().status().as_u16();
+        let mine = mark(alice).await.unwrap();
+        let mine = (
+            mine.status().as_u16(),
+            mine.json::<serde_json::Value>().await.unwrap(),
+        );
+        let list: serde_json::Value = server
+            .get(alice, "?pagesize=15")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (mine, theirs, list)
+    });
+    assert_eq!(theirs, 404, "another user's event");
+    assert_eq!(mine.0, 200);
+    assert_eq!(mine.1["id"], hers.to_string());
+    assert_eq!(mine.1["status"], "read", "answered as marked: {}", mine.1);
+    assert_eq!(list["readCount"], 1);
+    assert_eq!(list["totalCount"], 1);
+    drop(events);
+}
+
 /// The events API's store calls are awaited on the runtime (the store's queries run on async
 /// clients): not one moves to a thread of its own (before issue #29, each list, mark and delete
 /// did).

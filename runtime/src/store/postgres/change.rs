@@ -4,8 +4,9 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::connection::{on_pool, select};
-use super::read::filters;
-use super::schema::COUNTS_CHANNEL;
+use super::read::{filters, read_event};
+use super::schema::{COUNTS_CHANNEL, READ_COLUMNS as COLUMNS};
+use crate::event::Event;
 use crate::severity::Status;
 use crate::store::{EventQuery, StoreError};
 
@@ -78,6 +79,30 @@ impl Shared {
         query: &EventQuery,
         status: Status,
     ) -> Result<usize, StoreError> {
+        self.marking(query, status, None)
+            .await
+            .map(|(marked, _)| marked)
+    }
+
+    /// Marks the event `id` that `query` matches and reads it back, both statements sent
+    /// together on one connection (one round trip): `None` when no event matched.
+    pub(super) async fn mark_one(
+        &self,
+        query: &EventQuery,
+        id: Uuid,
+        status: Status,
+    ) -> Result<Option<Event>, StoreError> {
+        let (marked, event) = self.marking(query, status, Some(id)).await?;
+        Ok(event.filter(|_| marked > 0))
+    }
+
+    /// Marks what `query` matches; with `read_back`, reads that event after the mark.
+    async fn marking(
+        &self,
+        query: &EventQuery,
+        status: Status,
+        read_back: Option<Uuid>,
+    ) -> Result<(usize, Option<Event>), StoreError> {
         let now = crate::event::now();
         let condition = filters(query);
         let n = condition.params().len();
@@ -92,15 +117,22 @@ impl Shared {
             ),
             n + 3,
         );
+        let one = format!("SELECT {COLUMNS} FROM tidings_events WHERE id = $1");
         let user = whose(query.user_id());
-        on_pool!(self.queries()?, "cannot update events", |client| async {
+        let (marked, rows) = on_pool!(self.queries()?, "cannot update events", |client| async {
             let mut params = condition.params();
             params.push(&status);
             params.push(&now);
             params.push(&user);
-            count_changed(client, &sql, &params).await
-        })
-        .map(changed)
+            let mark = count_changed(client, &sql, &params);
+            match &read_back {
+                None => Ok((mark.await?, Vec::new())),
+                // In the order sent: the read sees the mark.
+                Some(id) => futures_util::future::try_join(mark, select(client, &one, &[id])).await,
+            }
+        })?;
+        let event = rows.first().map(read_event).transpose()?;
+        Ok((changed(marked), event))
     }
 
     /// Deletes every event that matches `query`'s filters, in one statement.

@@ -420,4 +420,13 @@ impl NonBlockingStore for PgStore {
     fn delete_matching<'a>(&'a self, query: &'a EventQuery) -> StoreFuture<'a, usize> {
         Box::pin(self.shared.delete_matching(query))
     }
+
+    fn mark_one<'a>(
+        &'a self,
+        query: &'a EventQuery,
+        id: Uuid,
+        status: Status,
+    ) -> StoreFuture<'a, Option<Event>> {
+        Box::pin(self.shared.mark_one(query, id, status))
+    }
 }

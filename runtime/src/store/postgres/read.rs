@@ -250,8 +250,7 @@ impl Shared {
                 Ok(rows.iter().map(|row| row.get(0)).collect())
             };
             // Sent together, as the list's statements are.
-            futures_util::future::try_join(distinct(&categories_sql), distinct(&actions_sql))
-                .await
+            futures_util::future::try_join(distinct(&categories_sql), distinct(&actions_sql)).await
         })?;
         let categories = categories
             .into_iter()
