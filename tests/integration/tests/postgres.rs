@@ -940,6 +940,51 @@ fn post_answers_201_once_stored_while_the_listener_is_down() {
     drop(events);
 }
 
+/// A mark or a delete on one instance reaches the subscriptions of the user on another as a
+/// change of counts (the notices sent after the change), and one of users not known (an
+/// operator's bulk by ids) reaches every user's.
+#[test]
+fn counts_changed_on_one_instance_reach_the_subscriptions_on_another() {
+    let db = TestDb::new();
+    let (a, _) = instance(&db.url);
+    let (b, _) = instance(&db.url);
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let hers: Vec<Uuid> = (0..3)
+        .map(|n| a.emit(event(alice, n)).unwrap().id())
+        .collect();
+    let his = a.emit(event(bob, 9)).unwrap().id();
+    a.flush().unwrap();
+    let (alice_on_b, bob_on_b) = (b.subscribe(alice), b.subscribe(bob));
+    let store = a.store().unwrap();
+    let changes = |expected: (bool, bool), what: &str| {
+        assert!(
+            eventually(WAIT, || {
+                let (alice, bob) = (alice_on_b.counts_changed(), bob_on_b.counts_changed());
+                (alice || !expected.0) && (bob || !expected.1) && (alice || bob)
+            }),
+            "{what}: the counts change reached the other instance"
+        );
+    };
+    let marked = store
+        .set_status_matching(&EventQuery::new().user(alice), Status::Read)
+        .unwrap();
+    assert_eq!(marked, 3);
+    changes((true, false), "alice's marked");
+    assert!(!bob_on_b.counts_changed(), "not bob's");
+    store
+        .delete_matching(&EventQuery::new().user(alice).ids(vec![hers[0]]))
+        .unwrap();
+    changes((true, false), "one of alice's deleted");
+    // By ids, users not known: everyone's counts.
+    store.set_status_many(&[his], Status::Read).unwrap();
+    assert!(eventually(WAIT, || bob_on_b.counts_changed()), "bob's");
+    assert!(
+        eventually(WAIT, || alice_on_b.counts_changed()),
+        "alice's too"
+    );
+    drop((a, b));
+}
+
 /// `PUT /status/{id}` on PostgreSQL: the mark and the read back go together (one round trip);
 /// the answer is the event as marked, and another user's event is not found and not marked.
 #[test]

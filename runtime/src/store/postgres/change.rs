@@ -5,33 +5,20 @@ use uuid::Uuid;
 use super::Shared;
 use super::connection::{on_pool, select};
 use super::read::{filters, read_event};
-use super::schema::{COUNTS_CHANNEL, READ_COLUMNS as COLUMNS};
+use super::schema::READ_COLUMNS as COLUMNS;
 use crate::event::Event;
 use crate::severity::Status;
 use crate::store::{EventQuery, StoreError};
 
-/// How many rows a statement changed, as a count.
-fn changed(rows: u64) -> usize {
-    usize::try_from(rows).unwrap_or(usize::MAX)
-}
-
 /// `change` (an `UPDATE` or `DELETE` without `RETURNING`) as one statement that answers how
-/// many rows it changed and, when it changed any, notifies every listener on
-/// [`COUNTS_CHANNEL`] with the user's id (parameter `$payload`; `*`: users not known), so that
-/// the live streams of every instance send the user's new counts.
-fn notifying(change: &str, payload: usize) -> String {
-    format!(
-        "WITH changed AS ({change} RETURNING 1) SELECT count(*) FROM changed, \
-         LATERAL (SELECT pg_notify('{COUNTS_CHANNEL}', ${payload})) AS notified"
-    )
+/// many rows it changed. When it changed any, the store tells every instance's listener whose
+/// counts changed, after the commit (`notices`), so that their live streams send the new
+/// counts.
+fn counting(change: &str) -> String {
+    format!("WITH changed AS ({change} RETURNING 1) SELECT count(*) FROM changed")
 }
 
-/// The payload of a counts notification: the user's id, or `*`.
-fn whose(user: Option<Uuid>) -> String {
-    user.map_or_else(|| "*".to_owned(), |user| user.to_string())
-}
-
-/// Runs a [`notifying`] statement; the rows it changed.
+/// Runs a [`counting`] statement; the rows it changed.
 async fn count_changed(
     client: &deadpool_postgres::ClientWrapper,
     sql: &str,
@@ -43,6 +30,17 @@ async fn count_changed(
 }
 
 impl Shared {
+    /// After `rows` of `user`'s events changed (`None`: users not known): tells every instance
+    /// whose counts changed, when any did; `rows`, as a count.
+    fn counts_changed(&self, user: Option<Uuid>, rows: u64) -> usize {
+        if rows > 0
+            && let Some(queries) = &self.queries
+        {
+            self.notices.changed(queries, user);
+        }
+        usize::try_from(rows).unwrap_or(usize::MAX)
+    }
+
     /// Marks events read or unread.
     pub(super) async fn set_status_many(
         &self,
@@ -51,26 +49,23 @@ impl Shared {
     ) -> Result<usize, StoreError> {
         let now = crate::event::now();
         let status = status.as_str();
-        let sql = notifying(
+        let sql = counting(
             "UPDATE tidings_events SET status = $1, \
              updated_at = CASE WHEN status = $1 THEN updated_at ELSE $2 END WHERE id = ANY($3)",
-            4,
         );
-        let all = whose(None);
-        on_pool!(self.queries()?, "cannot update events", |client| async {
-            count_changed(client, &sql, &[&status, &now, &ids, &all]).await
-        })
-        .map(changed)
+        let marked = on_pool!(self.queries()?, "cannot update events", |client| async {
+            count_changed(client, &sql, &[&status, &now, &ids]).await
+        })?;
+        Ok(self.counts_changed(None, marked))
     }
 
     /// Deletes events.
     pub(super) async fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
-        let sql = notifying("DELETE FROM tidings_events WHERE id = ANY($1)", 2);
-        let all = whose(None);
-        on_pool!(self.queries()?, "cannot delete events", |client| async {
-            count_changed(client, &sql, &[&ids, &all]).await
-        })
-        .map(changed)
+        let sql = counting("DELETE FROM tidings_events WHERE id = ANY($1)");
+        let deleted = on_pool!(self.queries()?, "cannot delete events", |client| async {
+            count_changed(client, &sql, &[&ids]).await
+        })?;
+        Ok(self.counts_changed(None, deleted))
     }
 
     /// Marks every event that matches `query`'s filters, in one statement.
@@ -107,23 +102,18 @@ impl Shared {
         let condition = filters(query);
         let n = condition.params().len();
         let status = status.as_str();
-        let sql = notifying(
-            &format!(
-                "UPDATE tidings_events SET status = ${0}, \
-                 updated_at = CASE WHEN status = ${0} THEN updated_at ELSE ${1} END {2}",
-                n + 1,
-                n + 2,
-                condition.clause
-            ),
-            n + 3,
-        );
+        let sql = counting(&format!(
+            "UPDATE tidings_events SET status = ${0}, \
+             updated_at = CASE WHEN status = ${0} THEN updated_at ELSE ${1} END {2}",
+            n + 1,
+            n + 2,
+            condition.clause
+        ));
         let one = format!("SELECT {COLUMNS} FROM tidings_events WHERE id = $1");
-        let user = whose(query.user_id());
         let (marked, rows) = on_pool!(self.queries()?, "cannot update events", |client| async {
             let mut params = condition.params();
             params.push(&status);
             params.push(&now);
-            params.push(&user);
             let mark = count_changed(client, &sql, &params);
             match &read_back {
                 None => Ok((mark.await?, Vec::new())),
@@ -132,23 +122,16 @@ impl Shared {
             }
         })?;
         let event = rows.first().map(read_event).transpose()?;
-        Ok((changed(marked), event))
+        Ok((self.counts_changed(query.user_id(), marked), event))
     }
 
     /// Deletes every event that matches `query`'s filters, in one statement.
     pub(super) async fn delete_matching(&self, query: &EventQuery) -> Result<usize, StoreError> {
         let condition = filters(query);
-        let n = condition.params().len();
-        let sql = notifying(
-            &format!("DELETE FROM tidings_events {}", condition.clause),
-            n + 1,
-        );
-        let user = whose(query.user_id());
-        on_pool!(self.queries()?, "cannot delete events", |client| async {
-            let mut params = condition.params();
-            params.push(&user);
-            count_changed(client, &sql, &params).await
-        })
-        .map(changed)
+        let sql = counting(&format!("DELETE FROM tidings_events {}", condition.clause));
+        let deleted = on_pool!(self.queries()?, "cannot delete events", |client| async {
+            count_changed(client, &sql, &condition.params()).await
+        })?;
+        Ok(self.counts_changed(query.user_id(), deleted))
     }
 }

@@ -72,6 +72,16 @@ impl Queries {
         self.pool.get().await.context(doing)
     }
 
+    /// The pool, for a task of the store's own.
+    pub(super) fn pool(&self) -> &deadpool_postgres::Pool {
+        &self.pool
+    }
+
+    /// Runs `task` on the store's runtime, in the background.
+    pub(super) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        drop(self.runtime.spawn(task));
+    }
+
     /// Takes a connection that was found ended out of the pool: the pool opens another.
     pub(super) fn discard(connection: Object) {
         drop(Object::take(connection));

@@ -216,9 +216,11 @@ fn listen(state: &State, down: &mut bool) -> Result<(), postgres::Error> {
 /// A user's counts changed on some instance (events marked or deleted): the user's live
 /// streams here are told (`*`: every user's).
 fn counts_changed(state: &State, payload: &str) {
-    match Uuid::parse_str(payload) {
-        Ok(user) => state.broadcaster.counts_changed(user),
-        Err(_) => state.broadcaster.all_counts_changed(),
+    match super::notices::parse(payload) {
+        Some(users) => users
+            .into_iter()
+            .for_each(|user| state.broadcaster.counts_changed(user)),
+        None => state.broadcaster.all_counts_changed(),
     }
 }
 

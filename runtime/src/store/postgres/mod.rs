@@ -21,6 +21,7 @@ mod connection;
 mod feed;
 #[cfg(feature = "test-doors")]
 mod hooks;
+mod notices;
 mod read;
 mod retention;
 mod schema;
@@ -113,6 +114,8 @@ struct Shared {
     queries: Option<Queries>,
     retention: Retention,
     last_prune: Mutex<Option<Instant>>,
+    /// The counts notices this store sends after a change of users' counts.
+    notices: notices::Notices,
     /// Events folded by this store's writer: every 1,024, old rows of `tidings_folds` go.
     folds: std::sync::atomic::AtomicU64,
     write_timeout: Duration,
@@ -228,6 +231,7 @@ impl PgStore {
                 queries: Some(queries),
                 retention: Retention::default(),
                 last_prune: Mutex::new(None),
+                notices: notices::Notices::default(),
                 folds: std::sync::atomic::AtomicU64::new(0),
                 write_timeout: DEFAULT_WRITE_TIMEOUT,
                 poll: DEFAULT_POLL,
