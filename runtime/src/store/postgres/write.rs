@@ -412,6 +412,8 @@ impl Shared {
         let mut newest: HashMap<KindKey<'_>, Option<Event>> = HashMap::new();
         // What the batch writes, in its order; sent once every event is decided.
         let mut writes: Vec<Write> = Vec::new();
+        // Where in `writes` each event folded into has its pending fold.
+        let mut pending_folds: HashMap<Uuid, usize> = HashMap::new();
         for (position, &event) in events.iter().enumerate() {
             let outcome = match event.repeat() {
                 Repeat::Keep => RepeatOutcome::Store,
@@ -448,9 +450,9 @@ impl Shared {
                         ids: Vec::new(),
                         positions: Vec::new(),
                     });
-                    if let Some(earlier) = writes.iter_mut().find(
-                        |write| matches!(write, Write::Fold(pending) if pending.into.id() == folded.id()),
-                    ) && let Write::Fold(pending) = std::mem::replace(earlier, Write::Moved)
+                    if let Some(earlier) = pending_folds.insert(folded.id(), writes.len())
+                        && let Write::Fold(pending) =
+                            std::mem::replace(&mut writes[earlier], Write::Moved)
                     {
                         fold.ids = pending.ids;
                         fold.positions = pending.positions;
