@@ -49,6 +49,28 @@ fn events(n: usize) -> Vec<Event> {
         .collect()
 }
 
+/// One measured burst: `batch` emitted through a fresh database's store (its background writer,
+/// or inline writes), then flushed; the time it took, and the database, to look at what is left.
+fn burst(background: bool, batch: Vec<Event>) -> (Duration, TestDb) {
+    let db = TestDb::new();
+    let store = PgStore::connect(&db.url).expect("a database");
+    let builder = Emitter::builder().store(store);
+    let emitter = if background {
+        builder.build()
+    } else {
+        builder.inline_writes().build()
+    };
+    let start = Instant::now();
+    for event in batch {
+        black_box(emitter.emit(event).expect("accepted"));
+    }
+    emitter.flush().expect("stored and published");
+    let took = start.elapsed();
+    assert_eq!(emitter.failures(), 0);
+    drop(emitter);
+    (took, db)
+}
+
 /// Events per measured burst of repeats through the background writer.
 const REPEATS: usize = 5_000;
 
@@ -89,21 +111,14 @@ fn pg_repeats(c: &mut Criterion) {
             b.iter_custom(|iterations| {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iterations {
-                    let db = TestDb::new();
-                    let store = PgStore::connect(&db.url).expect("a database");
-                    let emitter = Emitter::builder().store(store).build();
-                    let batch = repeated(REPEATS, repeat);
-                    let start = Instant::now();
-                    for event in batch {
-                        black_box(emitter.emit(event).expect("accepted"));
-                    }
-                    emitter.flush().expect("stored and published");
-                    spent += start.elapsed();
-                    assert_eq!(emitter.failures(), 0);
-                    let rows = db.count();
+                    let (took, db) = burst(true, repeated(REPEATS, repeat));
+                    spent += took;
                     let expected = if repeat == Repeat::Keep { REPEATS } else { 100 };
-                    assert_eq!(rows, expected as i64, "{name}: the rows the rule leaves");
-                    drop(emitter);
+                    assert_eq!(
+                        db.count(),
+                        expected as i64,
+                        "{name}: the rows the rule leaves"
+                    );
                 }
                 spent
             });
@@ -123,27 +138,9 @@ fn pg_writer(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(name, |b| {
             b.iter_custom(|iterations| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iterations {
-                    let db = TestDb::new();
-                    let store = PgStore::connect(&db.url).expect("a database");
-                    let builder = Emitter::builder().store(store);
-                    let emitter = if background {
-                        builder.build()
-                    } else {
-                        builder.inline_writes().build()
-                    };
-                    let batch = events(n);
-                    let start = Instant::now();
-                    for event in batch {
-                        black_box(emitter.emit(event).expect("accepted"));
-                    }
-                    emitter.flush().expect("stored and published");
-                    spent += start.elapsed();
-                    assert_eq!(emitter.failures(), 0);
-                    drop(emitter);
-                }
-                spent
+                (0..iterations)
+                    .map(|_| burst(background, events(n)).0)
+                    .sum()
             });
         });
     }

@@ -410,18 +410,8 @@ async fn the_example_server_serves_health_and_metrics() {
     assert_eq!(health.status(), 200);
     let health: Value = health.json().await.unwrap();
     assert_eq!(health["ready"], true);
-    let metrics = client
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let emitted = metrics
-        .lines()
-        .find(|line| line.starts_with("tidings_events_emitted_total"))
-        .unwrap_or_else(|| panic!("no emitted counter in:\n{metrics}"));
-    let count: f64 = emitted.rsplit(' ').next().unwrap().parse().unwrap();
-    assert!(count >= 2.0, "{emitted}");
+    let emitted = server
+        .counter(&client, "tidings_events_emitted_total")
+        .await;
+    assert!(emitted >= 2.0, "tidings_events_emitted_total is {emitted}");
 }

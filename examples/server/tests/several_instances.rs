@@ -258,25 +258,6 @@ async fn stopped_instance(db: &TestDb) {
     drop((a, b, c));
 }
 
-/// The sum of an instance's counter `name` (over its labels), from its `/metrics`.
-async fn counter(client: &reqwest::Client, server: &Server, name: &str) -> f64 {
-    let text = client
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|line| {
-            line.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with([' ', '{']))
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// How many events an instance has handed to its store and the store has decided on (stored,
 /// folded into another, or not stored as unchanged).
 async fn decided(client: &reqwest::Client, server: &Server) -> f64 {
@@ -286,7 +267,7 @@ async fn decided(client: &reqwest::Client, server: &Server) -> f64 {
         "tidings_events_folded_total",
         "tidings_events_unchanged_total",
     ] {
-        sum += counter(client, server, name).await;
+        sum += server.counter(client, name).await;
     }
     sum
 }
@@ -368,7 +349,7 @@ async fn repeats_across_instances(db: &TestDb) {
     let folded: f64 = {
         let mut sum = 0.0;
         for server in servers {
-            sum += counter(&client, server, "tidings_events_folded_total").await;
+            sum += server.counter(&client, "tidings_events_folded_total").await;
         }
         sum
     };

@@ -89,6 +89,26 @@ impl Server {
             .unwrap()
     }
 
+    /// The sum of the server's counter `name` over its labels, from its `/metrics` (0 when it
+    /// has none).
+    pub async fn counter(&self, client: &reqwest::Client, name: &str) -> f64 {
+        let text = client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|line| {
+                line.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with([' ', '{']))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     pub async fn cookie(&self, client: &reqwest::Client) -> String {
         let page = client.get(format!("{}/", self.base)).send().await.unwrap();
         page.headers()["set-cookie"]
