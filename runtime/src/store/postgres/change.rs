@@ -3,31 +3,12 @@
 use uuid::Uuid;
 
 use super::Shared;
-use super::connection::{on_pool, select};
+use super::connection::{change, on_pool, select};
 use super::read::{filters, read_event};
 use super::schema::READ_COLUMNS as COLUMNS;
 use crate::event::Event;
 use crate::severity::Status;
 use crate::store::{EventQuery, StoreError};
-
-/// `change` (an `UPDATE` or `DELETE` without `RETURNING`) as one statement that answers how
-/// many rows it changed. When it changed any, the store tells every instance's listener whose
-/// counts changed, after the commit (`notices`), so that their live streams send the new
-/// counts.
-fn counting(change: &str) -> String {
-    format!("WITH changed AS ({change} RETURNING 1) SELECT count(*) FROM changed")
-}
-
-/// Runs a [`counting`] statement; the rows it changed.
-async fn count_changed(
-    client: &deadpool_postgres::ClientWrapper,
-    sql: &str,
-    params: &[&(dyn postgres::types::ToSql + Sync)],
-) -> Result<u64, postgres::Error> {
-    let rows = select(client, sql, params).await?;
-    let counted = rows.first().map_or(0, |row| row.get::<_, i64>(0));
-    Ok(u64::try_from(counted).unwrap_or(0))
-}
 
 impl Shared {
     /// After `rows` of `user`'s events changed (`None`: users not known): tells every instance
@@ -49,21 +30,19 @@ impl Shared {
     ) -> Result<usize, StoreError> {
         let now = crate::event::now();
         let status = status.as_str();
-        let sql = counting(
-            "UPDATE tidings_events SET status = $1, \
-             updated_at = CASE WHEN status = $1 THEN updated_at ELSE $2 END WHERE id = ANY($3)",
-        );
+        let sql = "UPDATE tidings_events SET status = $1, \
+             updated_at = CASE WHEN status = $1 THEN updated_at ELSE $2 END WHERE id = ANY($3)";
         let marked = on_pool!(self.queries()?, "cannot update events", |client| async {
-            count_changed(client, &sql, &[&status, &now, &ids]).await
+            change(client, sql, &[&status, &now, &ids]).await
         })?;
         Ok(self.counts_changed(None, marked))
     }
 
     /// Deletes events.
     pub(super) async fn delete_many(&self, ids: &[Uuid]) -> Result<usize, StoreError> {
-        let sql = counting("DELETE FROM tidings_events WHERE id = ANY($1)");
+        let sql = "DELETE FROM tidings_events WHERE id = ANY($1)";
         let deleted = on_pool!(self.queries()?, "cannot delete events", |client| async {
-            count_changed(client, &sql, &[&ids]).await
+            change(client, sql, &[&ids]).await
         })?;
         Ok(self.counts_changed(None, deleted))
     }
@@ -102,19 +81,19 @@ impl Shared {
         let condition = filters(query);
         let n = condition.params().len();
         let status = status.as_str();
-        let sql = counting(&format!(
+        let sql = format!(
             "UPDATE tidings_events SET status = ${0}, \
              updated_at = CASE WHEN status = ${0} THEN updated_at ELSE ${1} END {2}",
             n + 1,
             n + 2,
             condition.clause
-        ));
+        );
         let one = format!("SELECT {COLUMNS} FROM tidings_events WHERE id = $1");
         let (marked, rows) = on_pool!(self.queries()?, "cannot update events", |client| async {
             let mut params = condition.params();
             params.push(&status);
             params.push(&now);
-            let mark = count_changed(client, &sql, &params);
+            let mark = change(client, &sql, &params);
             match &read_back {
                 None => Ok((mark.await?, Vec::new())),
                 // In the order sent: the read sees the mark.
@@ -128,9 +107,9 @@ impl Shared {
     /// Deletes every event that matches `query`'s filters, in one statement.
     pub(super) async fn delete_matching(&self, query: &EventQuery) -> Result<usize, StoreError> {
         let condition = filters(query);
-        let sql = counting(&format!("DELETE FROM tidings_events {}", condition.clause));
+        let sql = format!("DELETE FROM tidings_events {}", condition.clause);
         let deleted = on_pool!(self.queries()?, "cannot delete events", |client| async {
-            count_changed(client, &sql, &condition.params()).await
+            change(client, &sql, &condition.params()).await
         })?;
         Ok(self.counts_changed(query.user_id(), deleted))
     }

@@ -137,6 +137,17 @@ pub(super) async fn select(
     client.query(&statement, params).await
 }
 
+/// A statement without rows (an `UPDATE` or a `DELETE`) with `sql` [`prepared`]; the rows it
+/// changed.
+pub(super) async fn change(
+    client: &ClientWrapper,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, postgres::Error> {
+    let statement = prepared(client, sql).await?;
+    client.execute(&statement, params).await
+}
+
 /// The application name of the store's connections when the connection string sets none; the
 /// listener's is this with `-listener` appended.
 pub(super) const APPLICATION_NAME: &str = "tidings";
